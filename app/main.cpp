@@ -1,0 +1,78 @@
+// Parses flags, starts the backend (on its own thread when there is a window), shows the
+// window or runs headless. Creates and connects objects; no logic.
+#include "Backend.h"
+#include "Config.h"
+#include "SignalWatcher.h"
+#include "MainWindow.h"
+
+#include <QApplication>
+#include <QCoreApplication>
+#include <QThread>
+#include <QUrl>
+
+#include <cstdio>
+#include <memory>
+
+int main(int argc, char **argv)
+{
+    bool headless = false;
+    for (int i = 1; i < argc; ++i) {
+        const QByteArray a(argv[i]);
+        if (a == "--headless" || a == "--help" || a == "-h" || a == "--version" || a == "-v")
+            headless = true;
+    }
+    std::unique_ptr<QCoreApplication> app(headless ? new QCoreApplication(argc, argv) : new QApplication(argc, argv));
+    QCoreApplication::setApplicationName(QStringLiteral("agent-streams"));
+    QCoreApplication::setOrganizationName(QStringLiteral("agent-streams"));
+    QCoreApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+
+    QString error;
+    QString exitText;
+    const auto config = Config::parse(QCoreApplication::arguments(), QProcessEnvironment::systemEnvironment(), &error, &exitText);
+    if (!config) {
+        std::fprintf(stderr, "agent-streams: %s\n", qPrintable(error));
+        return 2;
+    }
+    if (!exitText.isEmpty()) {
+        std::fputs(qPrintable(exitText), stdout);
+        return 0;
+    }
+
+    SignalWatcher signalWatcher;
+    QObject::connect(&signalWatcher, &SignalWatcher::terminationRequested, app.get(), [] { QCoreApplication::quit(); });
+
+    if (config->headless) {
+        Backend backend(*config);
+        int code = 0;
+        QObject::connect(&backend, &Backend::failed, app.get(), [&code](const QString &message) {
+            std::fprintf(stderr, "agent-streams: %s\n", qPrintable(message));
+            code = 1;
+            QCoreApplication::exit(1);
+        });
+        backend.start();
+        const int rc = app->exec();
+        backend.stop();
+        return code ? code : rc;
+    }
+
+    // Window mode: the backend lives on its own thread; the GUI thread only renders and talks
+    // to it over HTTP like any other client.
+    QThread backendThread;
+    backendThread.setObjectName(QStringLiteral("backend"));
+    auto *backend = new Backend(*config);
+    backend->moveToThread(&backendThread);
+    QObject::connect(&backendThread, &QThread::finished, backend, &QObject::deleteLater);
+    MainWindow window;
+    QObject::connect(backend, &Backend::listening, &window, [&window, config](quint16 port) {
+        window.setEmbeddedServer(QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port)));
+    });
+    QObject::connect(backend, &Backend::failed, &window, &MainWindow::showBackendError);
+    backendThread.start();
+    QMetaObject::invokeMethod(backend, &Backend::start, Qt::QueuedConnection);
+    window.show();
+    const int rc = app->exec();
+    QMetaObject::invokeMethod(backend, &Backend::stop, Qt::BlockingQueuedConnection);
+    backendThread.quit();
+    backendThread.wait();
+    return rc;
+}

@@ -1,0 +1,151 @@
+#include "Backend.h"
+
+#include "agents/DemoAgent.h"
+#include "http/ApiServer.h"
+#include "redis/EmbeddedRedis.h"
+#include "redis/RedisConnection.h"
+#include "runs/RunManager.h"
+#include "streams/StreamHub.h"
+#include "streams/StreamWriter.h"
+
+#include <QLoggingCategory>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTimer>
+
+Q_LOGGING_CATEGORY(lcBackend, "agentstreams.backend")
+
+Backend::Backend(const Config &config, QObject *parent)
+    : QObject(parent)
+    , m_config(config)
+{
+    const int pace = config.demoPaceMs;
+    m_factory = [pace](const AgentRequest &, QObject *parent) -> Agent * { return new DemoAgent(pace, parent); };
+}
+
+Backend::~Backend()
+{
+    stop();
+}
+
+void Backend::start()
+{
+    if (m_config.redisExplicit) {
+        QString error;
+        const auto redis = RedisConfig::parse(m_config.redisConnectionString, &error);
+        if (!redis) {
+            Q_EMIT failed(QStringLiteral("REDIS_CONNECTION_STRING / --redis: %1").arg(error));
+            return;
+        }
+        startWith(*redis);
+        return;
+    }
+    probeLocalRedis();
+}
+
+// The embedded default: use a Redis already answering on localhost:6379, else start our own.
+void Backend::probeLocalRedis()
+{
+    auto *socket = new QTcpSocket(this);
+    auto *timer = new QTimer(socket);
+    timer->setSingleShot(true);
+    auto decide = [this, socket](bool found) {
+        if (socket->property("decided").toBool())
+            return;
+        socket->setProperty("decided", true);
+        socket->abort();
+        socket->deleteLater();
+        if (found) {
+            qCInfo(lcBackend) << "using the Redis server answering on localhost:6379";
+            startWith(RedisConfig{});
+        } else {
+            qCInfo(lcBackend) << "nothing answers on localhost:6379 and REDIS_CONNECTION_STRING is unset: starting an embedded redis-server";
+            startEmbedded();
+        }
+    };
+    connect(socket, &QTcpSocket::connected, socket, [socket] { socket->write("PING\r\n"); });
+    connect(socket, &QTcpSocket::readyRead, socket, [socket, decide] {
+        const QByteArray answer = socket->readAll();
+        decide(answer.startsWith('+') || answer.startsWith('-')); // +PONG or -NOAUTH: a Redis
+    });
+    connect(socket, &QTcpSocket::errorOccurred, socket, [decide] { decide(false); });
+    connect(timer, &QTimer::timeout, socket, [decide] { decide(false); });
+    timer->start(700);
+    socket->connectToHost(QStringLiteral("127.0.0.1"), 6379);
+}
+
+void Backend::startEmbedded()
+{
+    m_embedded = new EmbeddedRedis(m_config.dataDir, this);
+    connect(m_embedded, &EmbeddedRedis::ready, this, [this](const RedisConfig &cfg) { startWith(cfg); });
+    connect(m_embedded, &EmbeddedRedis::failed, this, [this](const QString &why) {
+        Q_EMIT failed(QStringLiteral("embedded Redis: %1").arg(why));
+    });
+    m_embedded->start();
+}
+
+void Backend::startWith(const RedisConfig &redis)
+{
+    m_redis = redis;
+    qCInfo(lcBackend).noquote() << "Redis:" << redis.describe();
+    auto *writerConnection = new RedisConnection(redis, QStringLiteral("writer"), this);
+    auto *query = new RedisConnection(redis, QStringLiteral("query"), this);
+    QList<RedisConnection *> blocking;
+    for (int i = 0; i < qMax(1, m_config.readerConnections); ++i)
+        blocking << new RedisConnection(redis, QStringLiteral("reader-%1").arg(i), this);
+    m_connections = QList<RedisConnection *>{writerConnection, query} + blocking;
+    for (RedisConnection *c : std::as_const(m_connections)) {
+        connect(c, &RedisConnection::connected, this, &Backend::onConnectionChanged);
+        connect(c, &RedisConnection::disconnected, this, &Backend::onConnectionChanged);
+    }
+
+    m_writer = new StreamWriter(writerConnection, this);
+    m_writer->setTtlMs(m_config.ttlMs);
+    m_writer->setMaxBufferedBytes(m_config.writeBufferBytes);
+    m_hub = new StreamHub(query, blocking, this);
+    m_runs = new RunManager(m_writer, m_factory, this);
+    m_api = new ApiServer(m_config, m_runs, m_hub, query, writerConnection, this);
+
+    auto *tcp = new QTcpServer(m_api);
+    if (!tcp->listen(m_config.listenAddress, m_config.port)) {
+        Q_EMIT failed(QStringLiteral("cannot listen on %1:%2 (%3); choose another with --port")
+                          .arg(m_config.listenAddress.toString())
+                          .arg(m_config.port)
+                          .arg(tcp->errorString()));
+        return;
+    }
+    m_api->bind(tcp);
+    m_port = tcp->serverPort();
+    for (RedisConnection *c : std::as_const(m_connections))
+        c->open();
+    qCInfo(lcBackend).noquote() << QStringLiteral("listening on http://%1:%2").arg(m_config.listenAddress.toString()).arg(m_port);
+    Q_EMIT listening(m_port);
+}
+
+void Backend::onConnectionChanged()
+{
+    bool all = !m_connections.isEmpty();
+    for (RedisConnection *c : std::as_const(m_connections))
+        all = all && c->isConnected();
+    if (all != m_available) {
+        m_available = all;
+        Q_EMIT redisAvailabilityChanged(all);
+    }
+    if (all && !m_ready) {
+        m_ready = true;
+        Q_EMIT ready();
+    }
+}
+
+void Backend::stop()
+{
+    // Runs end with an error entry where Redis still takes it; the embedded server goes last.
+    if (m_runs) {
+        delete m_runs;
+        m_runs = nullptr;
+    }
+    delete m_api;
+    m_api = nullptr;
+    if (m_embedded)
+        m_embedded->stop();
+}

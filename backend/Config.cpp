@@ -1,0 +1,135 @@
+#include "Config.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QStandardPaths>
+
+namespace {
+bool toInt(const QString &text, qint64 min, qint64 max, qint64 *out)
+{
+    bool ok = false;
+    const qint64 v = text.toLongLong(&ok);
+    if (!ok || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+} // namespace
+
+std::optional<Config> Config::parse(const QStringList &arguments, const QProcessEnvironment &env, QString *error,
+                                    QString *exitText)
+{
+    Config c;
+    QCommandLineParser p;
+    p.setApplicationDescription(QStringLiteral(
+        "Agent Streams: runs AI agents in the background and streams their answers through Redis Streams,\n"
+        "so any client can disconnect and resume without losing a chunk.\n\n"
+        "Environment: REDIS_CONNECTION_STRING, REDIS_STREAM_TTL_MINUTES, AZURE_OPENAI_*, OPENAI_*,\n"
+        "AGENT_STREAMS_ALLOWED_ORIGINS (flags win)."));
+    p.addHelpOption();
+    p.addVersionOption();
+    const QCommandLineOption headless(QStringLiteral("headless"), QStringLiteral("Run the HTTP server only, no window."));
+    const QCommandLineOption port(QStringLiteral("port"), QStringLiteral("HTTP port (default 7071; 0 = any free port)."), QStringLiteral("port"));
+    const QCommandLineOption listen(QStringLiteral("listen"), QStringLiteral("Address to listen on (default 127.0.0.1)."), QStringLiteral("address"));
+    const QCommandLineOption redis(QStringLiteral("redis"),
+                                   QStringLiteral("Redis connection string: host:port[,password=..][,defaultDatabase=N], "
+                                                  "redis://[user:pass@]host:port/db or unix:///path."),
+                                   QStringLiteral("connection"));
+    const QCommandLineOption ttlMinutes(QStringLiteral("ttl-minutes"), QStringLiteral("Keep a conversation this long after its last activity (default 10)."), QStringLiteral("minutes"));
+    const QCommandLineOption ttlSeconds(QStringLiteral("ttl-seconds"), QStringLiteral("Like --ttl-minutes, in seconds (for tests)."), QStringLiteral("seconds"));
+    const QCommandLineOption pace(QStringLiteral("demo-pace-ms"), QStringLiteral("Delay between chunks of the offline demo agent (default 40)."), QStringLiteral("ms"));
+    const QCommandLineOption maxPrompt(QStringLiteral("max-prompt-bytes"), QStringLiteral("Largest accepted prompt (default 65536)."), QStringLiteral("bytes"));
+    const QCommandLineOption origins(QStringLiteral("allowed-origins"), QStringLiteral("Comma-separated origins allowed by CORS, or * (default *)."), QStringLiteral("origins"));
+    const QCommandLineOption keepAlive(QStringLiteral("keep-alive-ms"), QStringLiteral("SSE keep-alive comment after this much silence (default 15000)."), QStringLiteral("ms"));
+    const QCommandLineOption bench(QStringLiteral("bench"), QStringLiteral("Enable the synthetic benchmark provider."));
+    const QCommandLineOption dataDir(QStringLiteral("data-dir"), QStringLiteral("Where the embedded redis-server keeps its data."), QStringLiteral("dir"));
+    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, bench, dataDir});
+
+    if (!p.parse(arguments)) {
+        *error = p.errorText();
+        return std::nullopt;
+    }
+    if (p.isSet(QStringLiteral("help"))) {
+        if (exitText)
+            *exitText = p.helpText();
+        return c;
+    }
+    if (p.isSet(QStringLiteral("version"))) {
+        if (exitText)
+            *exitText = QCoreApplication::applicationName() + QLatin1Char(' ') + QCoreApplication::applicationVersion() + QLatin1Char('\n');
+        return c;
+    }
+    if (!p.positionalArguments().isEmpty()) {
+        *error = QStringLiteral("unexpected argument \"%1\" (see --help)").arg(p.positionalArguments().first());
+        return std::nullopt;
+    }
+
+    auto value = [&](const QCommandLineOption &opt, const char *envName) -> QString {
+        if (p.isSet(opt))
+            return p.value(opt);
+        return envName ? env.value(QString::fromLatin1(envName)) : QString();
+    };
+    qint64 n = 0;
+    c.redisConnectionString = value(redis, "REDIS_CONNECTION_STRING").trimmed();
+    c.redisExplicit = !c.redisConnectionString.isEmpty();
+    if (const QString v = value(ttlMinutes, "REDIS_STREAM_TTL_MINUTES"); !v.isEmpty()) {
+        if (!toInt(v, 1, 60 * 24 * 365, &n)) {
+            *error = QStringLiteral("invalid TTL \"%1\" minutes (expected a whole number, 1 or more)").arg(v);
+            return std::nullopt;
+        }
+        c.ttlMs = n * 60 * 1000;
+    }
+    if (p.isSet(ttlSeconds)) {
+        if (!toInt(p.value(ttlSeconds), 1, 60LL * 60 * 24 * 365, &n)) {
+            *error = QStringLiteral("invalid --ttl-seconds \"%1\"").arg(p.value(ttlSeconds));
+            return std::nullopt;
+        }
+        c.ttlMs = n * 1000;
+    }
+    if (p.isSet(port)) {
+        if (!toInt(p.value(port), 0, 65535, &n)) {
+            *error = QStringLiteral("invalid --port \"%1\" (expected 0-65535)").arg(p.value(port));
+            return std::nullopt;
+        }
+        c.port = quint16(n);
+    }
+    if (p.isSet(listen)) {
+        const QString text = p.value(listen);
+        c.listenAddress = text == QLatin1String("localhost") ? QHostAddress(QHostAddress::LocalHost) : QHostAddress(text);
+        if (c.listenAddress.isNull()) {
+            *error = QStringLiteral("invalid --listen address \"%1\" (e.g. 127.0.0.1 or 0.0.0.0)").arg(text);
+            return std::nullopt;
+        }
+    }
+    if (p.isSet(pace)) {
+        if (!toInt(p.value(pace), 0, 60000, &n)) {
+            *error = QStringLiteral("invalid --demo-pace-ms \"%1\"").arg(p.value(pace));
+            return std::nullopt;
+        }
+        c.demoPaceMs = int(n);
+    }
+    if (p.isSet(maxPrompt)) {
+        if (!toInt(p.value(maxPrompt), 1, 64LL << 20, &n)) {
+            *error = QStringLiteral("invalid --max-prompt-bytes \"%1\"").arg(p.value(maxPrompt));
+            return std::nullopt;
+        }
+        c.maxPromptBytes = n;
+    }
+    if (p.isSet(keepAlive)) {
+        if (!toInt(p.value(keepAlive), 100, 3600000, &n)) {
+            *error = QStringLiteral("invalid --keep-alive-ms \"%1\"").arg(p.value(keepAlive));
+            return std::nullopt;
+        }
+        c.keepAliveMs = int(n);
+    }
+    if (const QString v = value(origins, "AGENT_STREAMS_ALLOWED_ORIGINS"); !v.isEmpty()) {
+        c.allowedOrigins.clear();
+        for (const QString &o : v.split(QLatin1Char(','), Qt::SkipEmptyParts))
+            c.allowedOrigins << o.trimmed();
+    }
+    c.headless = p.isSet(headless);
+    c.bench = p.isSet(bench);
+    c.dataDir = p.isSet(dataDir) ? p.value(dataDir)
+                                 : QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) + QStringLiteral("/agent-streams/redis");
+    return c;
+}

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <QHostAddress>
+#include <QProcessEnvironment>
+#include <QString>
+#include <QStringList>
+#include <optional>
+
+// Everything the backend can be told. Environment variables give defaults, flags win.
+struct Config
+{
+    QString redisConnectionString;   // empty = localhost:6379 if it answers, else embedded
+    bool redisExplicit = false;      // set by REDIS_CONNECTION_STRING or --redis
+    qint64 ttlMs = 10 * 60 * 1000;   // REDIS_STREAM_TTL_MINUTES / --ttl-minutes / --ttl-seconds
+    QHostAddress listenAddress = QHostAddress::LocalHost;
+    quint16 port = 7071;
+    bool headless = false;
+    bool bench = false;              // enables the synthetic benchmark provider
+    int demoPaceMs = 40;
+    qint64 maxPromptBytes = 64 * 1024;
+    QStringList allowedOrigins{QStringLiteral("*")};
+    int keepAliveMs = 15000;
+    int retryMs = 3000;
+    int readerConnections = 2;       // blocking XREAD connections shared by all readers
+    qint64 writeBufferBytes = 64 * 1024 * 1024;
+    QString dataDir;                 // embedded Redis data; default: user data dir
+
+    // Parses argv (argv[0] included) over the environment. On --help/--version returns a
+    // Config with *exitText set; on errors returns nullopt and a message.
+    static std::optional<Config> parse(const QStringList &arguments, const QProcessEnvironment &env, QString *error,
+                                       QString *exitText = nullptr);
+};

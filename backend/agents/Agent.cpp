@@ -1,0 +1,3 @@
+#include "agents/Agent.h"
+
+Agent::~Agent() = default;

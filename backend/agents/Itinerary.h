@@ -1,0 +1,24 @@
+#pragma once
+
+#include <QString>
+
+// The offline TravelPlanner's knowledge: reads destination and trip length from a prompt and
+// writes a day-by-day markdown itinerary, using the same deterministic tools (weather, local
+// events) the model-backed agent calls.
+namespace Itinerary {
+struct Trip
+{
+    QString destination; // "Tokyo, Japan"
+    int days = 3;
+};
+Trip parseTrip(const QString &prompt);
+// The whole answer: headings, blank lines, lists, emoji. Deterministic for a prompt.
+QString write(const QString &prompt);
+} // namespace Itinerary
+
+namespace TravelTools {
+// "Partly cloudy, 18°C / 11°C, 20% chance of rain" for a destination and ISO date.
+QString weatherForecast(const QString &destination, const QString &date);
+// A short list of things happening that day.
+QString localEvents(const QString &destination, const QString &date);
+} // namespace TravelTools

@@ -1,0 +1,389 @@
+#include "http/ApiServer.h"
+
+#include "http/StreamResponse.h"
+#include "redis/RedisConnection.h"
+#include "runs/ConversationId.h"
+#include "runs/RunManager.h"
+#include "streams/StreamHub.h"
+
+#include <QHttpServerRequest>
+#include <QHttpServerResponder>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLoggingCategory>
+#include <QPointer>
+#include <QStringDecoder>
+#include <QTcpSocket>
+#include <QUrlQuery>
+
+Q_LOGGING_CATEGORY(lcHttp, "agentstreams.http")
+
+using Status = QHttpServerResponder::StatusCode;
+
+namespace {
+const QByteArray kStreamPrefix = "/api/agent/stream/";
+const QByteArray kAgentPrefix = "/api/agent/";
+
+QByteArray mediaType(const QByteArray &contentType)
+{
+    return contentType.split(';').first().trimmed().toLower();
+}
+
+QByteArray json(const QJsonObject &o)
+{
+    return QJsonDocument(o).toJson(QJsonDocument::Compact) + '\n';
+}
+} // namespace
+
+ApiServer::ApiServer(const Config &config, RunManager *runs, StreamHub *hub, RedisConnection *query,
+                     RedisConnection *writer, QObject *parent)
+    : QAbstractHttpServer(parent)
+    , m_config(config)
+    , m_runs(runs)
+    , m_hub(hub)
+    , m_query(query)
+    , m_writer(writer)
+{
+}
+
+bool ApiServer::corsHeaders(const QHttpServerRequest &request, HeaderPairs *out) const
+{
+    const QByteArray origin = HttpUtil::header(request, "Origin");
+    if (origin.isEmpty())
+        return true;
+    const bool any = m_config.allowedOrigins.contains(QStringLiteral("*"));
+    if (!any && !m_config.allowedOrigins.contains(QString::fromUtf8(origin)))
+        return false;
+    if (!HttpUtil::isSafeToken(origin))
+        return false;
+    out->emplace_back("Access-Control-Allow-Origin", any ? QByteArray("*") : origin);
+    out->emplace_back("Vary", "Origin");
+    out->emplace_back("Access-Control-Expose-Headers", "x-conversation-id, Retry-After");
+    return true;
+}
+
+bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+{
+    if (socket->property("agentstreams.streaming").toBool())
+        return true; // pipelined behind a stream: the stream owns this socket until it closes
+
+    QHttpServerResponder responder = makeResponder(request, socket);
+    const bool jsonErrors = wantsJsonErrors(HttpUtil::header(request, "Accept"));
+    HeaderPairs cors;
+    const bool originAllowed = corsHeaders(request, &cors);
+    const QByteArray path = request.url().path(QUrl::FullyEncoded).toUtf8();
+    const auto method = request.method();
+
+    if (method == QHttpServerRequest::Method::Options) {
+        if (!originAllowed) {
+            HttpUtil::sendError(responder, Status::Forbidden, "origin_not_allowed",
+                                QStringLiteral("this origin is not in the server's allowed origins (--allowed-origins)"), jsonErrors);
+            return true;
+        }
+        responder.writeStatusLine(Status::NoContent);
+        for (const auto &h : cors)
+            responder.writeHeader(h.first, h.second);
+        responder.writeHeader("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        responder.writeHeader("Access-Control-Allow-Headers", "Content-Type, Accept, Last-Event-ID, Authorization");
+        responder.writeHeader("Access-Control-Max-Age", "600");
+        responder.writeHeader("Content-Length", "0");
+        responder.writeBody(QByteArray());
+        return true;
+    }
+    if (!originAllowed) {
+        HttpUtil::sendError(responder, Status::Forbidden, "origin_not_allowed",
+                            QStringLiteral("this origin is not in the server's allowed origins (--allowed-origins)"), jsonErrors);
+        return true;
+    }
+
+    auto notAllowed = [&](const QByteArray &allow) {
+        HttpUtil::sendError(responder, Status::MethodNotAllowed, "method_not_allowed",
+                            QStringLiteral("use %1 for %2").arg(QString::fromUtf8(allow), QString::fromUtf8(path)), jsonErrors,
+                            cors + HeaderPairs{{"Allow", allow}});
+    };
+
+    if (path == "/healthz") {
+        HttpUtil::send(responder, Status::Ok, "application/json", json({{QStringLiteral("status"), QStringLiteral("ok")}}), cors);
+        return true;
+    }
+    if (path == "/readyz") {
+        const bool ready = m_query->isConnected() && m_writer->isConnected();
+        HttpUtil::send(responder, ready ? Status::Ok : Status::ServiceUnavailable, "application/json",
+                       json({{QStringLiteral("status"), ready ? QStringLiteral("ready") : QStringLiteral("redis unavailable")}}), cors);
+        return true;
+    }
+    if (path == "/api/agent/create") {
+        if (method != QHttpServerRequest::Method::Post)
+            notAllowed("POST");
+        else
+            create(request, std::move(responder), cors);
+        return true;
+    }
+    QList<QByteArray> segments;
+    auto splitId = [&](const QByteArray &rest) -> std::optional<QByteArray> {
+        // One path segment, percent-decoded (so %40 works and %2F cannot smuggle a slash).
+        const QByteArray segment = rest.split('/').first();
+        auto id = ConversationId::normalize(QUrl::fromPercentEncoding(segment).toUtf8());
+        if (!id) {
+            HttpUtil::sendError(responder, Status::NotFound, "not_found",
+                                QStringLiteral("\"%1\" is not a conversation id: use the x-conversation-id header of "
+                                               "POST /api/agent/create (e.g. @dafx-travelplanner@<32 hex digits>)")
+                                    .arg(HttpUtil::printable(QUrl::fromPercentEncoding(segment).toUtf8(), 60)),
+                                jsonErrors, cors);
+        }
+        return id;
+    };
+    if (path.startsWith(kStreamPrefix)) {
+        const QByteArray rest = path.mid(kStreamPrefix.size());
+        if (rest.contains('/'))
+            return false;
+        if (method != QHttpServerRequest::Method::Get) {
+            notAllowed("GET");
+            return true;
+        }
+        if (auto id = splitId(rest))
+            stream(request, std::move(responder), *id, cors);
+        return true;
+    }
+    if (path.startsWith(kAgentPrefix)) {
+        const QList<QByteArray> parts = path.mid(kAgentPrefix.size()).split('/');
+        if (parts.size() == 1) {
+            if (method != QHttpServerRequest::Method::Get) {
+                notAllowed("GET");
+                return true;
+            }
+            if (auto id = splitId(parts.at(0)))
+                status(request, std::move(responder), *id, cors);
+            return true;
+        }
+        if (parts.size() == 2 && parts.at(1) == "cancel") {
+            if (method != QHttpServerRequest::Method::Post) {
+                notAllowed("POST");
+                return true;
+            }
+            if (auto id = splitId(parts.at(0)))
+                cancel(request, std::move(responder), *id, cors);
+            return true;
+        }
+    }
+    if (path == "/" && method == QHttpServerRequest::Method::Get) {
+        const QByteArray body = "Agent Streams is running.\n"
+                                "POST /api/agent/create            start a run (body = prompt)\n"
+                                "GET  /api/agent/stream/{id}       stream or resume (?cursor=<id>, Last-Event-ID)\n"
+                                "GET  /api/agent/{id}              run status (JSON)\n"
+                                "POST /api/agent/{id}/cancel       cancel a run\n"
+                                "GET  /healthz, /readyz\n";
+        HttpUtil::send(responder, Status::Ok, "text/plain; charset=utf-8", body, cors);
+        return true;
+    }
+    return false;
+}
+
+void ApiServer::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
+{
+    QHttpServerResponder responder = makeResponder(request, socket);
+    HttpUtil::sendError(responder, Status::NotFound, "not_found",
+                        QStringLiteral("no such endpoint: %1 (see GET / for the list)").arg(HttpUtil::printable(request.url().path().toUtf8())),
+                        wantsJsonErrors(HttpUtil::header(request, "Accept")));
+}
+
+void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &&responder, const HeaderPairs &cors)
+{
+    const QByteArray accept = HttpUtil::header(request, "Accept");
+    const bool jsonErrors = wantsJsonErrors(accept);
+    const QByteArray type = mediaType(HttpUtil::header(request, "Content-Type"));
+    const QByteArray body = request.body(); // copied: the request dies with this call
+    QByteArray prompt;
+    if (type.isEmpty() || type == "text/plain" || type == "application/x-www-form-urlencoded") {
+        // curl -d sends form-urlencoded without encoding anything: the body is the prompt.
+        prompt = body;
+    } else if (type == "application/json") {
+        QJsonParseError error;
+        const QJsonDocument doc = QJsonDocument::fromJson(body, &error);
+        if (error.error != QJsonParseError::NoError || !doc.isObject()) {
+            HttpUtil::sendError(responder, Status::BadRequest, "invalid_json",
+                                QStringLiteral("the body is not a JSON object (%1); send {\"prompt\": \"...\"}")
+                                    .arg(error.error != QJsonParseError::NoError ? error.errorString() : QStringLiteral("not an object")),
+                                jsonErrors, cors);
+            return;
+        }
+        const QJsonValue p = doc.object().value(QStringLiteral("prompt"));
+        if (!p.isString()) {
+            HttpUtil::sendError(responder, Status::BadRequest, "missing_prompt",
+                                QStringLiteral("the JSON body needs a string field \"prompt\""), jsonErrors, cors);
+            return;
+        }
+        prompt = p.toString().toUtf8();
+    } else {
+        HttpUtil::sendError(responder, Status::UnsupportedMediaType, "unsupported_media_type",
+                            QStringLiteral("Content-Type %1 is not supported: send the prompt as text/plain, or JSON {\"prompt\": \"...\"} "
+                                           "as application/json")
+                                .arg(HttpUtil::printable(type, 60)),
+                            jsonErrors, cors);
+        return;
+    }
+    if (prompt.size() > m_config.maxPromptBytes) {
+        HttpUtil::sendError(responder, Status::PayloadTooLarge, "prompt_too_large",
+                            QStringLiteral("the prompt is %1 bytes; the limit is %2 bytes").arg(prompt.size()).arg(m_config.maxPromptBytes),
+                            jsonErrors, cors);
+        return;
+    }
+    QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+    const QString text = decoder.decode(prompt);
+    if (decoder.hasError()) {
+        HttpUtil::sendError(responder, Status::BadRequest, "invalid_utf8", QStringLiteral("the prompt is not valid UTF-8 text"),
+                            jsonErrors, cors);
+        return;
+    }
+    if (text.trimmed().isEmpty()) {
+        HttpUtil::sendError(responder, Status::BadRequest, "empty_prompt",
+                            QStringLiteral("the prompt is empty: send the question as the request body"), jsonErrors, cors);
+        return;
+    }
+    const ResponseFormat format = negotiateFormat(accept, true);
+    if (format == ResponseFormat::None) {
+        HttpUtil::sendError(responder, Status::NotAcceptable, "not_acceptable",
+                            QStringLiteral("can answer with text/event-stream, text/plain or application/json only"), jsonErrors, cors);
+        return;
+    }
+    if (!m_writer->isConnected()) {
+        HttpUtil::sendError(responder, Status::ServiceUnavailable, "unavailable",
+                            QStringLiteral("Redis is unavailable (%1); try again shortly").arg(m_writer->lastError().message),
+                            jsonErrors, cors + HeaderPairs{{"Retry-After", "2"}});
+        return;
+    }
+    const QByteArray id = m_runs->start(text);
+    if (format == ResponseFormat::Json) {
+        // Background mode: the run goes on; the client comes back for the stream or status.
+        const QJsonObject o{{QStringLiteral("id"), QString::fromUtf8(id)},
+                            {QStringLiteral("status"), QStringLiteral("in_progress")},
+                            {QStringLiteral("stream_url"), QStringLiteral("/api/agent/stream/") + QString::fromUtf8(id)},
+                            {QStringLiteral("status_url"), QStringLiteral("/api/agent/") + QString::fromUtf8(id)}};
+        HttpUtil::send(responder, Status::Accepted, "application/json", json(o), cors + HeaderPairs{{"x-conversation-id", id}});
+        return;
+    }
+    openStream(std::move(responder), format, 200, id, EntryId{}, cors);
+}
+
+void ApiServer::stream(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors)
+{
+    const QByteArray accept = HttpUtil::header(request, "Accept");
+    const bool jsonErrors = wantsJsonErrors(accept);
+    // Last-Event-ID wins over ?cursor=: EventSource reconnects with the same URL plus the header.
+    QByteArray cursorText = HttpUtil::header(request, "Last-Event-ID").trimmed();
+    if (cursorText.isEmpty())
+        cursorText = QUrlQuery(request.url()).queryItemValue(QStringLiteral("cursor"), QUrl::FullyDecoded).toUtf8();
+    QString error;
+    const auto cursor = parseCursor(cursorText, &error);
+    if (!cursor) {
+        HttpUtil::sendError(responder, Status::BadRequest, "invalid_cursor", error, jsonErrors, cors);
+        return;
+    }
+    const ResponseFormat format = negotiateFormat(accept, false);
+    if (format == ResponseFormat::None) {
+        HttpUtil::sendError(responder, Status::NotAcceptable, "not_acceptable",
+                            QStringLiteral("the stream is available as text/event-stream or text/plain"), jsonErrors, cors);
+        return;
+    }
+    // Keep the responder alive across the EXISTS round trip; the socket may go meanwhile.
+    auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
+    QPointer<QTcpSocket> socket = held->socket();
+    const bool sent = m_query->command({"EXISTS", StreamKeys::stream(id), StreamKeys::run(id)},
+                                       [this, held, socket, id, cursor, format, cors, jsonErrors](const RedisReply &reply, const RedisError &err) {
+        if (!socket)
+            return;
+        if (err.isError()) {
+            HttpUtil::sendError(*held, Status::ServiceUnavailable, "unavailable",
+                                QStringLiteral("Redis is unavailable (%1); try again shortly").arg(err.message), jsonErrors,
+                                cors + HeaderPairs{{"Retry-After", "2"}});
+            return;
+        }
+        if (reply.integer == 0) {
+            HttpUtil::sendError(*held, Status::NotFound, "not_found",
+                                QStringLiteral("conversation %1 does not exist or has expired (streams are kept %2 minutes after their last activity)")
+                                    .arg(QString::fromUtf8(id))
+                                    .arg(double(m_config.ttlMs) / 60000.0),
+                                jsonErrors, cors);
+            return;
+        }
+        openStream(std::move(*held), format, 200, id, *cursor, cors);
+    });
+    Q_UNUSED(sent); // on failure the callback has already answered 503
+}
+
+void ApiServer::openStream(QHttpServerResponder &&responder, ResponseFormat format, int status, const QByteArray &id,
+                           const EntryId &after, const HeaderPairs &cors)
+{
+    StreamResponse::Options options;
+    options.format = format;
+    options.status = status;
+    options.extraHeaders = cors;
+    options.keepAliveMs = m_config.keepAliveMs;
+    options.retryMs = m_config.retryMs;
+    auto *response = new StreamResponse(std::move(responder), options, m_hub, this);
+    response->start(id, after);
+}
+
+void ApiServer::status(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors)
+{
+    const bool jsonErrors = true;
+    Q_UNUSED(request);
+    auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
+    QPointer<QTcpSocket> socket = held->socket();
+    m_query->command({"HGETALL", StreamKeys::run(id)}, [this, held, socket, id, cors, jsonErrors](const RedisReply &reply, const RedisError &err) {
+        if (!socket)
+            return;
+        if (err.isError()) {
+            HttpUtil::sendError(*held, Status::ServiceUnavailable, "unavailable",
+                                QStringLiteral("Redis is unavailable (%1); try again shortly").arg(err.message), jsonErrors,
+                                cors + HeaderPairs{{"Retry-After", "2"}});
+            return;
+        }
+        if (reply.elements.isEmpty()) {
+            HttpUtil::sendError(*held, Status::NotFound, "not_found",
+                                QStringLiteral("conversation %1 does not exist or has expired").arg(QString::fromUtf8(id)), jsonErrors, cors);
+            return;
+        }
+        QJsonObject o{{QStringLiteral("id"), QString::fromUtf8(id)}};
+        for (qsizetype i = 0; i + 1 < reply.elements.size(); i += 2) {
+            const QString key = QString::fromUtf8(reply.elements.at(i).str);
+            const QByteArray value = reply.elements.at(i + 1).str;
+            bool isNumber = false;
+            const qint64 number = value.toLongLong(&isNumber);
+            if (isNumber && (key.endsWith(QLatin1String("_at")) || key == QLatin1String("turn")))
+                o.insert(key, number);
+            else
+                o.insert(key, QString::fromUtf8(value));
+        }
+        o.insert(QStringLiteral("stream_url"), QStringLiteral("/api/agent/stream/") + QString::fromUtf8(id));
+        HttpUtil::send(*held, Status::Ok, "application/json", json(o), cors);
+    });
+}
+
+void ApiServer::cancel(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors)
+{
+    const bool jsonErrors = true;
+    Q_UNUSED(request);
+    const bool wasRunning = m_runs->cancel(id);
+    auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
+    QPointer<QTcpSocket> socket = held->socket();
+    m_query->command({"HGET", StreamKeys::run(id), "status"}, [held, socket, id, cors, jsonErrors, wasRunning](const RedisReply &reply, const RedisError &err) {
+        if (!socket)
+            return;
+        if (err.isError() && !wasRunning) {
+            HttpUtil::sendError(*held, Status::ServiceUnavailable, "unavailable",
+                                QStringLiteral("Redis is unavailable (%1); try again shortly").arg(err.message), jsonErrors,
+                                cors + HeaderPairs{{"Retry-After", "2"}});
+            return;
+        }
+        if (reply.isNil() && !wasRunning) {
+            HttpUtil::sendError(*held, Status::NotFound, "not_found",
+                                QStringLiteral("conversation %1 does not exist or has expired").arg(QString::fromUtf8(id)), jsonErrors, cors);
+            return;
+        }
+        const QString status = wasRunning ? QStringLiteral("cancelled") : QString::fromUtf8(reply.str);
+        const QJsonObject o{{QStringLiteral("id"), QString::fromUtf8(id)}, {QStringLiteral("status"), status},
+                            {QStringLiteral("cancelled"), wasRunning}};
+        HttpUtil::send(*held, Status::Ok, "application/json", json(o), cors);
+    });
+}

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "Config.h"
+#include "http/ContentNegotiation.h"
+#include "http/HttpUtil.h"
+
+#include "streams/EntryId.h"
+
+#include <QAbstractHttpServer>
+
+class RedisConnection;
+class RunManager;
+class StreamHub;
+
+// The HTTP API (see README "HTTP API"). Routes by hand on top of QAbstractHttpServer so that
+// every error has the status and message we choose, ids are validated before use, and a
+// request arriving on a socket that is already streaming is never answered into that stream.
+class ApiServer : public QAbstractHttpServer
+{
+    Q_OBJECT
+public:
+    ApiServer(const Config &config, RunManager *runs, StreamHub *hub, RedisConnection *query,
+              RedisConnection *writer, QObject *parent = nullptr);
+
+protected:
+    bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override;
+    void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
+
+private:
+    void create(const QHttpServerRequest &request, QHttpServerResponder &&responder, const HeaderPairs &cors);
+    void stream(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors);
+    void status(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors);
+    void cancel(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors);
+    void openStream(QHttpServerResponder &&responder, ResponseFormat format, int status, const QByteArray &id,
+                    const EntryId &after, const HeaderPairs &cors);
+    // CORS headers for this request's Origin; false when the origin is not allowed.
+    bool corsHeaders(const QHttpServerRequest &request, HeaderPairs *out) const;
+
+    Config m_config;
+    RunManager *m_runs;
+    StreamHub *m_hub;
+    RedisConnection *m_query;
+    RedisConnection *m_writer;
+};

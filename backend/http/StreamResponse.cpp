@@ -1,0 +1,157 @@
+#include "http/StreamResponse.h"
+
+#include "http/Sse.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLoggingCategory>
+
+Q_LOGGING_CATEGORY(lcStream, "agentstreams.http.stream")
+
+namespace {
+int g_open = 0;
+}
+
+StreamResponse::StreamResponse(QHttpServerResponder &&responder, const Options &options, StreamHub *hub, QObject *parent)
+    : QObject(parent)
+    , m_responder(std::move(responder))
+    , m_socket(m_responder->socket())
+    , m_options(options)
+    , m_hub(hub)
+{
+    ++g_open;
+    m_keepAlive.setInterval(m_options.keepAliveMs);
+    connect(&m_keepAlive, &QTimer::timeout, this, [this] { write(Sse::comment("keep-alive")); });
+}
+
+StreamResponse::~StreamResponse()
+{
+    --g_open;
+    m_hub->unsubscribe(this);
+}
+
+int StreamResponse::openCount()
+{
+    return g_open;
+}
+
+void StreamResponse::start(const QByteArray &conversationId, const EntryId &after)
+{
+    if (!m_socket) {
+        deleteLater();
+        return;
+    }
+    // A second request pipelined behind this one must not be parsed while we stream into the
+    // socket (Qt 6.4 would answer it in the middle of our body): stop the server reading, and
+    // tell the client with Connection: close that this socket ends with the stream.
+    m_socket->setProperty("agentstreams.streaming", true);
+    QObject::disconnect(m_socket, &QTcpSocket::readyRead, nullptr, nullptr);
+    connect(m_socket, &QTcpSocket::disconnected, this, &StreamResponse::onSocketGone);
+    connect(m_socket, &QObject::destroyed, this, &StreamResponse::onSocketGone);
+    connect(m_socket, &QTcpSocket::bytesWritten, this, &StreamResponse::onBytesWritten);
+
+    const bool sse = m_options.format == ResponseFormat::Sse;
+    m_responder->writeStatusLine(QHttpServerResponder::StatusCode(m_options.status));
+    m_responder->writeHeader("Content-Type", sse ? "text/event-stream" : "text/plain; charset=utf-8");
+    m_responder->writeHeader("Cache-Control", "no-cache");
+    m_responder->writeHeader("Connection", "close");
+    m_responder->writeHeader("X-Accel-Buffering", "no");
+    m_responder->writeHeader("x-conversation-id", conversationId);
+    for (const auto &h : m_options.extraHeaders)
+        m_responder->writeHeader(h.first, h.second);
+    // The first body write ends the header block; the SSE retry hint is a useful first line.
+    m_responder->writeBody(sse ? Sse::retry(m_options.retryMs) : QByteArray());
+    if (sse)
+        m_keepAlive.start();
+    m_socket->flush();
+    m_hub->subscribe(this, conversationId, after);
+}
+
+QByteArray StreamResponse::frame(const StreamEntry &entry, ResponseFormat format)
+{
+    const QByteArray type = entry.type();
+    const bool sse = format == ResponseFormat::Sse;
+    if (type == "message")
+        return sse ? Sse::event(entry.idText, "message", entry.field("text")) : entry.field("text");
+    if (type == "done")
+        return sse ? Sse::event(entry.idText, "done", "[DONE]") : QByteArray();
+    if (type == "error") {
+        const QByteArray code = entry.field("code").isEmpty() ? QByteArray("agent_error") : entry.field("code");
+        const QByteArray message = entry.field("message");
+        if (!sse)
+            return "\n[Error: " + message + "]\n";
+        const QJsonObject o{{QStringLiteral("code"), QString::fromUtf8(code)}, {QStringLiteral("message"), QString::fromUtf8(message)}};
+        return Sse::event(entry.idText, "error", QJsonDocument(o).toJson(QJsonDocument::Compact));
+    }
+    if (type == "turn") {
+        const int turn = entry.field("turn").toInt();
+        const QByteArray prompt = entry.field("prompt");
+        if (!sse)
+            return turn > 1 ? "\n\n> " + prompt.split('\n').join("\n> ") + "\n\n" : QByteArray();
+        const QJsonObject o{{QStringLiteral("turn"), turn}, {QStringLiteral("prompt"), QString::fromUtf8(prompt)}};
+        return Sse::event(entry.idText, "turn", QJsonDocument(o).toJson(QJsonDocument::Compact));
+    }
+    // Unknown types pass through as named SSE events; plain text has no place for them.
+    return sse ? Sse::event(entry.idText, type, entry.field("text")) : QByteArray();
+}
+
+void StreamResponse::streamEntries(const QList<StreamEntry> &entries)
+{
+    QByteArray out;
+    for (const StreamEntry &e : entries)
+        out += frame(e, m_options.format);
+    write(out);
+    if (m_socket && m_socket->bytesToWrite() > m_options.dropClientAboveBytes) {
+        qCWarning(lcStream) << "client too slow:" << m_socket->bytesToWrite() << "bytes unsent; dropping it (it can resume from its last id)";
+        m_socket->abort();
+    }
+}
+
+void StreamResponse::streamEnded()
+{
+    finish();
+}
+
+bool StreamResponse::readyForMore() const
+{
+    return m_socket && m_socket->bytesToWrite() < m_options.pauseReplayAboveBytes;
+}
+
+void StreamResponse::write(const QByteArray &bytes)
+{
+    if (bytes.isEmpty() || !m_socket || m_gone)
+        return;
+    m_socket->write(bytes);
+    if (m_keepAlive.isActive())
+        m_keepAlive.start(); // silence is counted from the last write
+}
+
+void StreamResponse::onBytesWritten()
+{
+    if (m_socket && m_socket->bytesToWrite() < m_options.pauseReplayAboveBytes / 4)
+        m_hub->resume(this);
+}
+
+void StreamResponse::finish()
+{
+    if (m_finished)
+        return;
+    m_finished = true;
+    m_keepAlive.stop();
+    m_hub->unsubscribe(this);
+    if (m_socket && m_socket->state() == QAbstractSocket::ConnectedState)
+        m_socket->disconnectFromHost(); // after the pending bytes are written
+    else
+        onSocketGone();
+}
+
+void StreamResponse::onSocketGone()
+{
+    if (m_gone)
+        return;
+    m_gone = true;
+    m_keepAlive.stop();
+    m_hub->unsubscribe(this);
+    Q_EMIT closed();
+    deleteLater();
+}

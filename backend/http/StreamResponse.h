@@ -1,0 +1,66 @@
+#pragma once
+
+#include "http/ContentNegotiation.h"
+#include "http/HttpUtil.h"
+#include "streams/StreamHub.h"
+
+#include <QHttpServerResponder>
+#include <QObject>
+#include <QPointer>
+#include <QTcpSocket>
+#include <QTimer>
+#include <optional>
+
+// One open streaming HTTP response (SSE or plain text) following a conversation through the
+// hub. It owns the responder; the socket stays the server's (watched through a QPointer).
+// The response ends (socket closed after the last byte) at the conversation's terminal event,
+// and the object deletes itself when the client goes away or the response ends.
+//
+//   auto *r = new StreamResponse(std::move(responder), options, hub, parent);
+//   r->start(conversationId, cursor);
+class StreamResponse : public QObject, public StreamSubscriber
+{
+    Q_OBJECT
+public:
+    struct Options
+    {
+        ResponseFormat format = ResponseFormat::Sse;
+        int status = 200;
+        HeaderPairs extraHeaders; // CORS etc.
+        int retryMs = 3000;
+        int keepAliveMs = 15000;
+        qint64 pauseReplayAboveBytes = 1 << 20;   // stop reading backlog while this much is unsent
+        qint64 dropClientAboveBytes = 16 << 20;   // a live client this far behind is dropped
+    };
+
+    StreamResponse(QHttpServerResponder &&responder, const Options &options, StreamHub *hub, QObject *parent);
+    ~StreamResponse() override;
+
+    void start(const QByteArray &conversationId, const EntryId &after);
+    static int openCount();
+
+    // StreamSubscriber
+    void streamEntries(const QList<StreamEntry> &entries) override;
+    void streamEnded() override;
+    bool readyForMore() const override;
+
+    // Frames one entry for the given format (pure; exposed for tests).
+    static QByteArray frame(const StreamEntry &entry, ResponseFormat format);
+
+Q_SIGNALS:
+    void closed();
+
+private:
+    void write(const QByteArray &bytes);
+    void finish();
+    void onSocketGone();
+    void onBytesWritten();
+
+    std::optional<QHttpServerResponder> m_responder;
+    QPointer<QTcpSocket> m_socket;
+    Options m_options;
+    StreamHub *m_hub;
+    QTimer m_keepAlive;
+    bool m_finished = false;
+    bool m_gone = false;
+};

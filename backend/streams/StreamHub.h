@@ -1,0 +1,105 @@
+#pragma once
+
+#include "redis/RedisError.h"
+#include "streams/StreamEntry.h"
+
+#include <QHash>
+#include <QList>
+#include <QObject>
+#include <QSet>
+#include <memory>
+
+class RedisConnection;
+struct RedisReply;
+
+// Receives a conversation's entries from the hub. Calls arrive on the hub's thread.
+class StreamSubscriber
+{
+public:
+    virtual ~StreamSubscriber() = default;
+    // Entries strictly after the subscriber's cursor, in order, never twice.
+    virtual void streamEntries(const QList<StreamEntry> &entries) = 0;
+    // The newest entry is a terminal one (done/error): nothing more will come. The hub has
+    // already forgotten the subscriber when this is called; the subscriber may delete itself.
+    virtual void streamEnded() = 0;
+    // Back-pressure for replays: while false the hub holds further catch-up batches until
+    // StreamHub::resume() is called.
+    virtual bool readyForMore() const { return true; }
+};
+
+// The read side of the durable log: replay after a cursor, then follow live.
+//
+// Replays read in batches (XRANGE, exclusive start) on the query connection. Live following
+// shares a FIXED pool of blocking connections: each carries ONE `XREAD BLOCK` over every
+// stream assigned to it, and one read of a stream serves every subscriber following it
+// (fan-out). A stream joining a connection whose read is blocked interrupts it with
+// CLIENT UNBLOCK, so new readers never wait for the block timeout. Redis connections do not
+// grow with the number of subscribers.
+//
+//   hub->subscribe(this, conversationId, cursor);   // -> streamEntries()..., streamEnded()
+//   hub->unsubscribe(this);                         // idempotent; call before deleting
+class StreamHub : public QObject
+{
+    Q_OBJECT
+public:
+    StreamHub(RedisConnection *query, const QList<RedisConnection *> &blocking, QObject *parent = nullptr);
+    ~StreamHub() override;
+
+    void subscribe(StreamSubscriber *subscriber, const QByteArray &conversationId, const EntryId &after);
+    void unsubscribe(StreamSubscriber *subscriber);
+    void resume(StreamSubscriber *subscriber);
+
+    int subscriberCount() const { return int(m_subs.size()); }
+    int liveStreamCount() const { return int(m_live.size()); }
+    void setBlockMs(int ms) { m_blockMs = ms; }
+    void setBatchSize(int n) { m_batch = n; }
+
+    static QList<StreamEntry> parseEntries(const RedisReply &array);
+
+private:
+    struct Sub
+    {
+        StreamSubscriber *subscriber = nullptr;
+        QByteArray key;
+        EntryId cursor;
+        quint64 token = 0;
+        bool live = false;
+        bool requestInFlight = false;
+        bool parked = false;
+        bool lastTerminal = false;
+        bool firstBatch = true;
+    };
+    struct Live
+    {
+        EntryId cursor;
+        QList<StreamSubscriber *> subs;
+        int reader = 0;
+    };
+    struct Reader
+    {
+        RedisConnection *connection = nullptr;
+        QSet<QByteArray> keys;
+        bool inFlight = false;
+        bool unblockPending = false;
+        quint64 generation = 0;
+    };
+
+    void catchUp(Sub *sub);
+    void onCatchUp(StreamSubscriber *s, quint64 token, const RedisReply &reply, const RedisError &error);
+    void goLive(Sub *sub);
+    void issueRead(int reader);
+    void onRead(int reader, const RedisReply &reply, const RedisError &error);
+    void unblock(int reader, quint64 generation, int attempt);
+    void deliver(Sub *sub, const QList<StreamEntry> &entries, bool atHead);
+    void dropLiveKey(const QByteArray &key, StreamSubscriber *s);
+    Sub *find(StreamSubscriber *s, quint64 token);
+
+    RedisConnection *m_query;
+    QList<Reader> m_readers;
+    QHash<StreamSubscriber *, Sub> m_subs;
+    QHash<QByteArray, Live> m_live;
+    QSet<StreamSubscriber *> m_waitingForQuery;
+    quint64 m_nextToken = 1;
+    int m_blockMs = 5000;
+    int m_batch = 1000;
+};

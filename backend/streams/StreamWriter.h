@@ -1,0 +1,86 @@
+#pragma once
+
+#include "redis/RedisError.h"
+#include "streams/StreamEntry.h"
+
+#include <QHash>
+#include <QObject>
+#include <deque>
+
+class RedisConnection;
+
+// The write side of the durable log. Appends are given writer-assigned, strictly increasing
+// ids at once and written in batches: every append made during one event-loop turn for a
+// stream goes out as ONE script call (XADD each entry, HSET the run record, PEXPIRE both keys),
+// and the calls for different streams are pipelined on one connection.
+//
+// While Redis is unreachable entries wait in memory (bounded by maxBufferedBytes) and are sent
+// again, in order, after the reconnect; a batch whose first attempt did land is recognised by
+// its ids and skipped, never duplicated.
+//
+//   writer->append(convId, {{"type","message"},{"text","Hello"}});
+//   connect(writer, &StreamWriter::failed, ...); // bound exceeded or a Redis error reply
+class StreamWriter : public QObject
+{
+    Q_OBJECT
+public:
+    StreamWriter(RedisConnection *connection, QObject *parent = nullptr);
+
+    void setTtlMs(qint64 ttlMs) { m_ttlMs = ttlMs; }
+    qint64 ttlMs() const { return m_ttlMs; }
+    void setMaxBufferedBytes(qint64 bytes) { m_maxBufferedBytes = bytes; }
+
+    // Makes the next id for this stream greater than `last` (e.g. the top entry of an existing
+    // conversation before a new turn).
+    void prime(const QByteArray &conversationId, const EntryId &last);
+    // Queues an entry; returns its id. runFields are HSET on the run record in the same call.
+    EntryId append(const QByteArray &conversationId, FieldList fields, const FieldList &runFields = {});
+    // Refreshes the TTL of both keys (run heartbeat) and optionally updates the run record.
+    void touch(const QByteArray &conversationId, const FieldList &runFields = {});
+    // Stops tracking a stream once everything queued for it has been written.
+    void release(const QByteArray &conversationId);
+
+    qint64 bufferedBytes() const { return m_bufferedBytes; }
+    quint64 entriesWritten() const { return m_entriesWritten; }
+    bool hasPending(const QByteArray &conversationId) const;
+
+Q_SIGNALS:
+    // Everything up to and including `last` is stored in Redis.
+    void written(const QByteArray &conversationId, const EntryId &last);
+    // The stream cannot be written (buffer bound exceeded, or Redis refused the write).
+    void failed(const QByteArray &conversationId, const RedisError &error);
+    void drained(const QByteArray &conversationId);
+
+private:
+    struct Pending
+    {
+        EntryId id;
+        FieldList fields;
+        FieldList runFields;
+        qint64 bytes = 0;
+        bool touchOnly = false;
+    };
+    struct Stream
+    {
+        EntryId last;
+        quint64 seq = 0;
+        std::deque<Pending> queue;
+        int inFlight = 0; // entries of the queue's front that are in the current call
+        bool released = false;
+        bool failed = false;
+    };
+    void scheduleFlush();
+    void flush();
+    void sendBatch(const QByteArray &conversationId, Stream &stream, bool useEval);
+    void onBatchReply(const QByteArray &conversationId, int count, const class RedisReply &reply, const RedisError &error);
+    void enqueue(const QByteArray &conversationId, Pending pending, bool terminal);
+
+    RedisConnection *m_connection;
+    QHash<QByteArray, Stream> m_streams;
+    QByteArray m_scriptSha;
+    qint64 m_ttlMs = 10 * 60 * 1000;
+    qint64 m_maxBufferedBytes = 64 * 1024 * 1024;
+    qint64 m_bufferedBytes = 0;
+    quint64 m_entriesWritten = 0;
+    bool m_flushScheduled = false;
+};

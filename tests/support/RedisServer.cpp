@@ -1,0 +1,84 @@
+#include "RedisServer.h"
+
+#include <QTcpServer>
+#include <QTest>
+
+RedisServer::RedisServer()
+{
+    m_process.setProcessChannelMode(QProcess::MergedChannels);
+}
+
+RedisServer::~RedisServer()
+{
+    stop();
+}
+
+quint16 RedisServer::freePort()
+{
+    QTcpServer probe;
+    probe.listen(QHostAddress::LocalHost, 0);
+    return probe.serverPort();
+}
+
+bool RedisServer::start(bool appendOnly)
+{
+    m_appendOnly = appendOnly;
+    m_port = freePort();
+    return launch();
+}
+
+bool RedisServer::restart()
+{
+    return launch();
+}
+
+bool RedisServer::launch()
+{
+    QStringList args{QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"), QStringLiteral("127.0.0.1"),
+                     QStringLiteral("--dir"), m_dir.path(), QStringLiteral("--save"), QString(),
+                     QStringLiteral("--daemonize"), QStringLiteral("no"), QStringLiteral("--loglevel"), QStringLiteral("notice")};
+    if (m_appendOnly)
+        args << QStringLiteral("--appendonly") << QStringLiteral("yes") << QStringLiteral("--appendfsync") << QStringLiteral("always");
+    m_process.start(QStringLiteral("redis-server"), args);
+    if (!m_process.waitForStarted(5000)) {
+        m_error = QStringLiteral("redis-server did not start: %1").arg(m_process.errorString());
+        return false;
+    }
+    QByteArray log;
+    const bool ready = QTest::qWaitFor([&] {
+        log += m_process.readAll();
+        return log.toLower().contains("ready to accept connections") || m_process.state() != QProcess::Running;
+    }, 10000);
+    if (!ready || m_process.state() != QProcess::Running) {
+        m_error = QStringLiteral("redis-server is not ready: %1").arg(QString::fromLocal8Bit(log.right(800)));
+        return false;
+    }
+    return true;
+}
+
+void RedisServer::stop()
+{
+    if (m_process.state() == QProcess::NotRunning)
+        return;
+    m_process.terminate();
+    if (!m_process.waitForFinished(5000)) {
+        m_process.kill();
+        m_process.waitForFinished(2000);
+    }
+}
+
+void RedisServer::kill()
+{
+    if (m_process.state() == QProcess::NotRunning)
+        return;
+    m_process.kill();
+    m_process.waitForFinished(5000);
+}
+
+QByteArray RedisServer::cli(const QStringList &args) const
+{
+    QProcess p;
+    p.start(QStringLiteral("redis-cli"), QStringList{QStringLiteral("-p"), QString::number(m_port)} + args);
+    p.waitForFinished(5000);
+    return p.readAllStandardOutput().trimmed();
+}

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <QProcess>
+#include <QString>
+#include <QStringList>
+#include <QTemporaryDir>
+
+// Test fixture: a real redis-server on a free loopback port, its files in a temporary
+// directory, stopped (and the directory removed) by the destructor.
+//
+//   RedisServer redis;
+//   QVERIFY2(redis.start(), qPrintable(redis.error()));
+//   config.redisConnectionString = redis.connectionString();
+class RedisServer
+{
+public:
+    RedisServer();
+    ~RedisServer();
+
+    // appendOnly: AOF on with fsync always, so that kill + restart keeps every write.
+    bool start(bool appendOnly = false);
+    void stop();             // SIGTERM and wait
+    void kill();             // SIGKILL and wait: a crash
+    bool restart();          // start again on the same port and directory
+    QString error() const { return m_error; }
+    quint16 port() const { return m_port; }
+    QString connectionString() const { return QStringLiteral("127.0.0.1:%1").arg(m_port); }
+    QString dir() const { return m_dir.path(); }
+    bool isRunning() const { return m_process.state() == QProcess::Running; }
+
+    // Runs one command through redis-cli (tests only; blocks briefly) and returns its output.
+    QByteArray cli(const QStringList &args) const;
+
+    static quint16 freePort();
+
+private:
+    bool launch();
+    QTemporaryDir m_dir;
+    QProcess m_process;
+    quint16 m_port = 0;
+    bool m_appendOnly = false;
+    QString m_error;
+};
