@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QJsonObject>
 #include <QList>
 #include <QObject>
 #include <QString>
@@ -18,6 +19,8 @@ struct AgentRequest
     QString prompt;
     QList<ChatMessage> history; // earlier turns, oldest first
     int turn = 1;
+    // Extra fields of a JSON create body ({"prompt": ..., "provider": "synthetic", ...}).
+    QJsonObject options;
 };
 
 // An agent produces the answer to one turn as a sequence of text chunks and then exactly one of

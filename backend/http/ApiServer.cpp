@@ -194,6 +194,7 @@ void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &
     const QByteArray type = mediaType(HttpUtil::header(request, "Content-Type"));
     const QByteArray body = request.body(); // copied: the request dies with this call
     QByteArray prompt;
+    QJsonObject options;
     if (type.isEmpty() || type == "text/plain" || type == "application/x-www-form-urlencoded") {
         // curl -d sends form-urlencoded without encoding anything: the body is the prompt.
         prompt = body;
@@ -214,6 +215,8 @@ void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &
             return;
         }
         prompt = p.toString().toUtf8();
+        options = doc.object();
+        options.remove(QStringLiteral("prompt"));
     } else {
         HttpUtil::sendError(responder, Status::UnsupportedMediaType, "unsupported_media_type",
                             QStringLiteral("Content-Type %1 is not supported: send the prompt as text/plain, or JSON {\"prompt\": \"...\"} "
@@ -252,7 +255,7 @@ void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &
                             jsonErrors, cors + HeaderPairs{{"Retry-After", "2"}});
         return;
     }
-    const QByteArray id = m_runs->start(text);
+    const QByteArray id = m_runs->start(text, options);
     if (format == ResponseFormat::Json) {
         // Background mode: the run goes on; the client comes back for the stream or status.
         const QJsonObject o{{QStringLiteral("id"), QString::fromUtf8(id)},

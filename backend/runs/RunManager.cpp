@@ -40,13 +40,14 @@ QByteArray RunManager::now()
     return QByteArray::number(QDateTime::currentMSecsSinceEpoch());
 }
 
-QByteArray RunManager::start(const QString &prompt)
+QByteArray RunManager::start(const QString &prompt, const QJsonObject &options)
 {
     const QByteArray id = ConversationId::generate();
     AgentRequest request;
     request.conversationId = id;
     request.prompt = prompt;
     request.turn = 1;
+    request.options = options;
     const QByteArray t = now();
     m_writer->append(id, {{"type", "turn"}, {"turn", "1"}, {"prompt", prompt.toUtf8()}},
                      {{"status", "in_progress"}, {"created_at", t}, {"started_at", t}, {"updated_at", t},

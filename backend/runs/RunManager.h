@@ -25,7 +25,7 @@ public:
     RunManager(StreamWriter *writer, AgentFactory factory, QObject *parent = nullptr);
     ~RunManager() override;
 
-    QByteArray start(const QString &prompt);
+    QByteArray start(const QString &prompt, const QJsonObject &options = {});
     // True when the run was going here and is now cancelled.
     bool cancel(const QByteArray &conversationId);
     bool isRunning(const QByteArray &conversationId) const { return m_runs.contains(conversationId); }
