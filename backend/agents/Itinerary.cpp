@@ -1,30 +1,14 @@
 #include "agents/Itinerary.h"
 
-#include <QCryptographicHash>
+#include "agents/DeterministicPicker.h"
+#include "agents/TravelTools.h"
+
 #include <QDate>
 #include <QRegularExpression>
 #include <QStringList>
 
 namespace {
-quint32 seedOf(const QString &text)
-{
-    const QByteArray h = QCryptographicHash::hash(text.toLower().toUtf8(), QCryptographicHash::Sha1);
-    return quint32(uchar(h[0])) << 24 | quint32(uchar(h[1])) << 16 | quint32(uchar(h[2])) << 8 | quint32(uchar(h[3]));
-}
-
-// Small deterministic generator: the same prompt always yields the same plan.
-struct Picker
-{
-    quint32 state;
-    quint32 next()
-    {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        return state;
-    }
-    template <typename T> const T &pick(const QList<T> &list) { return list.at(int(next() % quint32(list.size()))); }
-};
+using Picker = DeterministicPicker;
 
 const QStringList kMorning{
     QStringLiteral("Start with a walking tour of the old town and its main square"),
@@ -69,13 +53,6 @@ const QStringList kTips{
     QStringLiteral("Download an offline map before you arrive."),
     QStringLiteral("Learn a few words of the local language; it opens doors."),
 };
-const QStringList kSkies{QStringLiteral("Sunny ☀️"), QStringLiteral("Partly cloudy ⛅"), QStringLiteral("Light showers 🌦️"),
-                         QStringLiteral("Overcast ☁️"), QStringLiteral("Clear and breezy 🌬️")};
-const QStringList kEvents{QStringLiteral("a weekend farmers' market"), QStringLiteral("an open-air film screening"),
-                          QStringLiteral("a street-food festival"), QStringLiteral("a free concert in the park"),
-                          QStringLiteral("late opening at the national museum"), QStringLiteral("a craft-beer fair"),
-                          QStringLiteral("a lantern parade at dusk")};
-
 QString titleCase(QString s)
 {
     bool start = true;
@@ -87,29 +64,6 @@ QString titleCase(QString s)
     return s;
 }
 } // namespace
-
-namespace TravelTools {
-
-QString weatherForecast(const QString &destination, const QString &date)
-{
-    Picker p{seedOf(destination + date) | 1u};
-    const int high = 12 + int(p.next() % 18);
-    const int low = high - 5 - int(p.next() % 6);
-    const int rain = int(p.next() % 8) * 10;
-    return QStringLiteral("%1, %2°C / %3°C, %4% chance of rain").arg(p.pick(kSkies)).arg(high).arg(low).arg(rain);
-}
-
-QString localEvents(const QString &destination, const QString &date)
-{
-    Picker p{seedOf(destination + QStringLiteral("events") + date) | 1u};
-    QString first = p.pick(kEvents);
-    QString second = p.pick(kEvents);
-    if (second == first)
-        return first;
-    return first + QStringLiteral(" and ") + second;
-}
-
-} // namespace TravelTools
 
 namespace Itinerary {
 
@@ -151,7 +105,7 @@ Trip parseTrip(const QString &prompt)
 QString write(const QString &prompt)
 {
     const Trip trip = parseTrip(prompt);
-    Picker p{seedOf(prompt) | 1u};
+    Picker p = Picker::forText(prompt);
     const QString city = trip.destination.section(QLatin1Char(','), 0, 0).trimmed();
     const QDate start = QDate::currentDate().addMonths(1);
     QString out;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "agents/TravelTools.h" // the tools the itinerary quotes
+
 #include <QString>
 
 // The offline TravelPlanner's knowledge: reads destination and trip length from a prompt and
@@ -15,10 +17,3 @@ Trip parseTrip(const QString &prompt);
 // The whole answer: headings, blank lines, lists, emoji. Deterministic for a prompt.
 QString write(const QString &prompt);
 } // namespace Itinerary
-
-namespace TravelTools {
-// "Partly cloudy, 18°C / 11°C, 20% chance of rain" for a destination and ISO date.
-QString weatherForecast(const QString &destination, const QString &date);
-// A short list of things happening that day.
-QString localEvents(const QString &destination, const QString &date);
-} // namespace TravelTools

@@ -1,0 +1,120 @@
+#include "agents/SyntheticAgent.h"
+
+#include <QJsonValue>
+#include <chrono>
+#include <cmath>
+
+namespace {
+qint64 wallUs()
+{
+    using namespace std::chrono;
+    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// An integer option in [min, max]; absent = fallback.
+bool integerOption(const QJsonObject &options, const char *key, qint64 min, qint64 max, qint64 *value, QString *error)
+{
+    const QJsonValue v = options.value(QLatin1String(key));
+    if (v.isUndefined() || v.isNull())
+        return true;
+    const double d = v.toDouble(std::nan(""));
+    if (!v.isDouble() || std::isnan(d) || d != std::floor(d) || d < double(min) || d > double(max)) {
+        *error = QStringLiteral("\"%1\" must be an integer from %2 to %3").arg(QLatin1String(key)).arg(min).arg(max);
+        return false;
+    }
+    *value = qint64(d);
+    return true;
+}
+} // namespace
+
+SyntheticAgent::SyntheticAgent(QObject *parent)
+    : Agent(parent)
+{
+    m_timer.setSingleShot(true);
+    m_timer.setTimerType(Qt::PreciseTimer);
+    connect(&m_timer, &QTimer::timeout, this, &SyntheticAgent::tick);
+}
+
+std::optional<SyntheticAgent::Params> SyntheticAgent::parse(const QJsonObject &options, QString *error)
+{
+    Params p;
+    if (!integerOption(options, "chunks", 1, kMaxChunks, &p.chunks, error)
+        || !integerOption(options, "bytes", kMinBytes, kMaxBytes, &p.bytes, error))
+        return std::nullopt;
+    const QJsonValue rate = options.value(QStringLiteral("rate"));
+    if (!rate.isUndefined() && !rate.isNull()) {
+        const double r = rate.toDouble(-1);
+        if (!rate.isDouble() || !(r >= 0) || !std::isfinite(r)) {
+            *error = QStringLiteral("\"rate\" must be a number of chunks per second >= 0 (0 = as fast as possible)");
+            return std::nullopt;
+        }
+        p.rate = r;
+    }
+    return p;
+}
+
+QString SyntheticAgent::makeChunk(qint64 k, qint64 dueUs, qint64 bytes)
+{
+    QByteArray text = QByteArray::number(k) + ' ' + QByteArray::number(dueUs) + ' ';
+    text.reserve(bytes);
+    text.append(bytes - 1 - text.size(), 'x'); // the header is < 32 bytes <= S
+    text.append('\n');
+    return QString::fromLatin1(text);
+}
+
+void SyntheticAgent::start(const AgentRequest &request)
+{
+    QString error;
+    const auto params = parse(request.options, &error);
+    m_running = true;
+    if (!params) {
+        QMetaObject::invokeMethod(
+            this,
+            [this, error] {
+                if (!m_running)
+                    return;
+                m_running = false;
+                Q_EMIT failed(QStringLiteral("bad_request"), QStringLiteral("synthetic provider: %1").arg(error));
+            },
+            Qt::QueuedConnection);
+        return;
+    }
+    m_params = *params;
+    m_next = 0;
+    m_startUs = wallUs();
+    m_clock.start();
+    m_timer.start(0);
+}
+
+void SyntheticAgent::cancel()
+{
+    m_running = false;
+    m_timer.stop();
+}
+
+void SyntheticAgent::tick()
+{
+    const double rate = m_params.rate;
+    for (int burst = 0; burst < kBurst && m_running; ++burst) {
+        if (m_next >= m_params.chunks) {
+            m_running = false;
+            Q_EMIT finished();
+            return;
+        }
+        qint64 dueUs;
+        if (rate > 0) {
+            const qint64 offsetUs = qint64(double(m_next) * 1e6 / rate);
+            const qint64 elapsedUs = m_clock.nsecsElapsed() / 1000;
+            if (offsetUs > elapsedUs) { // not due yet: sleep until it is
+                m_timer.start(int(qMin<qint64>((offsetUs - elapsedUs + 999) / 1000, std::numeric_limits<int>::max())));
+                return;
+            }
+            dueUs = m_startUs + offsetUs;
+        } else {
+            dueUs = wallUs();
+        }
+        Q_EMIT chunk(makeChunk(m_next++, dueUs, m_params.bytes));
+    }
+    if (m_running)
+        m_timer.start(0); // a burst is over: let the event loop breathe, then go on
+}
