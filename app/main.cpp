@@ -16,6 +16,9 @@
 int main(int argc, char **argv)
 {
     bool headless = false;
+    // --prompt "<text>" is a window-only flag (demos: the window sends it once the embedded
+    // server is up). It is taken out before Config::parse, which knows backend flags only.
+    QString autoPrompt;
     for (int i = 1; i < argc; ++i) {
         const QByteArray a(argv[i]);
         if (a == "--headless" || a == "--help" || a == "-h" || a == "--version" || a == "-v")
@@ -26,9 +29,23 @@ int main(int argc, char **argv)
     QCoreApplication::setOrganizationName(QStringLiteral("agent-streams"));
     QCoreApplication::setApplicationVersion(QStringLiteral("0.1.0"));
 
+    QStringList arguments = QCoreApplication::arguments();
+    for (qsizetype i = 1; i < arguments.size(); ++i) {
+        if (arguments.at(i) == QLatin1String("--prompt") && i + 1 < arguments.size()) {
+            autoPrompt = arguments.at(i + 1);
+            arguments.remove(i, 2);
+            break;
+        }
+        if (arguments.at(i).startsWith(QLatin1String("--prompt="))) {
+            autoPrompt = arguments.at(i).mid(9);
+            arguments.remove(i);
+            break;
+        }
+    }
+
     QString error;
     QString exitText;
-    const auto config = Config::parse(QCoreApplication::arguments(), QProcessEnvironment::systemEnvironment(), &error, &exitText);
+    const auto config = Config::parse(arguments, QProcessEnvironment::systemEnvironment(), &error, &exitText);
     if (!config) {
         std::fprintf(stderr, "agent-streams: %s\n", qPrintable(error));
         return 2;
@@ -62,7 +79,11 @@ int main(int argc, char **argv)
     auto *backend = new Backend(*config);
     backend->moveToThread(&backendThread);
     QObject::connect(&backendThread, &QThread::finished, backend, &QObject::deleteLater);
-    MainWindow window;
+    QApplication::setStyle(QStringLiteral("Fusion"));
+    MainWindow window; // registers the ui resources (icon) first
+    QApplication::setWindowIcon(window.windowIcon());
+    if (!autoPrompt.isEmpty())
+        window.setAutoSendPrompt(autoPrompt);
     QObject::connect(backend, &Backend::listening, &window, [&window, config](quint16 port) {
         window.setEmbeddedServer(QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port)));
     });

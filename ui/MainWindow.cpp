@@ -1,22 +1,507 @@
 #include "MainWindow.h"
 
+#include "AnswerView.h"
+#include "IntegrityPanel.h"
+#include "ServerSettingsDialog.h"
+#include "StateIndicator.h"
+
+#include <QApplication>
+#include <QCheckBox>
+#include <QClipboard>
+#include <QComboBox>
+#include <QFile>
+#include <QGridLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
 #include <QLabel>
+#include <QListWidget>
+#include <QLoggingCategory>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QShortcut>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+Q_LOGGING_CATEGORY(lcWindow, "agentstreams.ui.window")
+
+// Q_INIT_RESOURCE must be used from the global namespace.
+static void initResources()
+{
+    Q_INIT_RESOURCE(resources);
+}
+
+namespace {
+QLabel *caption(const QString &text, QWidget *parent)
+{
+    auto *l = new QLabel(text.toUpper(), parent);
+    l->setStyleSheet(QStringLiteral("color: #5f6368; font-size: 8pt; font-weight: 600; letter-spacing: 1px;"));
+    return l;
+}
+
+QFont monospace(const QFont &base)
+{
+    QFont f = base;
+    f.setFamily(QStringLiteral("DejaVu Sans Mono"));
+    f.setStyleHint(QFont::Monospace);
+    return f;
+}
+} // namespace
 
 MainWindow::MainWindow(QWidget *parent)
     : QMainWindow(parent)
-    , m_label(new QLabel(tr("Starting the embedded server..."), this))
+    , m_client(new StreamClient(this))
+    , m_history(new ConversationHistory(this))
+    , m_server(ServerSettings::load())
 {
+    initResources();
     setWindowTitle(tr("Agent Streams"));
-    setCentralWidget(m_label);
-    resize(900, 700);
+    setWindowIcon(QIcon(QStringLiteral(":/icons/agent-streams.png")));
+
+    auto *main = new QWidget(this);
+    auto *mainLayout = new QVBoxLayout(main);
+    mainLayout->setContentsMargins(12, 12, 6, 12);
+    mainLayout->setSpacing(10);
+    m_banner = new QLabel(main);
+    m_banner->setObjectName(QStringLiteral("banner"));
+    m_banner->setWordWrap(true);
+    m_banner->setStyleSheet(QStringLiteral("background: #fce8e6; color: #a50e0e; border: 1px solid #f28b82; border-radius: 6px; padding: 8px;"));
+    m_banner->hide();
+    mainLayout->addWidget(m_banner);
+    mainLayout->addWidget(buildPromptArea());
+    mainLayout->addWidget(buildConversationBar());
+    m_answer = new AnswerView(main);
+    m_answer->setObjectName(QStringLiteral("answerView"));
+    auto *answerFrame = new QFrame(main);
+    answerFrame->setObjectName(QStringLiteral("answerFrame"));
+    answerFrame->setStyleSheet(QStringLiteral("#answerFrame { border: 1px solid #dadce0; border-radius: 8px; background: white; }"));
+    auto *answerLayout = new QVBoxLayout(answerFrame);
+    answerLayout->setContentsMargins(1, 1, 1, 1);
+    answerLayout->addWidget(m_answer);
+    mainLayout->addWidget(answerFrame, 1);
+
+    auto *splitter = new QSplitter(Qt::Horizontal, this);
+    splitter->addWidget(main);
+    splitter->addWidget(buildSidePanel());
+    splitter->setStretchFactor(0, 1);
+    splitter->setStretchFactor(1, 0);
+    splitter->setChildrenCollapsible(false);
+    setCentralWidget(splitter);
+
+    m_serverLabel = new QLabel(this);
+    m_serverLabel->setObjectName(QStringLiteral("serverLabel"));
+    statusBar()->addPermanentWidget(m_serverLabel);
+    buildMenus();
+
+    m_refresh.setSingleShot(true);
+    connect(&m_refresh, &QTimer::timeout, this, &MainWindow::refresh);
+    auto contentChanged = [this] {
+        m_contentDirty = true;
+        scheduleRefresh();
+    };
+    connect(m_client, &StreamClient::messageReceived, this, contentChanged);
+    connect(m_client, &StreamClient::turnStarted, this, contentChanged);
+    connect(m_client, &StreamClient::statsChanged, this, &MainWindow::scheduleRefresh);
+    connect(m_client, &StreamClient::stateChanged, this, &MainWindow::onStateChanged);
+    connect(m_client, &StreamClient::reconnectCountdown, this, [this] { m_state->setState(m_client->state(), m_client->stateText()); });
+    connect(m_client, &StreamClient::conversationStarted, this, [this](const QByteArray &id) {
+        m_id->setText(QString::fromUtf8(id));
+        if (!m_lastPrompt.isEmpty())
+            m_history->add({id, m_lastPrompt, m_server.embedded ? QString() : m_server.remoteUrl.toString(), QDateTime::currentDateTime()});
+        m_lastPrompt.clear();
+        updateActions();
+    });
+    connect(m_client, &StreamClient::verifyFinished, this, [this](const VerifyResult &r) {
+        m_integrity->setResult(r);
+        statusBar()->showMessage(r.summary, 10000);
+        updateActions();
+    });
+    connect(m_client, &StreamClient::cancelRequested, this, [this](bool ok, const QString &message) {
+        statusBar()->showMessage(ok ? tr("Cancel requested (%1)").arg(message) : tr("Cancel failed: %1").arg(message), 8000);
+    });
+    connect(m_history, &ConversationHistory::changed, this, &MainWindow::rebuildHistoryList);
+
+    rebuildHistoryList();
+    loadExamples();
+    m_answer->showPlaceholder(tr("<div style='color:#5f6368; margin:24px'><h2 style='color:#202124'>Ask the travel planner</h2>"
+                                 "<p>Type a prompt above (or pick an example) and press <b>Send</b> (Ctrl+Enter).</p>"
+                                 "<p>The answer streams through a Redis Stream. Disconnect at any time, or switch on "
+                                 "<b>Chaos</b>: the client resumes from its last cursor and no chunk is lost or repeated. "
+                                 "<b>Verify</b> proves it against a full replay.</p></div>"));
+    applyServer();
+    onStateChanged();
+    resize(1240, 860);
+}
+
+QWidget *MainWindow::buildPromptArea()
+{
+    auto *box = new QWidget(this);
+    auto *layout = new QGridLayout(box);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setHorizontalSpacing(8);
+    layout->setVerticalSpacing(6);
+    m_prompt = new QPlainTextEdit(box);
+    m_prompt->setObjectName(QStringLiteral("promptEdit"));
+    m_prompt->setPlaceholderText(tr("Plan a trip... e.g. \"3 days in Lisbon in May, with a day trip to Sintra\""));
+    m_prompt->setTabChangesFocus(true);
+    m_prompt->setFixedHeight(m_prompt->fontMetrics().lineSpacing() * 4 + 16);
+    m_examples = new QComboBox(box);
+    m_examples->setObjectName(QStringLiteral("examplesCombo"));
+    m_examples->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_examples->setMinimumContentsLength(20);
+    connect(m_examples, &QComboBox::activated, this, [this](int index) {
+        if (index > 0)
+            m_prompt->setPlainText(m_examples->itemData(index).toString());
+        m_examples->setCurrentIndex(0);
+        m_prompt->setFocus();
+    });
+    m_send = new QPushButton(tr("Send"), box);
+    m_send->setObjectName(QStringLiteral("sendButton"));
+    m_send->setToolTip(tr("Start a run with this prompt (Ctrl+Enter)"));
+    m_send->setDefault(true);
+    m_send->setStyleSheet(QStringLiteral("QPushButton { background: #1a73e8; color: white; font-weight: 600; border: none; border-radius: 6px; padding: 7px 22px; }"
+                                         "QPushButton:hover { background: #1967d2; } QPushButton:disabled { background: #a8c7fa; }"));
+    connect(m_send, &QPushButton::clicked, this, &MainWindow::send);
+    m_cancel = new QPushButton(tr("Cancel run"), box);
+    m_cancel->setObjectName(QStringLiteral("cancelButton"));
+    m_cancel->setToolTip(tr("Ask the server to stop the agent; the stream ends with error \"cancelled\""));
+    connect(m_cancel, &QPushButton::clicked, m_client, &StreamClient::cancel);
+    for (const auto &key : {QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter)}) {
+        auto *shortcut = new QShortcut(key, this);
+        connect(shortcut, &QShortcut::activated, this, &MainWindow::send);
+    }
+    layout->addWidget(m_prompt, 0, 0, 1, 4);
+    layout->addWidget(m_examples, 1, 0);
+    layout->setColumnStretch(1, 1);
+    layout->addWidget(m_cancel, 1, 2);
+    layout->addWidget(m_send, 1, 3);
+    return box;
+}
+
+QWidget *MainWindow::buildConversationBar()
+{
+    auto *bar = new QFrame(this);
+    bar->setObjectName(QStringLiteral("conversationBar"));
+    bar->setStyleSheet(QStringLiteral("#conversationBar { background: #f1f3f4; border-radius: 8px; }"));
+    auto *layout = new QGridLayout(bar);
+    layout->setContentsMargins(10, 8, 12, 8);
+    layout->setHorizontalSpacing(10);
+    layout->setVerticalSpacing(2);
+    m_state = new StateIndicator(bar);
+    m_state->setObjectName(QStringLiteral("stateIndicator"));
+    m_state->setMinimumWidth(190);
+    m_id = new QLabel(tr("none yet"), bar);
+    m_id->setObjectName(QStringLiteral("conversationId"));
+    m_id->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
+    m_id->setFont(monospace(m_id->font()));
+    m_id->setToolTip(tr("Conversation id (x-conversation-id): select it or use the copy button"));
+    m_copy = new QToolButton(bar);
+    m_copy->setObjectName(QStringLiteral("copyIdButton"));
+    m_copy->setText(tr("Copy"));
+    m_copy->setToolTip(tr("Copy the conversation id to the clipboard"));
+    connect(m_copy, &QToolButton::clicked, this, &MainWindow::copyId);
+    m_cursor = new QLabel(QStringLiteral("-"), bar);
+    m_cursor->setObjectName(QStringLiteral("cursorLabel"));
+    m_cursor->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
+    m_cursor->setFont(monospace(m_cursor->font()));
+    m_cursor->setToolTip(tr("Id of the last event received: a reconnect resumes strictly after it"));
+    m_cursor->setMinimumWidth(m_cursor->fontMetrics().horizontalAdvance(QStringLiteral("0000000000000-000")));
+    layout->addWidget(caption(tr("Connection"), bar), 0, 0);
+    layout->addWidget(m_state, 1, 0);
+    layout->addWidget(caption(tr("Conversation"), bar), 0, 1, 1, 2);
+    layout->addWidget(m_id, 1, 1);
+    layout->addWidget(m_copy, 1, 2);
+    layout->addWidget(caption(tr("Cursor (last event id)"), bar), 0, 3);
+    layout->addWidget(m_cursor, 1, 3);
+    layout->setColumnStretch(1, 1);
+    return bar;
+}
+
+QWidget *MainWindow::buildSidePanel()
+{
+    auto *panel = new QWidget(this);
+    panel->setMinimumWidth(300);
+    panel->setMaximumWidth(420);
+    auto *layout = new QVBoxLayout(panel);
+    layout->setContentsMargins(6, 12, 12, 12);
+    layout->setSpacing(10);
+
+    auto *connection = new QGroupBox(tr("Connection"), panel);
+    auto *cl = new QGridLayout(connection);
+    m_disconnect = new QPushButton(tr("Disconnect"), connection);
+    m_disconnect->setObjectName(QStringLiteral("disconnectButton"));
+    m_disconnect->setToolTip(tr("Drop the connection like a network loss; the run goes on on the server"));
+    connect(m_disconnect, &QPushButton::clicked, m_client, &StreamClient::disconnect);
+    m_resume = new QPushButton(tr("Resume"), connection);
+    m_resume->setObjectName(QStringLiteral("resumeButton"));
+    m_resume->setToolTip(tr("Reconnect now from the cursor"));
+    connect(m_resume, &QPushButton::clicked, m_client, &StreamClient::resume);
+    m_autoReconnect = new QCheckBox(tr("Reconnect automatically (with backoff)"), connection);
+    m_autoReconnect->setObjectName(QStringLiteral("autoReconnectCheck"));
+    m_autoReconnect->setChecked(m_client->autoReconnect());
+    connect(m_autoReconnect, &QCheckBox::toggled, m_client, &StreamClient::setAutoReconnect);
+    m_chaos = new QCheckBox(tr("Chaos: drop the connection at random"), connection);
+    m_chaos->setObjectName(QStringLiteral("chaosCheck"));
+    m_chaos->setToolTip(tr("While streaming, abort the connection every 0.4-2 s; auto-reconnect resumes from the cursor"));
+    connect(m_chaos, &QCheckBox::toggled, this, [this](bool on) {
+        m_client->setChaos(on);
+        if (on)
+            m_autoReconnect->setChecked(true); // chaos without reconnects would just stop
+    });
+    cl->addWidget(m_disconnect, 0, 0);
+    cl->addWidget(m_resume, 0, 1);
+    cl->addWidget(m_autoReconnect, 1, 0, 1, 2);
+    cl->addWidget(m_chaos, 2, 0, 1, 2);
+    layout->addWidget(connection);
+
+    m_integrity = new IntegrityPanel(panel);
+    connect(m_integrity, &IntegrityPanel::verifyRequested, this, [this] {
+        m_integrity->setVerifying(true);
+        m_client->verify();
+    });
+    layout->addWidget(m_integrity);
+
+    auto *past = new QGroupBox(tr("Conversations"), panel);
+    auto *pl = new QVBoxLayout(past);
+    m_historyList = new QListWidget(past);
+    m_historyList->setObjectName(QStringLiteral("historyList"));
+    m_historyList->setAlternatingRowColors(true);
+    m_historyList->setWordWrap(true);
+    m_historyList->setToolTip(tr("Double-click to replay a conversation from its start (while the server keeps it)"));
+    connect(m_historyList, &QListWidget::itemDoubleClicked, this, &MainWindow::replaySelected);
+    connect(m_historyList, &QListWidget::itemSelectionChanged, this, &MainWindow::updateActions);
+    m_replay = new QPushButton(tr("Replay / re-attach"), past);
+    m_replay->setObjectName(QStringLiteral("replayButton"));
+    connect(m_replay, &QPushButton::clicked, this, &MainWindow::replaySelected);
+    m_forget = new QPushButton(tr("Forget"), past);
+    connect(m_forget, &QPushButton::clicked, this, [this] {
+        if (QListWidgetItem *item = m_historyList->currentItem())
+            m_history->remove(item->data(Qt::UserRole).toByteArray());
+    });
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(m_replay, 1);
+    buttons->addWidget(m_forget);
+    pl->addWidget(m_historyList);
+    pl->addLayout(buttons);
+    layout->addWidget(past, 1);
+    return panel;
+}
+
+void MainWindow::buildMenus()
+{
+    QMenu *file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Server..."), this, &MainWindow::editServer);
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+    QMenu *stream = menuBar()->addMenu(tr("&Stream"));
+    stream->addAction(tr("&Send"), this, &MainWindow::send);
+    stream->addAction(tr("&Disconnect"), m_client, &StreamClient::disconnect);
+    stream->addAction(tr("&Resume"), m_client, &StreamClient::resume);
+    stream->addAction(tr("&Verify"), m_integrity, &IntegrityPanel::verifyRequested);
+    stream->addAction(tr("&Cancel run"), m_client, &StreamClient::cancel);
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About"), this, [this] {
+        QMessageBox::about(this, tr("About Agent Streams"),
+                           tr("<b>Agent Streams %1</b><p>AI agents run in the background; their answers stream through Redis "
+                              "Streams over HTTP, so clients can disconnect and resume without losing a chunk.</p>")
+                               .arg(QCoreApplication::applicationVersion()));
+    });
+}
+
+void MainWindow::loadExamples()
+{
+    m_examples->clear();
+    m_examples->addItem(tr("Example prompts..."));
+    QFile f(QStringLiteral(":/examples.txt"));
+    if (!f.open(QIODevice::ReadOnly | QIODevice::Text)) {
+        qCWarning(lcWindow) << "no examples resource";
+        return;
+    }
+    for (const QByteArray &raw : f.readAll().split('\n')) {
+        const QString line = QString::fromUtf8(raw).trimmed();
+        if (line.isEmpty() || line.startsWith(QLatin1Char('#')))
+            continue;
+        const QString label = line.size() > 70 ? line.left(67) + QStringLiteral("...") : line;
+        m_examples->addItem(label, line);
+    }
 }
 
 void MainWindow::setEmbeddedServer(const QUrl &url)
 {
-    m_label->setText(tr("Server running at %1").arg(url.toString()));
+    m_embeddedUrl = url;
+    applyServer();
 }
 
 void MainWindow::showBackendError(const QString &message)
 {
-    m_label->setText(tr("The backend could not start: %1").arg(message));
+    m_banner->setText(tr("<b>The embedded server could not start:</b> %1<br>Choose a remote server in File &gt; Server...")
+                          .arg(message.toHtmlEscaped()));
+    m_banner->show();
+    qCWarning(lcWindow).noquote() << "backend failed:" << message;
+}
+
+void MainWindow::setAutoSendPrompt(const QString &prompt)
+{
+    m_autoSend = prompt;
+    m_prompt->setPlainText(prompt);
+    if (m_client->endpoint().isValid())
+        QTimer::singleShot(0, this, &MainWindow::send);
+}
+
+void MainWindow::applyServer()
+{
+    const bool useEmbedded = m_server.embedded || !m_server.remoteUrl.isValid();
+    m_client->setEndpoint(useEmbedded ? ApiEndpoint(m_embeddedUrl) : ApiEndpoint(m_server.remoteUrl, m_server.apiKey));
+    if (useEmbedded)
+        m_serverLabel->setText(m_embeddedUrl.isEmpty() ? tr("Embedded server: starting...")
+                                                       : tr("Embedded server: %1").arg(m_embeddedUrl.toString()));
+    else
+        m_serverLabel->setText(tr("Remote server: %1%2").arg(m_server.remoteUrl.toString(), m_server.apiKey.isEmpty() ? QString() : tr(" (API key)")));
+    updateActions();
+    if (!m_autoSend.isEmpty() && m_client->endpoint().isValid())
+        QTimer::singleShot(0, this, &MainWindow::send);
+}
+
+void MainWindow::editServer()
+{
+    ServerSettingsDialog dialog(m_server, m_embeddedUrl, this);
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    m_server = dialog.settings();
+    m_server.save();
+    applyServer();
+}
+
+void MainWindow::send()
+{
+    const QString prompt = m_prompt->toPlainText().trimmed();
+    m_autoSend.clear();
+    if (prompt.isEmpty()) {
+        statusBar()->showMessage(tr("Type a prompt first"), 4000);
+        m_prompt->setFocus();
+        return;
+    }
+    if (!m_client->endpoint().isValid()) {
+        statusBar()->showMessage(tr("The server is not available yet"), 4000);
+        return;
+    }
+    m_lastPrompt = prompt;
+    m_integrity->clearResult();
+    m_id->setText(tr("starting..."));
+    m_answer->showMarkdown(QString());
+    m_client->start(prompt);
+}
+
+void MainWindow::attach(const QByteArray &conversationId)
+{
+    m_lastPrompt.clear();
+    m_integrity->clearResult();
+    m_answer->showMarkdown(QString());
+    m_client->attach(conversationId);
+}
+
+void MainWindow::replaySelected()
+{
+    if (QListWidgetItem *item = m_historyList->currentItem())
+        attach(item->data(Qt::UserRole).toByteArray());
+}
+
+void MainWindow::copyId()
+{
+    const QByteArray id = m_client->conversationId();
+    if (id.isEmpty())
+        return;
+    QGuiApplication::clipboard()->setText(QString::fromUtf8(id));
+    statusBar()->showMessage(tr("Copied %1").arg(QString::fromUtf8(id)), 3000);
+}
+
+void MainWindow::scheduleRefresh()
+{
+    if (m_refresh.isActive())
+        return;
+    // 50 ms feels live; if a render gets expensive (long answers), render less often so
+    // that the event loop keeps most of its time for input and the network.
+    m_refresh.start(qBound(50, 3 * m_answer->lastRenderMs(), 500));
+}
+
+void MainWindow::refresh()
+{
+    m_refresh.stop();
+    if (m_contentDirty) {
+        m_contentDirty = false;
+        m_answer->showMarkdown(composeMarkdown());
+    }
+    const QByteArray cursor = m_client->lastEventId();
+    m_cursor->setText(cursor.isEmpty() ? QStringLiteral("-") : QString::fromLatin1(cursor));
+    m_integrity->setStats(m_client->stats());
+    updateActions();
+}
+
+QString MainWindow::composeMarkdown() const
+{
+    QString md;
+    const auto &turns = m_client->turns();
+    for (qsizetype i = 0; i < turns.size(); ++i) {
+        const StreamClient::Turn &t = turns.at(i);
+        if (i > 0)
+            md += QStringLiteral("\n\n---\n\n");
+        if (!t.prompt.isEmpty()) {
+            QString quoted = t.prompt.trimmed();
+            quoted.replace(QLatin1Char('\n'), QStringLiteral("\n> "));
+            md += QStringLiteral("> **Turn %1** - %2\n\n").arg(t.number).arg(quoted);
+        }
+        md += t.text;
+    }
+    return md;
+}
+
+void MainWindow::onStateChanged()
+{
+    const StreamClient::State state = m_client->state();
+    m_state->setState(state, m_client->stateText());
+    if (state == StreamClient::State::Finished || state == StreamClient::State::Failed || state == StreamClient::State::Disconnected)
+        refresh(); // show the last chunk now, not after the next tick
+    if (state == StreamClient::State::Idle)
+        m_cursor->setText(QStringLiteral("-"));
+    updateActions();
+}
+
+void MainWindow::updateActions()
+{
+    const bool hasId = !m_client->conversationId().isEmpty();
+    const bool terminal = m_client->isTerminal();
+    const StreamClient::State state = m_client->state();
+    const bool idle = state == StreamClient::State::Idle;
+    m_send->setEnabled(m_client->endpoint().isValid());
+    m_cancel->setEnabled(!idle && !terminal);
+    m_disconnect->setEnabled(m_client->isConnected());
+    m_resume->setEnabled(hasId && !terminal && !m_client->isConnected());
+    m_integrity->setVerifyEnabled(hasId && !m_client->isVerifying() && m_client->stats().events > 0);
+    m_copy->setEnabled(hasId);
+    m_replay->setEnabled(m_historyList->currentItem() != nullptr && m_client->endpoint().isValid());
+    m_forget->setEnabled(m_historyList->currentItem() != nullptr);
+}
+
+void MainWindow::rebuildHistoryList()
+{
+    const QByteArray selected = m_historyList->currentItem() ? m_historyList->currentItem()->data(Qt::UserRole).toByteArray() : QByteArray();
+    m_historyList->clear();
+    for (const ConversationHistory::Entry &e : m_history->entries()) {
+        QString prompt = e.prompt.simplified();
+        if (prompt.size() > 60)
+            prompt = prompt.left(57) + QStringLiteral("...");
+        const QString when = QLocale().toString(e.created, QLocale::ShortFormat);
+        auto *item = new QListWidgetItem(QStringLiteral("%1\n%2 - ...%3").arg(prompt.isEmpty() ? tr("(attached)") : prompt, when,
+                                                                              QString::fromUtf8(e.id.right(8))),
+                                         m_historyList);
+        item->setData(Qt::UserRole, e.id);
+        item->setToolTip(QStringLiteral("%1\n%2%3").arg(QString::fromUtf8(e.id), e.prompt,
+                                                        e.server.isEmpty() ? QString() : QStringLiteral("\n") + e.server));
+        if (e.id == selected)
+            m_historyList->setCurrentItem(item);
+    }
+    updateActions();
 }

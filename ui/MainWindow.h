@@ -1,20 +1,97 @@
 #pragma once
 
+#include "ConversationHistory.h"
+#include "ServerSettings.h"
+#include "StreamClient.h"
+
 #include <QMainWindow>
+#include <QTimer>
 #include <QUrl>
 
+class AnswerView;
+class IntegrityPanel;
+class QCheckBox;
+class QComboBox;
 class QLabel;
+class QListWidget;
+class QPlainTextEdit;
+class QPushButton;
+class QToolButton;
+class StateIndicator;
 
-// Placeholder window until the desktop client lands (issue 4).
+// The desktop client: a prompt editor, the live answer rendered as Markdown, the
+// conversation id and cursor, the connection state with Disconnect / Resume / auto-reconnect
+// / chaos controls, an integrity panel (counters + Verify) and the list of past
+// conversations. It talks to the server over HTTP through a StreamClient only.
+//
+// Rendering is batched: client signals only mark the view dirty; a timer (50 ms, longer if
+// rendering gets expensive) re-renders, so thousands of events cost a few renders a second.
+//
+//   MainWindow w;                      // app/main.cpp connects the embedded backend:
+//   w.setEmbeddedServer(url);          //   Backend::listening -> setEmbeddedServer
+//   w.showBackendError(message);       //   Backend::failed    -> showBackendError
 class MainWindow : public QMainWindow
 {
     Q_OBJECT
 public:
     explicit MainWindow(QWidget *parent = nullptr);
+
+    StreamClient *client() const { return m_client; }
+    AnswerView *answerView() const { return m_answer; }
+    ConversationHistory *history() const { return m_history; }
+    // Sends this prompt as soon as a server is available (demos: --prompt).
+    void setAutoSendPrompt(const QString &prompt);
+
 public Q_SLOTS:
     void setEmbeddedServer(const QUrl &url);
     void showBackendError(const QString &message);
+    void send();
+    void attach(const QByteArray &conversationId);
 
 private:
-    QLabel *m_label;
+    QWidget *buildPromptArea();
+    QWidget *buildConversationBar();
+    QWidget *buildSidePanel();
+    void buildMenus();
+    void applyServer();
+    void editServer();
+    void loadExamples();
+    void scheduleRefresh();
+    void refresh();
+    QString composeMarkdown() const;
+    void onStateChanged();
+    void updateActions();
+    void rebuildHistoryList();
+    void replaySelected();
+    void copyId();
+
+    StreamClient *m_client;
+    ConversationHistory *m_history;
+    ServerSettings m_server;
+    QUrl m_embeddedUrl;
+    QString m_autoSend;
+    QString m_lastPrompt;
+
+    QLabel *m_banner = nullptr;
+    QPlainTextEdit *m_prompt = nullptr;
+    QComboBox *m_examples = nullptr;
+    QPushButton *m_send = nullptr;
+    QPushButton *m_cancel = nullptr;
+    StateIndicator *m_state = nullptr;
+    QLabel *m_id = nullptr;
+    QToolButton *m_copy = nullptr;
+    QLabel *m_cursor = nullptr;
+    AnswerView *m_answer = nullptr;
+    QPushButton *m_disconnect = nullptr;
+    QPushButton *m_resume = nullptr;
+    QCheckBox *m_autoReconnect = nullptr;
+    QCheckBox *m_chaos = nullptr;
+    IntegrityPanel *m_integrity = nullptr;
+    QListWidget *m_historyList = nullptr;
+    QPushButton *m_replay = nullptr;
+    QPushButton *m_forget = nullptr;
+    QLabel *m_serverLabel = nullptr;
+
+    QTimer m_refresh;
+    bool m_contentDirty = false;
 };
