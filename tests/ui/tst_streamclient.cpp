@@ -1,0 +1,302 @@
+// StreamClient against the REAL backend (in-process, port 0) on a REAL redis-server:
+// resume after forced disconnects, duplicates dropped, chaos, verify, cancel, errors.
+#include "Backend.h"
+#include "HttpClient.h"
+#include "RedisServer.h"
+#include "StreamClient.h"
+
+#include <QRegularExpression>
+#include <QSignalSpy>
+#include <QTest>
+
+namespace {
+constexpr int kTimeout = 60000; // generous: a loaded 2-core machine runs several suites at once
+}
+
+class TestStreamClient : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void cleanupTestCase();
+
+    void streamsOneRunToTheEnd();
+    void twentyForcedDisconnectsLoseNothing();
+    void manualDisconnectThenResume();
+    void chaosModeLosesNothing();
+    void attachReplaysAnExistingConversation();
+    void cancelEndsWithCancelled();
+    void unknownConversationFailsWithoutRetrying();
+    void unreachableServerRetriesThenGivesUp();
+
+private:
+    QUrl baseUrl() const { return QUrl(QStringLiteral("http://127.0.0.1:%1").arg(m_backend->port())); }
+    void configure(StreamClient &client) const;
+    // The whole stream as a fresh client would see it: the reference for "nothing lost".
+    QList<HttpClient::Event> fullReplay(const QByteArray &id) const;
+    static QString messageText(const QList<HttpClient::Event> &events);
+
+    RedisServer m_redis;
+    Backend *m_backend = nullptr;
+};
+
+void TestStreamClient::initTestCase()
+{
+    QVERIFY2(m_redis.start(), qPrintable(m_redis.error()));
+    Config config;
+    config.redisConnectionString = m_redis.connectionString();
+    config.redisExplicit = true;
+    config.port = 0;
+    config.demoPaceMs = 5;
+    m_backend = new Backend(config);
+    QSignalSpy ready(m_backend, &Backend::ready);
+    QSignalSpy failed(m_backend, &Backend::failed);
+    m_backend->start();
+    QTRY_VERIFY_WITH_TIMEOUT(ready.count() > 0 || failed.count() > 0, 30000);
+    QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
+    QVERIFY(m_backend->port() != 0);
+}
+
+void TestStreamClient::cleanupTestCase()
+{
+    if (m_backend)
+        m_backend->stop();
+    delete m_backend;
+    m_backend = nullptr;
+}
+
+void TestStreamClient::configure(StreamClient &client) const
+{
+    client.setEndpoint(ApiEndpoint(baseUrl()));
+    client.setReconnectDelays(10, 200);
+}
+
+QList<HttpClient::Event> TestStreamClient::fullReplay(const QByteArray &id) const
+{
+    HttpClient c;
+    c.request(m_backend->port(), "GET", "/api/agent/stream/" + QUrl::toPercentEncoding(QString::fromUtf8(id)), {{"Accept", "text/event-stream"}});
+    if (!QTest::qWaitFor([&] { return c.isFinished(); }, kTimeout))
+        qWarning("full replay did not finish");
+    return c.events();
+}
+
+QString TestStreamClient::messageText(const QList<HttpClient::Event> &events)
+{
+    QByteArray out;
+    for (const HttpClient::Event &e : events)
+        if (e.event == "message")
+            out += e.data;
+    return QString::fromUtf8(out);
+}
+
+void TestStreamClient::streamsOneRunToTheEnd()
+{
+    StreamClient client;
+    configure(client);
+    QSignalSpy started(&client, &StreamClient::conversationStarted);
+    QSignalSpy turns(&client, &StreamClient::turnStarted);
+    QSignalSpy messages(&client, &StreamClient::messageReceived);
+    QSignalSpy finished(&client, &StreamClient::finished);
+    QList<StreamClient::State> states;
+    connect(&client, &StreamClient::stateChanged, this, [&states](StreamClient::State s) { states << s; });
+
+    client.start(QStringLiteral("Plan 2 days in Porto"));
+    QVERIFY(finished.wait(kTimeout) || finished.count() == 1);
+    QCOMPARE(client.state(), StreamClient::State::Finished);
+    QCOMPARE(started.count(), 1);
+    const QByteArray id = started.first().first().toByteArray();
+    QVERIFY2(QRegularExpression(QStringLiteral("^@dafx-travelplanner@[0-9a-f]{32}$")).match(QString::fromUtf8(id)).hasMatch(), id.constData());
+    QCOMPARE(client.conversationId(), id);
+    QCOMPARE(turns.count(), 1);
+    QCOMPARE(turns.first().at(1).toString(), QStringLiteral("Plan 2 days in Porto"));
+    QCOMPARE(client.turns().size(), 1);
+    QVERIFY(messages.count() > 20);
+    QVERIFY(states.contains(StreamClient::State::Connecting));
+    QVERIFY(states.contains(StreamClient::State::Connected));
+    QVERIFY(states.contains(StreamClient::State::Streaming));
+
+    const auto replay = fullReplay(id);
+    QCOMPARE(client.text(), messageText(replay));
+    QCOMPARE(client.lastEventId(), replay.last().id);
+    QCOMPARE(client.stats().events, int(replay.size()));
+    QCOMPARE(client.stats().duplicates, 0);
+    QCOMPARE(client.stats().reconnects, 0);
+}
+
+void TestStreamClient::twentyForcedDisconnectsLoseNothing()
+{
+    StreamClient client;
+    configure(client);
+    QSignalSpy finished(&client, &StreamClient::finished);
+    int drops = 0;
+    int sinceConnect = 0;
+    connect(&client, &StreamClient::stateChanged, this, [&sinceConnect](StreamClient::State s) {
+        if (s == StreamClient::State::Connecting)
+            sinceConnect = 0;
+    });
+    // Drop the connection after every 3rd chunk of each connection, from inside the signal
+    // (the client must cope with being aborted in the middle of a read).
+    connect(&client, &StreamClient::messageReceived, this, [&] {
+        if (++sinceConnect >= 3 && drops < 20) {
+            ++drops;
+            client.disconnect();
+        }
+    });
+    client.start(QStringLiteral("Plan 5 days in Kyoto with temples and food"));
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1 || client.state() == StreamClient::State::Failed, kTimeout);
+    QCOMPARE(client.state(), StreamClient::State::Finished);
+    QCOMPARE(drops, 20);
+    QVERIFY(client.stats().reconnects >= 20);
+
+    const auto replay = fullReplay(client.conversationId());
+    QCOMPARE(client.text(), messageText(replay));
+    QCOMPARE(client.stats().events, int(replay.size()));
+    QCOMPARE(client.stats().duplicates, 0); // resuming strictly after the cursor re-sends nothing
+
+    QSignalSpy verified(&client, &StreamClient::verifyFinished);
+    client.verify();
+    QVERIFY(verified.wait(kTimeout) || verified.count() == 1);
+    const auto result = verified.first().first().value<VerifyResult>();
+    QVERIFY2(result.ok, qPrintable(result.summary));
+    QCOMPARE(result.missing, 0);
+    QCOMPARE(client.stats().gaps, 0);
+
+    // Resume from an older cursor: the server re-sends everything after it; the client drops
+    // each of those events as a duplicate and reports how many.
+    const QByteArray older = client.received().at(5).id;
+    const int expectedDuplicates = int(client.received().size()) - 6;
+    const QString textBefore = client.text();
+    client.resumeFrom(older);
+    QTRY_COMPARE_WITH_TIMEOUT(client.stats().duplicates, expectedDuplicates, kTimeout);
+    QTRY_COMPARE_WITH_TIMEOUT(client.state(), StreamClient::State::Finished, kTimeout);
+    QCOMPARE(client.text(), textBefore);
+    QCOMPARE(client.stats().events, int(replay.size()));
+}
+
+void TestStreamClient::manualDisconnectThenResume()
+{
+    StreamClient client;
+    configure(client);
+    client.setAutoReconnect(false);
+    QSignalSpy finished(&client, &StreamClient::finished);
+    client.start(QStringLiteral("Plan 3 days in Lisbon"));
+    QTRY_VERIFY_WITH_TIMEOUT(client.stats().messages >= 5, kTimeout);
+    client.disconnect();
+    QCOMPARE(client.state(), StreamClient::State::Disconnected);
+    QVERIFY(!client.isConnected());
+    const int seen = client.stats().messages;
+
+    // The run goes on without us: wait for it to complete on the server, then catch up.
+    const auto replay = fullReplay(client.conversationId());
+    QCOMPARE(replay.last().event, QByteArray("done"));
+    QCOMPARE(client.state(), StreamClient::State::Disconnected); // no auto-reconnect
+    QCOMPARE(client.stats().messages, seen);
+
+    client.resume();
+    QVERIFY(finished.wait(kTimeout) || finished.count() == 1);
+    QCOMPARE(client.text(), messageText(replay));
+    QCOMPARE(client.stats().reconnects, 1);
+    QCOMPARE(client.stats().duplicates, 0);
+}
+
+void TestStreamClient::chaosModeLosesNothing()
+{
+    StreamClient client;
+    configure(client);
+    client.setChaos(true);
+    client.setChaosIntervalMs(20, 120);
+    QSignalSpy finished(&client, &StreamClient::finished);
+    QSignalSpy verified(&client, &StreamClient::verifyFinished);
+    bool verifiedMidStream = false;
+    connect(&client, &StreamClient::messageReceived, this, [&] {
+        if (!verifiedMidStream && client.stats().messages == 40) {
+            verifiedMidStream = true;
+            client.verify(); // up to the current cursor, while the run goes on
+        }
+    });
+    client.start(QStringLiteral("Plan 7 days in Iceland around the ring road"));
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1 || client.state() == StreamClient::State::Failed, kTimeout);
+    QCOMPARE(client.state(), StreamClient::State::Finished);
+    QVERIFY(client.stats().chaosDrops > 0);
+    QTRY_VERIFY_WITH_TIMEOUT(verified.count() == 1, kTimeout);
+    const auto mid = verified.first().first().value<VerifyResult>();
+    QVERIFY2(mid.ok, qPrintable(mid.summary));
+    QVERIFY(mid.compared >= 40);
+
+    const auto replay = fullReplay(client.conversationId());
+    QCOMPARE(client.text(), messageText(replay));
+    client.verify();
+    QTRY_VERIFY_WITH_TIMEOUT(verified.count() == 2, kTimeout);
+    const auto end = verified.last().first().value<VerifyResult>();
+    QVERIFY2(end.ok, qPrintable(end.summary));
+    QCOMPARE(end.compared, int(replay.size()));
+    QCOMPARE(client.stats().gaps, 0);
+    qInfo("chaos: %d drops, %d reconnects, %d events", client.stats().chaosDrops, client.stats().reconnects, client.stats().events);
+}
+
+void TestStreamClient::attachReplaysAnExistingConversation()
+{
+    StreamClient first;
+    configure(first);
+    QSignalSpy finished(&first, &StreamClient::finished);
+    first.start(QStringLiteral("Plan 2 days in Rome"));
+    QVERIFY(finished.wait(kTimeout) || finished.count() == 1);
+
+    StreamClient second;
+    configure(second);
+    QSignalSpy finished2(&second, &StreamClient::finished);
+    second.attach(first.conversationId());
+    QVERIFY(finished2.wait(kTimeout) || finished2.count() == 1);
+    QCOMPARE(second.text(), first.text());
+    QCOMPARE(second.turns().size(), 1);
+    QCOMPARE(second.turns().first().prompt, QStringLiteral("Plan 2 days in Rome"));
+    QCOMPARE(second.lastEventId(), first.lastEventId());
+}
+
+void TestStreamClient::cancelEndsWithCancelled()
+{
+    StreamClient client;
+    configure(client);
+    QSignalSpy failed(&client, &StreamClient::failed);
+    QSignalSpy cancelled(&client, &StreamClient::cancelRequested);
+    client.start(QStringLiteral("Plan 10 days in Peru"));
+    client.cancel(); // before the id is known: sent as soon as it is
+    QTRY_VERIFY_WITH_TIMEOUT(failed.count() == 1 || client.state() == StreamClient::State::Finished, kTimeout);
+    QCOMPARE(client.state(), StreamClient::State::Failed);
+    QCOMPARE(failed.first().first().toString(), QStringLiteral("cancelled"));
+    QCOMPARE(client.errorCode(), QStringLiteral("cancelled"));
+    QCOMPARE(client.stateText(), QStringLiteral("Cancelled"));
+    QTRY_COMPARE_WITH_TIMEOUT(cancelled.count(), 1, kTimeout);
+    QVERIFY(cancelled.first().first().toBool());
+}
+
+void TestStreamClient::unknownConversationFailsWithoutRetrying()
+{
+    StreamClient client;
+    configure(client);
+    QSignalSpy failed(&client, &StreamClient::failed);
+    client.attach("@dafx-travelplanner@0123456789abcdef0123456789abcdef");
+    QVERIFY(failed.wait(kTimeout) || failed.count() == 1);
+    QCOMPARE(client.state(), StreamClient::State::Failed);
+    QVERIFY2(client.errorMessage().contains(QStringLiteral("404")), qPrintable(client.errorMessage()));
+    QCOMPARE(client.stats().reconnects, 0);
+}
+
+void TestStreamClient::unreachableServerRetriesThenGivesUp()
+{
+    StreamClient client;
+    client.setEndpoint(ApiEndpoint(QUrl(QStringLiteral("http://127.0.0.1:%1").arg(RedisServer::freePort()))));
+    client.setReconnectDelays(5, 20);
+    client.setMaxReconnectAttempts(3);
+    QSignalSpy failed(&client, &StreamClient::failed);
+    QList<StreamClient::State> states;
+    connect(&client, &StreamClient::stateChanged, this, [&states](StreamClient::State s) { states << s; });
+    client.attach("@dafx-travelplanner@0123456789abcdef0123456789abcdef");
+    QVERIFY(failed.wait(kTimeout) || failed.count() == 1);
+    QCOMPARE(failed.first().first().toString(), QStringLiteral("unreachable"));
+    QCOMPARE(states.count(StreamClient::State::Reconnecting), 3);
+    QCOMPARE(client.stats().reconnects, 3);
+}
+
+QTEST_GUILESS_MAIN(TestStreamClient)
+#include "tst_streamclient.moc"
