@@ -35,7 +35,7 @@ StreamClient::StreamClient(QObject *parent)
         if (!m_chaos || !m_reply || m_terminal)
             return;
         ++m_stats.chaosDrops;
-        qCInfo(lcClient) << "chaos: dropping the connection at" << lastEventId();
+        qCDebug(lcClient) << "chaos: dropping the connection at" << lastEventId();
         closeReply();
         connectionLost(tr("chaos drop"));
     });

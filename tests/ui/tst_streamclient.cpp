@@ -6,6 +6,7 @@
 #include "StreamClient.h"
 
 #include <QRegularExpression>
+#include <QLoggingCategory>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -42,6 +43,8 @@ private:
 
 void TestStreamClient::initTestCase()
 {
+    // Warnings stay visible; the per-connection chatter of 20+ reconnects per test does not.
+    QLoggingCategory::setFilterRules(QStringLiteral("agentstreams.*.debug=false\nagentstreams.*.info=false"));
     QVERIFY2(m_redis.start(), qPrintable(m_redis.error()));
     Config config;
     config.redisConnectionString = m_redis.connectionString();
