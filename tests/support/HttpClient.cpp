@@ -17,6 +17,12 @@ HttpClient::HttpClient(QObject *parent)
     });
 }
 
+HttpClient::~HttpClient()
+{
+    m_socket.disconnect(this); // the socket is destroyed after our other members
+    m_socket.abort();
+}
+
 void HttpClient::request(quint16 port, const QByteArray &method, const QByteArray &target,
                          const QList<QPair<QByteArray, QByteArray>> &headers, const QByteArray &body)
 {

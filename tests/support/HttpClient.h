@@ -25,6 +25,7 @@ public:
     };
 
     explicit HttpClient(QObject *parent = nullptr);
+    ~HttpClient() override;
 
     void request(quint16 port, const QByteArray &method, const QByteArray &target,
                  const QList<QPair<QByteArray, QByteArray>> &headers = {}, const QByteArray &body = {});
