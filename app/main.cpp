@@ -16,8 +16,8 @@
 int main(int argc, char **argv)
 {
     bool headless = false;
-    // --prompt "<text>" is a window-only flag (demos: the window sends it once the embedded
-    // server is up). It is taken out before Config::parse, which knows backend flags only.
+    // Window-only demo flags, taken out before Config::parse (which knows backend flags only):
+    // --prompt "<text>" sends it once the embedded server is up; --chaos starts in chaos mode.
     QString autoPrompt;
     for (int i = 1; i < argc; ++i) {
         const QByteArray a(argv[i]);
@@ -30,16 +30,20 @@ int main(int argc, char **argv)
     QCoreApplication::setApplicationVersion(QStringLiteral("0.1.0"));
 
     QStringList arguments = QCoreApplication::arguments();
-    for (qsizetype i = 1; i < arguments.size(); ++i) {
-        if (arguments.at(i) == QLatin1String("--prompt") && i + 1 < arguments.size()) {
+    bool chaos = false;
+    for (qsizetype i = 1; i < arguments.size();) {
+        const QString &a = arguments.at(i);
+        if (a == QLatin1String("--prompt") && i + 1 < arguments.size()) {
             autoPrompt = arguments.at(i + 1);
             arguments.remove(i, 2);
-            break;
-        }
-        if (arguments.at(i).startsWith(QLatin1String("--prompt="))) {
-            autoPrompt = arguments.at(i).mid(9);
+        } else if (a.startsWith(QLatin1String("--prompt="))) {
+            autoPrompt = a.mid(9);
             arguments.remove(i);
-            break;
+        } else if (a == QLatin1String("--chaos")) {
+            chaos = true;
+            arguments.remove(i);
+        } else {
+            ++i;
         }
     }
 
@@ -82,6 +86,7 @@ int main(int argc, char **argv)
     QApplication::setStyle(QStringLiteral("Fusion"));
     MainWindow window; // registers the ui resources (icon) first
     QApplication::setWindowIcon(window.windowIcon());
+    window.setChaosEnabled(chaos);
     if (!autoPrompt.isEmpty())
         window.setAutoSendPrompt(autoPrompt);
     QObject::connect(backend, &Backend::listening, &window, [&window, config](quint16 port) {

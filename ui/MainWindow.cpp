@@ -269,6 +269,7 @@ QWidget *MainWindow::buildSidePanel()
     m_historyList = new QListWidget(past);
     m_historyList->setObjectName(QStringLiteral("historyList"));
     m_historyList->setAlternatingRowColors(true);
+    m_historyList->setStyleSheet(QStringLiteral("QListWidget::item { padding: 5px 4px; }"));
     m_historyList->setWordWrap(true);
     m_historyList->setToolTip(tr("Double-click to replay a conversation from its start (while the server keeps it)"));
     connect(m_historyList, &QListWidget::itemDoubleClicked, this, &MainWindow::replaySelected);
@@ -349,6 +350,11 @@ void MainWindow::setAutoSendPrompt(const QString &prompt)
     m_prompt->setPlainText(prompt);
     if (m_client->endpoint().isValid())
         QTimer::singleShot(0, this, &MainWindow::send);
+}
+
+void MainWindow::setChaosEnabled(bool on)
+{
+    m_chaos->setChecked(on);
 }
 
 void MainWindow::applyServer()
@@ -449,9 +455,14 @@ QString MainWindow::composeMarkdown() const
         if (i > 0)
             md += QStringLiteral("\n\n---\n\n");
         if (!t.prompt.isEmpty()) {
-            QString quoted = t.prompt.trimmed();
-            quoted.replace(QLatin1Char('\n'), QStringLiteral("\n> "));
-            md += QStringLiteral("> **Turn %1** - %2\n\n").arg(t.number).arg(quoted);
+            // The prompt is the user's text, not Markdown: escape it, keep it on one line.
+            QString prompt;
+            for (const QChar c : t.prompt.simplified()) {
+                if (QStringLiteral("\\`*_{}[]<>()#+-.!|~").contains(c))
+                    prompt += QLatin1Char('\\');
+                prompt += c;
+            }
+            md += QStringLiteral("> **Turn %1** \u00b7 *%2*\n\n").arg(t.number).arg(prompt);
         }
         md += t.text;
     }

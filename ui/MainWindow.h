@@ -41,6 +41,7 @@ public:
     ConversationHistory *history() const { return m_history; }
     // Sends this prompt as soon as a server is available (demos: --prompt).
     void setAutoSendPrompt(const QString &prompt);
+    void setChaosEnabled(bool on); // ticks the Chaos box (and auto-reconnect with it)
 
 public Q_SLOTS:
     void setEmbeddedServer(const QUrl &url);

@@ -230,7 +230,7 @@ void TestMainWindow::historyReplaysAConversation()
     QTRY_COMPARE_WITH_TIMEOUT(m_window->client()->state(), StreamClient::State::Finished, kTimeout);
     QCOMPARE(m_window->client()->conversationId(), id);
     QCOMPARE(m_window->client()->text(), fullReplayText(id));
-    QVERIFY(m_window->answerView()->markdown().startsWith(QStringLiteral("> **Turn 1**")));
+    QVERIFY(m_window->answerView()->markdown().startsWith(QStringLiteral("> **Turn 1** \u00b7 *")));
 }
 
 QTEST_MAIN(TestMainWindow)
