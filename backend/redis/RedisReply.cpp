@@ -42,8 +42,11 @@ RedisError redisErrorFromContext(const redisAsyncContext *ac)
 {
     if (!ac)
         return {RedisError::Kind::Other, QStringLiteral("no redis context")};
-    const QString text = QString::fromUtf8(ac->errstr ? ac->errstr : "");
-    switch (ac->err) {
+    // hiredis copies c.err into ac->err only after the connect/disconnect callbacks ran.
+    const int err = ac->err ? ac->err : ac->c.err;
+    const char *errstr = ac->err ? ac->errstr : ac->c.errstr;
+    const QString text = QString::fromUtf8(errstr ? errstr : "");
+    switch (err) {
     case 0:
         return {RedisError::Kind::Closed, QStringLiteral("connection closed")};
     case REDIS_ERR_IO:

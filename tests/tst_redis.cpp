@@ -1,0 +1,304 @@
+// The Redis layer against a real redis-server: connection, typed errors, reconnect, the
+// writer's batching and idempotent retries, the hub's shared blocking reads.
+#include "RedisServer.h"
+#include "redis/RedisConnection.h"
+#include "streams/StreamHub.h"
+#include "streams/StreamWriter.h"
+
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QTest>
+
+namespace {
+RedisConfig configFor(const RedisServer &server)
+{
+    return *RedisConfig::parse(server.connectionString(), nullptr);
+}
+
+struct Collector : StreamSubscriber
+{
+    QList<StreamEntry> entries;
+    bool ended = false;
+    void streamEntries(const QList<StreamEntry> &e) override { entries += e; }
+    void streamEnded() override { ended = true; }
+    QByteArray text() const
+    {
+        QByteArray t;
+        for (const auto &e : entries)
+            t += e.field("text");
+        return t;
+    }
+};
+} // namespace
+
+class TestRedis : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void commandsAndErrors();
+    void connectionRefusedRetries();
+    void reconnectsAfterRestart();
+    void writerBatchesInOrder();
+    void writerSkipsEntriesThatAlreadyLanded();
+    void writerBuffersThroughOutage();
+    void writerBufferBound();
+    void hubFanOutUsesFixedConnections();
+    void hubNewReaderDoesNotWaitForBlockTimeout();
+    void hubReplaysLargeBacklogInOrder();
+
+private:
+    RedisServer m_redis;
+};
+
+void TestRedis::initTestCase()
+{
+    QVERIFY2(m_redis.start(true), qPrintable(m_redis.error()));
+}
+
+void TestRedis::commandsAndErrors()
+{
+    RedisConnection c(configFor(m_redis), QStringLiteral("t"));
+    QSignalSpy connected(&c, &RedisConnection::connected);
+    c.open();
+    QVERIFY(connected.wait(5000));
+    QVERIFY(c.clientId() > 0);
+    RedisReply got;
+    RedisError gotError;
+    bool done = false;
+    c.command({"SET", "k", QByteArray("v\0x", 3)}, [&](const RedisReply &r, const RedisError &e) { got = r; gotError = e; done = true; });
+    QTRY_VERIFY(done);
+    QVERIFY(!gotError.isError());
+    done = false;
+    c.command({"GET", "k"}, [&](const RedisReply &r, const RedisError &e) { got = r; gotError = e; done = true; });
+    QTRY_VERIFY(done);
+    QCOMPARE(got.str, QByteArray("v\0x", 3)); // binary safe
+    done = false;
+    c.command({"INCR", "k"}, [&](const RedisReply &r, const RedisError &e) { got = r; gotError = e; done = true; });
+    QTRY_VERIFY(done);
+    QCOMPARE(gotError.kind, RedisError::Kind::Reply);
+    QVERIFY(gotError.message.contains(QStringLiteral("not an integer")));
+}
+
+void TestRedis::connectionRefusedRetries()
+{
+    RedisConfig cfg;
+    cfg.host = QStringLiteral("127.0.0.1");
+    cfg.port = RedisServer::freePort();
+    RedisConnection c(cfg, QStringLiteral("t"));
+    QSignalSpy lost(&c, &RedisConnection::disconnected);
+    c.open();
+    QVERIFY(lost.wait(5000));
+    QCOMPARE(lost.first().first().value<RedisError>().kind, RedisError::Kind::Io);
+    QVERIFY(lost.wait(5000)); // it keeps retrying
+    bool failed = false;
+    c.command({"PING"}, [&](const RedisReply &, const RedisError &e) { failed = e.kind == RedisError::Kind::Closed; });
+    QVERIFY(failed); // fails at once while not connected
+}
+
+void TestRedis::reconnectsAfterRestart()
+{
+    RedisServer redis;
+    QVERIFY(redis.start(true));
+    RedisConnection c(configFor(redis), QStringLiteral("t"));
+    QSignalSpy connected(&c, &RedisConnection::connected);
+    QSignalSpy lost(&c, &RedisConnection::disconnected);
+    c.open();
+    QVERIFY(connected.wait(5000));
+    redis.kill();
+    QVERIFY(lost.wait(5000));
+    QVERIFY(!c.isConnected());
+    QVERIFY(redis.restart());
+    QVERIFY(connected.wait(10000));
+    QCOMPARE(c.reconnects(), 1);
+}
+
+void TestRedis::writerBatchesInOrder()
+{
+    RedisConnection c(configFor(m_redis), QStringLiteral("w"));
+    QSignalSpy connected(&c, &RedisConnection::connected);
+    c.open();
+    QVERIFY(connected.wait(5000));
+    StreamWriter writer(&c);
+    writer.setTtlMs(60000);
+    QSignalSpy drained(&writer, &StreamWriter::drained);
+    QList<EntryId> ids;
+    for (int i = 0; i < 1000; ++i)
+        ids << writer.append("batch", {{"type", "message"}, {"text", QByteArray::number(i)}}, {{"status", "in_progress"}});
+    for (int i = 1; i < ids.size(); ++i)
+        QVERIFY(ids.at(i - 1) < ids.at(i));
+    QTRY_VERIFY(!writer.hasPending("batch"));
+    QCOMPARE(m_redis.cli({QStringLiteral("XLEN"), QStringLiteral("agent-stream:{batch}")}), QByteArray("1000"));
+    QCOMPARE(m_redis.cli({QStringLiteral("HGET"), QStringLiteral("agent-run:{batch}"), QStringLiteral("status")}), QByteArray("in_progress"));
+    const int ttl = m_redis.cli({QStringLiteral("PTTL"), QStringLiteral("agent-stream:{batch}")}).toInt();
+    QVERIFY(ttl > 50000 && ttl <= 60000);
+    QCOMPARE(m_redis.cli({QStringLiteral("XREVRANGE"), QStringLiteral("agent-stream:{batch}"), QStringLiteral("+"), QStringLiteral("-"),
+                          QStringLiteral("COUNT"), QStringLiteral("1")})
+                 .split('\n')
+                 .first(),
+             ids.last().toBytes());
+}
+
+void TestRedis::writerSkipsEntriesThatAlreadyLanded()
+{
+    RedisConnection c(configFor(m_redis), QStringLiteral("w"));
+    QSignalSpy connected(&c, &RedisConnection::connected);
+    c.open();
+    QVERIFY(connected.wait(5000));
+    StreamWriter writer(&c);
+    // A first attempt that reached Redis before its reply was lost: the entry with the id the
+    // writer assigns next is there already (ids far in the future make that id predictable).
+    m_redis.cli({QStringLiteral("XADD"), QStringLiteral("agent-stream:{dup}"), QStringLiteral("9999999999999-0"), QStringLiteral("text"), QStringLiteral("a")});
+    writer.prime("dup", EntryId{9999999999998, ~quint64(0)});
+    const EntryId id = writer.append("dup", {{"type", "message"}, {"text", "a"}});
+    QCOMPARE(id, (EntryId{9999999999999, 0}));
+    const EntryId next = writer.append("dup", {{"type", "message"}, {"text", "b"}});
+    QTRY_VERIFY(!writer.hasPending("dup"));
+    // The retried entry was recognised by its id and not written twice.
+    QCOMPARE(m_redis.cli({QStringLiteral("XLEN"), QStringLiteral("agent-stream:{dup}")}), QByteArray("2"));
+    QVERIFY(id < next);
+}
+
+void TestRedis::writerBuffersThroughOutage()
+{
+    RedisServer redis;
+    QVERIFY(redis.start(true));
+    RedisConnection c(configFor(redis), QStringLiteral("w"));
+    QSignalSpy connected(&c, &RedisConnection::connected);
+    c.open();
+    QVERIFY(connected.wait(5000));
+    StreamWriter writer(&c);
+    for (int i = 0; i < 50; ++i)
+        writer.append("outage", {{"type", "message"}, {"text", QByteArray::number(i) + ' '}});
+    QTRY_VERIFY(!writer.hasPending("outage"));
+    redis.kill();
+    QTRY_VERIFY(!c.isConnected());
+    for (int i = 50; i < 120; ++i)
+        writer.append("outage", {{"type", "message"}, {"text", QByteArray::number(i) + ' '}});
+    QVERIFY(writer.hasPending("outage"));
+    QVERIFY(redis.restart());
+    QVERIFY(connected.wait(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(!writer.hasPending("outage"), 10000);
+    QCOMPARE(redis.cli({QStringLiteral("XLEN"), QStringLiteral("agent-stream:{outage}")}), QByteArray("120"));
+    const QByteArray all = redis.cli({QStringLiteral("XRANGE"), QStringLiteral("agent-stream:{outage}"), QStringLiteral("-"), QStringLiteral("+")});
+    int expected = 0;
+    for (const QByteArray &line : all.split('\n')) {
+        if (line.endsWith(' ')) {
+            QCOMPARE(line, QByteArray::number(expected) + ' ');
+            ++expected;
+        }
+    }
+    QCOMPARE(expected, 120); // every chunk once, in order
+}
+
+void TestRedis::writerBufferBound()
+{
+    RedisConfig nowhere;
+    nowhere.host = QStringLiteral("127.0.0.1");
+    nowhere.port = RedisServer::freePort();
+    RedisConnection c(nowhere, QStringLiteral("w"));
+    StreamWriter writer(&c);
+    writer.setMaxBufferedBytes(4096);
+    QSignalSpy failed(&writer, &StreamWriter::failed);
+    for (int i = 0; i < 100 && failed.isEmpty(); ++i)
+        writer.append("bound", {{"type", "message"}, {"text", QByteArray(100, 'x')}});
+    QCOMPARE(failed.size(), 1);
+    QVERIFY(failed.first().at(1).value<RedisError>().message.contains(QStringLiteral("buffer full")));
+    QVERIFY(writer.bufferedBytes() <= 4096);
+    // A terminal entry is still accepted so the stream can end once Redis is back.
+    writer.append("bound", {{"type", "error"}, {"code", "storage_error"}});
+    QVERIFY(writer.bufferedBytes() > 4096 - 200);
+}
+
+void TestRedis::hubFanOutUsesFixedConnections()
+{
+    RedisConnection w(configFor(m_redis), QStringLiteral("w"));
+    RedisConnection q(configFor(m_redis), QStringLiteral("q"));
+    RedisConnection b1(configFor(m_redis), QStringLiteral("b1"));
+    RedisConnection b2(configFor(m_redis), QStringLiteral("b2"));
+    for (auto *c : {&w, &q, &b1, &b2})
+        c->open();
+    QTRY_VERIFY(w.isConnected() && q.isConnected() && b1.isConnected() && b2.isConnected());
+    const int clientsBefore = m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("LIST")}).count('\n') + 1;
+    StreamWriter writer(&w);
+    StreamHub hub(&q, {&b1, &b2});
+    constexpr int kStreams = 20, kPerStream = 10;
+    std::vector<std::unique_ptr<Collector>> subs;
+    for (int s = 0; s < kStreams; ++s)
+        for (int i = 0; i < kPerStream; ++i) {
+            subs.push_back(std::make_unique<Collector>());
+            hub.subscribe(subs.back().get(), "fan" + QByteArray::number(s), EntryId{});
+        }
+    QTRY_COMPARE(hub.liveStreamCount(), kStreams);
+    for (int k = 0; k < 30; ++k)
+        for (int s = 0; s < kStreams; ++s)
+            writer.append("fan" + QByteArray::number(s), {{"type", "message"}, {"text", QByteArray::number(k) + ','}});
+    for (int s = 0; s < kStreams; ++s)
+        writer.append("fan" + QByteArray::number(s), {{"type", "done"}});
+    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(subs.begin(), subs.end(), [](const auto &c) { return c->ended; }), 20000);
+    QByteArray expected;
+    for (int k = 0; k < 30; ++k)
+        expected += QByteArray::number(k) + ',';
+    for (const auto &c : subs)
+        QCOMPARE(c->text(), expected);
+    QCOMPARE(hub.subscriberCount(), 0);
+    // 200 subscribers, still the same four connections.
+    QCOMPARE(m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("LIST")}).count('\n') + 1, clientsBefore);
+}
+
+void TestRedis::hubNewReaderDoesNotWaitForBlockTimeout()
+{
+    RedisConnection w(configFor(m_redis), QStringLiteral("w"));
+    RedisConnection q(configFor(m_redis), QStringLiteral("q"));
+    RedisConnection b(configFor(m_redis), QStringLiteral("b"));
+    for (auto *c : {&w, &q, &b})
+        c->open();
+    QTRY_VERIFY(w.isConnected() && q.isConnected() && b.isConnected());
+    StreamWriter writer(&w);
+    StreamHub hub(&q, {&b});
+    hub.setBlockMs(60000); // a reader joining must interrupt this, not wait it out
+    Collector first, second;
+    hub.subscribe(&first, "unblock-a", EntryId{});
+    QTRY_COMPARE(hub.liveStreamCount(), 1);
+    QTRY_VERIFY(m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("LIST")}).contains("cmd=xread"));
+    hub.subscribe(&second, "unblock-b", EntryId{});
+    QTRY_COMPARE(hub.liveStreamCount(), 2);
+    QElapsedTimer t;
+    t.start();
+    writer.append("unblock-b", {{"type", "message"}, {"text", "hi"}});
+    QTRY_VERIFY_WITH_TIMEOUT(!second.entries.isEmpty(), 5000);
+    QVERIFY2(t.elapsed() < 5000, "the new stream must be read without waiting for the block timeout");
+    hub.unsubscribe(&first);
+    hub.unsubscribe(&second);
+}
+
+void TestRedis::hubReplaysLargeBacklogInOrder()
+{
+    RedisConnection w(configFor(m_redis), QStringLiteral("w"));
+    RedisConnection q(configFor(m_redis), QStringLiteral("q"));
+    RedisConnection b(configFor(m_redis), QStringLiteral("b"));
+    for (auto *c : {&w, &q, &b})
+        c->open();
+    QTRY_VERIFY(w.isConnected() && q.isConnected() && b.isConnected());
+    StreamWriter writer(&w);
+    QList<EntryId> ids;
+    for (int i = 0; i < 5000; ++i)
+        ids << writer.append("backlog", {{"type", "message"}, {"text", QByteArray::number(i) + '\n'}});
+    writer.append("backlog", {{"type", "done"}});
+    QTRY_VERIFY_WITH_TIMEOUT(!writer.hasPending("backlog"), 10000);
+    StreamHub hub(&q, {&b});
+    hub.setBatchSize(700);
+    Collector all, tail;
+    hub.subscribe(&all, "backlog", EntryId{});
+    hub.subscribe(&tail, "backlog", ids.at(2499));
+    QTRY_VERIFY_WITH_TIMEOUT(all.ended && tail.ended, 10000);
+    QCOMPARE(all.entries.size(), 5001);
+    QCOMPARE(tail.entries.size(), 2501);
+    QCOMPARE(tail.entries.first().id, ids.at(2500));
+    for (int i = 0; i < 5000; ++i)
+        QCOMPARE(all.entries.at(i).id, ids.at(i));
+    QCOMPARE(hub.liveStreamCount(), 0); // finished streams never join the live read
+}
+
+QTEST_GUILESS_MAIN(TestRedis)
+#include "tst_redis.moc"
