@@ -48,23 +48,27 @@ QString ChatCompletionsAgent::name() const
                                                         : QStringLiteral("openai:%1").arg(m_config.model);
 }
 
-QString ChatCompletionsAgent::systemInstructions(const QDate &today)
+QString ChatCompletionsAgent::systemInstructions(const QDate &today, bool withTools)
 {
+    const QString tools = withTools
+        ? QStringLiteral("- Before writing each day, call `get_weather_forecast` and `get_local_events` for that destination and date, "
+                         "and weave the results into the day (a weather line, and what is happening that day). You may call several "
+                         "tools at once.\n")
+        : QStringLiteral("- For every day, add a short line on the typical weather for the season and one event or festival worth "
+                         "checking.\n");
     return QStringLiteral(
                "You are TravelPlanner, an expert travel agent. Create a detailed day-by-day itinerary for the trip the user "
                "describes.\n"
                "- Start with a title line (markdown heading) naming the destination and trip length.\n"
                "- For every day, write a `## Day N` heading with the date, then morning, lunch, afternoon, evening and dinner "
                "suggestions with specific places, neighbourhoods and practical details (travel times, booking advice).\n"
-               "- Before writing each day, call `get_weather_forecast` and `get_local_events` for that destination and date, "
-               "and weave the results into the day (a weather line, and what is happening that day). You may call several "
-               "tools at once.\n"
+               "%2"
                "- Finish with sections on getting around, a rough budget and practical tips.\n"
                "- Use markdown: headings, bullet lists, bold for key places, a few emoji.\n"
                "- If the user gives no dates, assume the trip starts one month from today. If no length is given, plan 3 days.\n"
                "- When the user asks for changes to an earlier plan, update that plan rather than starting over.\n"
                "Today is %1.")
-        .arg(today.toString(Qt::ISODate));
+        .arg(today.toString(Qt::ISODate), tools);
 }
 
 QJsonArray ChatCompletionsAgent::initialMessages(const AgentRequest &request, const QDate &today)
@@ -151,11 +155,13 @@ void ChatCompletionsAgent::send()
     else if (const QString bearer = m_config.kind == ProviderConfig::Kind::Azure ? m_bearer : m_config.apiKey; !bearer.isEmpty())
         request.setRawHeader("Authorization", "Bearer " + bearer.toUtf8());
 
-    QJsonObject body{{QStringLiteral("messages"), m_messages},
-                     {QStringLiteral("stream"), true},
-                     {QStringLiteral("tools"), TravelTools::definitions()},
-                     // After maxToolRounds the model must answer with what it has.
-                     {QStringLiteral("tool_choice"), m_toolRounds >= m_config.maxToolRounds ? QStringLiteral("none") : QStringLiteral("auto")}};
+    QJsonObject body{{QStringLiteral("messages"), m_messages}, {QStringLiteral("stream"), true}};
+    if (m_toolsEnabled) {
+        body.insert(QStringLiteral("tools"), TravelTools::definitions());
+        // After maxToolRounds the model must answer with what it has.
+        body.insert(QStringLiteral("tool_choice"),
+                    m_toolRounds >= m_config.maxToolRounds ? QStringLiteral("none") : QStringLiteral("auto"));
+    }
     if (m_config.kind == ProviderConfig::Kind::OpenAI)
         body.insert(QStringLiteral("model"), m_config.model);
 
@@ -196,6 +202,14 @@ void ChatCompletionsAgent::onReplyFinished()
         auto [code, text] = classifyHttpError(status, m_errorBody, reply->rawHeader("Retry-After"));
         if (status == 401 && m_config.usesAzureCli())
             AzureCliCredential::invalidate();
+        if (status == 400 && m_toolsEnabled && m_toolRounds == 0 && text.contains(QLatin1String("tool"), Qt::CaseInsensitive)) {
+            qCWarning(lcChat).noquote() << name() << "the model cannot use tools (" << text << "): asking again without tools";
+            m_toolsEnabled = false;
+            m_messages[0] = message(QStringLiteral("system"), systemInstructions(QDate::currentDate(), false));
+            detachReply(true);
+            send();
+            return;
+        }
         fail(code, text);
         return;
     }

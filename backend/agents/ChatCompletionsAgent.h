@@ -21,6 +21,8 @@ class QNetworkReply;
 // the assistant's tool_calls and one `tool` message per call, POST again and keep streaming (at
 // most config.maxToolRounds rounds, then the tools are switched off with tool_choice "none").
 // Azure without a key first gets a bearer token from the Azure CLI (AzureCliCredential).
+// A model without tool support (HTTP 400 naming tools on the first request, e.g. Ollama's
+// "does not support tools") is asked once more without tools.
 //
 //   start(request) -> chunk()..., finished() | failed(code, message)
 //   codes: rate_limited (429), unauthorized (401/403), timeout (config.timeoutMs of silence),
@@ -43,7 +45,8 @@ public:
 
     // The conversation as Chat Completions messages: system, history, the new prompt.
     static QJsonArray initialMessages(const AgentRequest &request, const QDate &today);
-    static QString systemInstructions(const QDate &today);
+    // withTools = false: the same plan without the tool-calling paragraph.
+    static QString systemInstructions(const QDate &today, bool withTools = true);
     // Turns an HTTP error answer into failed()'s (code, message); uses the API's error.message.
     static std::pair<QString, QString> classifyHttpError(int status, const QByteArray &body, const QByteArray &retryAfter = {});
 
@@ -69,4 +72,5 @@ private:
     QTimer m_silence;
     int m_toolRounds = 0;
     bool m_running = false;
+    bool m_toolsEnabled = true; // off after a server said the model cannot use tools
 };

@@ -81,6 +81,7 @@ private Q_SLOTS:
     void streamsTextOpenAiShape();
     void toolCallRoundTrip();
     void toolRoundsAreCapped();
+    void modelWithoutToolsIsAskedAgainWithoutTools();
     void splitUtf8ArrivesIntact();
     void httpErrors_data();
     void httpErrors();
@@ -220,6 +221,28 @@ void TestChatCompletionsAgent::toolRoundsAreCapped()
     // The bad arguments of the model became a readable tool error, not a crash.
     const QJsonArray messages = server.requests[1].json().value("messages").toArray();
     QVERIFY(messages.last()["content"].toString().contains(QLatin1String("required")));
+}
+
+void TestChatCompletionsAgent::modelWithoutToolsIsAskedAgainWithoutTools()
+{
+    FakeChatServer server;
+    server.onRequest = [](int index, QTcpSocket *s) {
+        if (index == 0) // what Ollama answers for a model without tool support
+            FakeChatServer::sendJson(s, 400, R"({"error":{"message":"registry.ollama.ai/library/gemma2:latest does not support tools","type":"api_error","param":null,"code":null}})");
+        else
+            FakeChatServer::sendText(s, {"Day 1 in Oslo"});
+    };
+    ChatCompletionsAgent agent(openAi(server.port()));
+    Probe probe(&agent);
+    agent.start(request());
+    QVERIFY(probe.finished.wait(10000));
+    QCOMPARE(probe.text(), QStringLiteral("Day 1 in Oslo"));
+    QCOMPARE(server.requests.size(), 2);
+    QVERIFY(server.requests[0].json().contains("tools"));
+    QVERIFY(!server.requests[1].json().contains("tools"));
+    QVERIFY(!server.requests[1].json().contains("tool_choice"));
+    const QString system = server.requests[1].json().value("messages").toArray().first()["content"].toString();
+    QVERIFY(!system.contains(QLatin1String("get_weather_forecast")));
 }
 
 void TestChatCompletionsAgent::splitUtf8ArrivesIntact()
