@@ -5,6 +5,7 @@
 #include "redis/EmbeddedRedis.h"
 #include "redis/RedisConnection.h"
 #include "runs/RunManager.h"
+#include "runs/RunRecovery.h"
 #include "streams/StreamHub.h"
 #include "streams/StreamWriter.h"
 
@@ -103,7 +104,8 @@ void Backend::startWith(const RedisConfig &redis)
     m_writer->setTtlMs(m_config.ttlMs);
     m_writer->setMaxBufferedBytes(m_config.writeBufferBytes);
     m_hub = new StreamHub(query, blocking, this);
-    m_runs = new RunManager(m_writer, m_factory, this);
+    m_runs = new RunManager(m_writer, query, m_factory, m_config.leaseMs, this);
+    new RunRecovery(query, m_config.leaseMs, m_config.ttlMs, this);
     m_api = new ApiServer(m_config, m_runs, m_hub, query, writerConnection, this);
 
     auto *tcp = new QTcpServer(m_api);

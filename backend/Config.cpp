@@ -41,9 +41,10 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
     const QCommandLineOption maxPrompt(QStringLiteral("max-prompt-bytes"), QStringLiteral("Largest accepted prompt (default 65536)."), QStringLiteral("bytes"));
     const QCommandLineOption origins(QStringLiteral("allowed-origins"), QStringLiteral("Comma-separated origins allowed by CORS, or * (default *)."), QStringLiteral("origins"));
     const QCommandLineOption keepAlive(QStringLiteral("keep-alive-ms"), QStringLiteral("SSE keep-alive comment after this much silence (default 15000)."), QStringLiteral("ms"));
+    const QCommandLineOption lease(QStringLiteral("lease-ms"), QStringLiteral("A run whose process stops for this long is marked interrupted (default 15000)."), QStringLiteral("ms"));
     const QCommandLineOption bench(QStringLiteral("bench"), QStringLiteral("Enable the synthetic benchmark provider."));
     const QCommandLineOption dataDir(QStringLiteral("data-dir"), QStringLiteral("Where the embedded redis-server keeps its data."), QStringLiteral("dir"));
-    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, bench, dataDir});
+    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, bench, dataDir});
 
     if (!p.parse(arguments)) {
         *error = p.errorText();
@@ -121,6 +122,13 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
             return std::nullopt;
         }
         c.keepAliveMs = int(n);
+    }
+    if (p.isSet(lease)) {
+        if (!toInt(p.value(lease), 500, 3600000, &n)) {
+            *error = QStringLiteral("invalid --lease-ms \"%1\" (500 to 3600000)").arg(p.value(lease));
+            return std::nullopt;
+        }
+        c.leaseMs = n;
     }
     if (const QString v = value(origins, "AGENT_STREAMS_ALLOWED_ORIGINS"); !v.isEmpty()) {
         c.allowedOrigins.clear();

@@ -21,6 +21,7 @@ struct Config
     QStringList allowedOrigins{QStringLiteral("*")};
     int keepAliveMs = 15000;
     int retryMs = 3000;
+    qint64 leaseMs = 15000;          // a run whose owner stops renewing for this long is interrupted
     int readerConnections = 2;       // blocking XREAD connections shared by all readers
     qint64 writeBufferBytes = 64 * 1024 * 1024;
     QString dataDir;                 // embedded Redis data; default: user data dir

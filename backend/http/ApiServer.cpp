@@ -156,6 +156,15 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                 status(request, std::move(responder), *id, cors);
             return true;
         }
+        if (parts.size() == 2 && parts.at(1) == "messages") {
+            if (method != QHttpServerRequest::Method::Post) {
+                notAllowed("POST");
+                return true;
+            }
+            if (auto id = splitId(parts.at(0)))
+                addMessage(request, std::move(responder), *id, cors);
+            return true;
+        }
         if (parts.size() == 2 && parts.at(1) == "cancel") {
             if (method != QHttpServerRequest::Method::Post) {
                 notAllowed("POST");
@@ -171,6 +180,7 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                                 "POST /api/agent/create            start a run (body = prompt)\n"
                                 "GET  /api/agent/stream/{id}       stream or resume (?cursor=<id>, Last-Event-ID)\n"
                                 "GET  /api/agent/{id}              run status (JSON)\n"
+                                "POST /api/agent/{id}/messages     add a turn to a conversation (body = prompt)\n"
                                 "POST /api/agent/{id}/cancel       cancel a run\n"
                                 "GET  /healthz, /readyz\n";
         HttpUtil::send(responder, Status::Ok, "text/plain; charset=utf-8", body, cors);
@@ -187,14 +197,13 @@ void ApiServer::missingHandler(const QHttpServerRequest &request, QTcpSocket *so
                         wantsJsonErrors(HttpUtil::header(request, "Accept")));
 }
 
-void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &&responder, const HeaderPairs &cors)
+bool ApiServer::readPrompt(const QHttpServerRequest &request, QHttpServerResponder &responder, const HeaderPairs &cors,
+                           QString *text, QJsonObject *options)
 {
-    const QByteArray accept = HttpUtil::header(request, "Accept");
-    const bool jsonErrors = wantsJsonErrors(accept);
+    const bool jsonErrors = wantsJsonErrors(HttpUtil::header(request, "Accept"));
     const QByteArray type = mediaType(HttpUtil::header(request, "Content-Type"));
-    const QByteArray body = request.body(); // copied: the request dies with this call
+    const QByteArray body = request.body(); // copied: the request dies with the handler
     QByteArray prompt;
-    QJsonObject options;
     if (type.isEmpty() || type == "text/plain" || type == "application/x-www-form-urlencoded") {
         // curl -d sends form-urlencoded without encoding anything: the body is the prompt.
         prompt = body;
@@ -206,66 +215,122 @@ void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &
                                 QStringLiteral("the body is not a JSON object (%1); send {\"prompt\": \"...\"}")
                                     .arg(error.error != QJsonParseError::NoError ? error.errorString() : QStringLiteral("not an object")),
                                 jsonErrors, cors);
-            return;
+            return false;
         }
         const QJsonValue p = doc.object().value(QStringLiteral("prompt"));
         if (!p.isString()) {
             HttpUtil::sendError(responder, Status::BadRequest, "missing_prompt",
                                 QStringLiteral("the JSON body needs a string field \"prompt\""), jsonErrors, cors);
-            return;
+            return false;
         }
         prompt = p.toString().toUtf8();
-        options = doc.object();
-        options.remove(QStringLiteral("prompt"));
+        *options = doc.object();
+        options->remove(QStringLiteral("prompt"));
     } else {
         HttpUtil::sendError(responder, Status::UnsupportedMediaType, "unsupported_media_type",
                             QStringLiteral("Content-Type %1 is not supported: send the prompt as text/plain, or JSON {\"prompt\": \"...\"} "
                                            "as application/json")
                                 .arg(HttpUtil::printable(type, 60)),
                             jsonErrors, cors);
-        return;
+        return false;
     }
     if (prompt.size() > m_config.maxPromptBytes) {
         HttpUtil::sendError(responder, Status::PayloadTooLarge, "prompt_too_large",
                             QStringLiteral("the prompt is %1 bytes; the limit is %2 bytes").arg(prompt.size()).arg(m_config.maxPromptBytes),
                             jsonErrors, cors);
-        return;
+        return false;
     }
     QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
-    const QString text = decoder.decode(prompt);
+    *text = decoder.decode(prompt);
     if (decoder.hasError()) {
         HttpUtil::sendError(responder, Status::BadRequest, "invalid_utf8", QStringLiteral("the prompt is not valid UTF-8 text"),
                             jsonErrors, cors);
-        return;
+        return false;
     }
-    if (text.trimmed().isEmpty()) {
+    if (text->trimmed().isEmpty()) {
         HttpUtil::sendError(responder, Status::BadRequest, "empty_prompt",
                             QStringLiteral("the prompt is empty: send the question as the request body"), jsonErrors, cors);
-        return;
+        return false;
     }
+    return true;
+}
+
+bool ApiServer::checkWritable(QHttpServerResponder &responder, bool jsonErrors, const HeaderPairs &cors)
+{
+    if (m_writer->isConnected())
+        return true;
+    HttpUtil::sendError(responder, Status::ServiceUnavailable, "unavailable",
+                        QStringLiteral("Redis is unavailable (%1); try again shortly").arg(m_writer->lastError().message), jsonErrors,
+                        cors + HeaderPairs{{"Retry-After", "2"}});
+    return false;
+}
+
+void ApiServer::sendAccepted(QHttpServerResponder &responder, const QByteArray &id, const HeaderPairs &cors)
+{
+    // Background mode: the run goes on; the client comes back for the stream or the status.
+    const QJsonObject o{{QStringLiteral("id"), QString::fromUtf8(id)},
+                        {QStringLiteral("status"), QStringLiteral("in_progress")},
+                        {QStringLiteral("stream_url"), QStringLiteral("/api/agent/stream/") + QString::fromUtf8(id)},
+                        {QStringLiteral("status_url"), QStringLiteral("/api/agent/") + QString::fromUtf8(id)}};
+    HttpUtil::send(responder, Status::Accepted, "application/json", json(o), cors + HeaderPairs{{"x-conversation-id", id}});
+}
+
+void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &&responder, const HeaderPairs &cors)
+{
+    const QByteArray accept = HttpUtil::header(request, "Accept");
+    const bool jsonErrors = wantsJsonErrors(accept);
+    QString text;
+    QJsonObject options;
+    if (!readPrompt(request, responder, cors, &text, &options))
+        return;
     const ResponseFormat format = negotiateFormat(accept, true);
     if (format == ResponseFormat::None) {
         HttpUtil::sendError(responder, Status::NotAcceptable, "not_acceptable",
                             QStringLiteral("can answer with text/event-stream, text/plain or application/json only"), jsonErrors, cors);
         return;
     }
-    if (!m_writer->isConnected()) {
-        HttpUtil::sendError(responder, Status::ServiceUnavailable, "unavailable",
-                            QStringLiteral("Redis is unavailable (%1); try again shortly").arg(m_writer->lastError().message),
-                            jsonErrors, cors + HeaderPairs{{"Retry-After", "2"}});
+    if (!checkWritable(responder, jsonErrors, cors))
         return;
-    }
     const QByteArray id = m_runs->start(text, options);
-    if (format == ResponseFormat::Json) {
-        // Background mode: the run goes on; the client comes back for the stream or status.
-        const QJsonObject o{{QStringLiteral("id"), QString::fromUtf8(id)},
-                            {QStringLiteral("status"), QStringLiteral("in_progress")},
-                            {QStringLiteral("stream_url"), QStringLiteral("/api/agent/stream/") + QString::fromUtf8(id)},
-                            {QStringLiteral("status_url"), QStringLiteral("/api/agent/") + QString::fromUtf8(id)}};
-        HttpUtil::send(responder, Status::Accepted, "application/json", json(o), cors + HeaderPairs{{"x-conversation-id", id}});
+    if (format == ResponseFormat::Json)
+        sendAccepted(responder, id, cors);
+    else
+        openStream(std::move(responder), format, 200, id, EntryId{}, cors);
+}
+
+void ApiServer::addMessage(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id,
+                           const HeaderPairs &cors)
+{
+    const QByteArray accept = HttpUtil::header(request, "Accept");
+    const bool jsonErrors = wantsJsonErrors(accept);
+    QString text;
+    QJsonObject options;
+    if (!readPrompt(request, responder, cors, &text, &options))
+        return;
+    const ResponseFormat format = negotiateFormat(accept, true);
+    if (format == ResponseFormat::None) {
+        HttpUtil::sendError(responder, Status::NotAcceptable, "not_acceptable",
+                            QStringLiteral("can answer with text/event-stream, text/plain or application/json only"), jsonErrors, cors);
         return;
     }
-    openStream(std::move(responder), format, 200, id, EntryId{}, cors);
+    if (!checkWritable(responder, jsonErrors, cors))
+        return;
+    auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
+    QPointer<QTcpSocket> socket = held->socket();
+    m_runs->addTurn(id, text, options, [this, held, socket, id, format, cors, jsonErrors](int status, const QString &message, const EntryId &cursor) {
+        if (!socket)
+            return;
+        if (status != 0) {
+            const QByteArray code = status == 404 ? "not_found" : status == 409 ? "conflict" : "unavailable";
+            HttpUtil::sendError(*held, QHttpServerResponder::StatusCode(status), code, message, jsonErrors,
+                                status == 503 ? cors + HeaderPairs{{"Retry-After", "2"}} : cors);
+            return;
+        }
+        if (format == ResponseFormat::Json)
+            sendAccepted(*held, id, cors);
+        else
+            openStream(std::move(*held), format, 200, id, cursor, cors);
+    });
 }
 
 void ApiServer::stream(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors)
@@ -286,6 +351,10 @@ void ApiServer::stream(const QHttpServerRequest &request, QHttpServerResponder &
     if (format == ResponseFormat::None) {
         HttpUtil::sendError(responder, Status::NotAcceptable, "not_acceptable",
                             QStringLiteral("the stream is available as text/event-stream or text/plain"), jsonErrors, cors);
+        return;
+    }
+    if (m_runs->isRunning(id)) { // ours and running: it exists even if its first entry is still on its way
+        openStream(std::move(responder), format, 200, id, *cursor, cors);
         return;
     }
     // Keep the responder alive across the EXISTS round trip; the socket may go meanwhile.

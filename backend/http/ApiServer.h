@@ -7,6 +7,7 @@
 #include "streams/EntryId.h"
 
 #include <QAbstractHttpServer>
+#include <QJsonObject>
 
 class RedisConnection;
 class RunManager;
@@ -28,6 +29,11 @@ protected:
 
 private:
     void create(const QHttpServerRequest &request, QHttpServerResponder &&responder, const HeaderPairs &cors);
+    void addMessage(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors);
+    bool readPrompt(const QHttpServerRequest &request, QHttpServerResponder &responder, const HeaderPairs &cors, QString *text,
+                    QJsonObject *options);
+    bool checkWritable(QHttpServerResponder &responder, bool jsonErrors, const HeaderPairs &cors);
+    void sendAccepted(QHttpServerResponder &responder, const QByteArray &id, const HeaderPairs &cors);
     void stream(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors);
     void status(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors);
     void cancel(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors);

@@ -1,27 +1,50 @@
 #include "runs/RunManager.h"
 
+#include "redis/RedisConnection.h"
 #include "runs/ConversationId.h"
+#include "streams/StreamHub.h"
 #include "streams/StreamWriter.h"
 
 #include <QCoreApplication>
 #include <QDateTime>
+#include <algorithm>
 #include <QHostInfo>
 #include <QLoggingCategory>
 #include <QRandomGenerator>
 
 Q_LOGGING_CATEGORY(lcRuns, "agentstreams.runs")
 
-RunManager::RunManager(StreamWriter *writer, AgentFactory factory, QObject *parent)
+namespace {
+// KEYS[1] run record, KEYS[2] lease index. ARGV: id, owner, now, lease expiry.
+// Claims the conversation for a new turn unless one is running: -1 unknown, -2 busy, else the
+// new turn number.
+const char kClaimScript[] = R"lua(
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return -1 end
+if status == 'in_progress' or status == 'queued' then return -2 end
+local turn = redis.call('HINCRBY', KEYS[1], 'turn', 1)
+redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'finished_at')
+redis.call('HSET', KEYS[1], 'status', 'in_progress', 'owner', ARGV[2], 'started_at', ARGV[3], 'updated_at', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+return turn
+)lua";
+} // namespace
+
+RunManager::RunManager(StreamWriter *writer, RedisConnection *query, AgentFactory factory, qint64 leaseMs, QObject *parent)
     : QObject(parent)
     , m_writer(writer)
+    , m_query(query)
+    , m_leaseMs(leaseMs)
     , m_factory(std::move(factory))
     , m_instanceId(QHostInfo::localHostName().toUtf8() + ':' + QByteArray::number(QCoreApplication::applicationPid()) + ':'
                    + QByteArray::number(QRandomGenerator::global()->generate(), 16))
 {
-    m_heartbeat.setInterval(qMax<qint64>(1000, qMin<qint64>(30000, m_writer->ttlMs() / 3)));
+    // Renew well within both the TTL and the lease, so neither runs out while the run is alive.
+    m_heartbeat.setInterval(int(std::clamp<qint64>(qMin(m_writer->ttlMs(), m_leaseMs) / 3, 100, 30000)));
     connect(&m_heartbeat, &QTimer::timeout, this, [this] {
+        const qint64 lease = leaseUntil();
         for (auto it = m_runs.cbegin(); it != m_runs.cend(); ++it)
-            m_writer->touch(it.key(), {{"heartbeat_at", now()}});
+            m_writer->touch(it.key(), {{"heartbeat_at", now()}}, lease);
     });
     connect(m_writer, &StreamWriter::failed, this, [this](const QByteArray &id, const RedisError &error) {
         if (m_runs.contains(id))
@@ -40,6 +63,11 @@ QByteArray RunManager::now()
     return QByteArray::number(QDateTime::currentMSecsSinceEpoch());
 }
 
+qint64 RunManager::leaseUntil() const
+{
+    return QDateTime::currentMSecsSinceEpoch() + m_leaseMs;
+}
+
 QByteArray RunManager::start(const QString &prompt, const QJsonObject &options)
 {
     const QByteArray id = ConversationId::generate();
@@ -51,7 +79,8 @@ QByteArray RunManager::start(const QString &prompt, const QJsonObject &options)
     const QByteArray t = now();
     m_writer->append(id, {{"type", "turn"}, {"turn", "1"}, {"prompt", prompt.toUtf8()}},
                      {{"status", "in_progress"}, {"created_at", t}, {"started_at", t}, {"updated_at", t},
-                      {"owner", m_instanceId}, {"turn", "1"}});
+                      {"owner", m_instanceId}, {"turn", "1"}},
+                     leaseUntil());
     startAgent(id, request);
     return id;
 }
@@ -95,15 +124,71 @@ void RunManager::end(const QByteArray &id, const QByteArray &status, const QByte
     const QByteArray t = now();
     FieldList run{{"status", status}, {"finished_at", t}, {"updated_at", t}};
     if (status == "completed") {
-        m_writer->append(id, {{"type", "done"}}, run);
+        m_writer->append(id, {{"type", "done"}}, run, 0);
     } else {
         run.emplace_back("error_code", code);
         run.emplace_back("error_message", message.toUtf8());
-        m_writer->append(id, {{"type", "error"}, {"code", code}, {"message", message.toUtf8()}}, run);
+        m_writer->append(id, {{"type", "error"}, {"code", code}, {"message", message.toUtf8()}}, run, 0);
     }
     m_writer->release(id);
     if (m_runs.isEmpty())
         m_heartbeat.stop();
     qCInfo(lcRuns).noquote() << "run" << id << status << (code.isEmpty() ? QByteArray() : code);
     Q_EMIT runEnded(id, status);
+}
+
+void RunManager::addTurn(const QByteArray &id, const QString &prompt, const QJsonObject &options, TurnCallback done)
+{
+    if (m_runs.contains(id)) {
+        done(409, QStringLiteral("a turn of this conversation is still running: wait for its done event or cancel it"), {});
+        return;
+    }
+    const QByteArray t = now();
+    m_query->command({"EVAL", kClaimScript, "2", StreamKeys::run(id), StreamKeys::leases(), id, m_instanceId, t,
+                      QByteArray::number(leaseUntil())},
+                     [this, id, prompt, options, done](const RedisReply &reply, const RedisError &error) {
+        if (error.isError()) {
+            done(503, QStringLiteral("Redis is unavailable (%1); try again shortly").arg(error.message), {});
+            return;
+        }
+        if (reply.integer == -1) {
+            done(404, QStringLiteral("conversation %1 does not exist or has expired").arg(QString::fromUtf8(id)), {});
+            return;
+        }
+        if (reply.integer == -2) {
+            done(409, QStringLiteral("a turn of this conversation is still running: wait for its done event or cancel it"), {});
+            return;
+        }
+        const int turn = int(reply.integer);
+        // The history is the stream itself: every turn's prompt and the answer that followed.
+        m_query->command({"XRANGE", StreamKeys::stream(id), "-", "+"},
+                         [this, id, prompt, options, done, turn](const RedisReply &entries, const RedisError &error) {
+            AgentRequest request;
+            request.conversationId = id;
+            request.prompt = prompt;
+            request.options = options;
+            request.turn = turn;
+            EntryId last;
+            if (!error.isError()) {
+                for (const StreamEntry &e : StreamHub::parseEntries(entries)) {
+                    last = e.id;
+                    const QByteArray type = e.type();
+                    if (type == "turn") {
+                        request.history.append({QStringLiteral("user"), QString::fromUtf8(e.field("prompt"))});
+                        request.history.append({QStringLiteral("assistant"), QString()});
+                    } else if (type == "message" && !request.history.isEmpty()) {
+                        request.history.last().content += QString::fromUtf8(e.field("text"));
+                    }
+                }
+            }
+            m_writer->prime(id, last);
+            const QByteArray t = now();
+            const EntryId turnId = m_writer->append(id, {{"type", "turn"}, {"turn", QByteArray::number(turn)}, {"prompt", prompt.toUtf8()}},
+                             {{"updated_at", t}}, leaseUntil());
+            startAgent(id, request);
+            // Readers of this turn start just before its first entry: not at the previous
+            // turn's terminal entry, which would end them before the new entries are written.
+            done(0, {}, turnId.previous());
+        });
+    });
 }

@@ -5,9 +5,11 @@
 #include "streams/StreamEntry.h"
 
 #include <QHash>
+#include <functional>
 #include <QObject>
 #include <QTimer>
 
+class RedisConnection;
 class StreamWriter;
 
 // Runs agents fire-and-forget: a run belongs to the manager, never to an HTTP request, so a
@@ -22,10 +24,17 @@ class RunManager : public QObject
 {
     Q_OBJECT
 public:
-    RunManager(StreamWriter *writer, AgentFactory factory, QObject *parent = nullptr);
+    RunManager(StreamWriter *writer, RedisConnection *query, AgentFactory factory, qint64 leaseMs, QObject *parent = nullptr);
     ~RunManager() override;
 
     QByteArray start(const QString &prompt, const QJsonObject &options = {});
+
+    // Adds a turn to an existing conversation, with the earlier turns (read back from its
+    // stream) as history. done(status, message, cursor): status 0 = started, and cursor is the
+    // id just below the new turn's first entry (stream after it to see only this turn); 404 unknown,
+    // 409 a turn is still running, 503 Redis unavailable.
+    using TurnCallback = std::function<void(int status, const QString &message, const EntryId &cursor)>;
+    void addTurn(const QByteArray &conversationId, const QString &prompt, const QJsonObject &options, TurnCallback done);
     // True when the run was going here and is now cancelled.
     bool cancel(const QByteArray &conversationId);
     bool isRunning(const QByteArray &conversationId) const { return m_runs.contains(conversationId); }
@@ -45,8 +54,11 @@ private:
     void startAgent(const QByteArray &conversationId, const AgentRequest &request);
     void end(const QByteArray &conversationId, const QByteArray &status, const QByteArray &code, const QString &message);
     static QByteArray now();
+    qint64 leaseUntil() const;
 
     StreamWriter *m_writer;
+    RedisConnection *m_query;
+    qint64 m_leaseMs;
     AgentFactory m_factory;
     QHash<QByteArray, Run> m_runs;
     QTimer m_heartbeat;

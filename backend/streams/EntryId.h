@@ -14,6 +14,8 @@ struct EntryId
     QByteArray toBytes() const { return QByteArray::number(ms) + '-' + QByteArray::number(seq); }
     // The smallest id strictly greater than this one.
     EntryId next() const { return seq == ~quint64(0) ? EntryId{ms + 1, 0} : EntryId{ms, seq + 1}; }
+    // The largest id strictly smaller than this one (this one when null).
+    EntryId previous() const { return isNull() ? *this : seq == 0 ? EntryId{ms - 1, ~quint64(0)} : EntryId{ms, seq - 1}; }
 
     // Strict parser for ids that come from Redis or from a client's cursor: "<ms>-<seq>" with
     // decimal digits only, each part within 64 bits. "0" alone means the start of the stream.

@@ -34,5 +34,6 @@ struct StreamEntry
 namespace StreamKeys {
 inline QByteArray stream(const QByteArray &conversationId) { return "agent-stream:{" + conversationId + '}'; }
 inline QByteArray run(const QByteArray &conversationId) { return "agent-run:{" + conversationId + '}'; }
-inline QByteArray history(const QByteArray &conversationId) { return "agent-history:{" + conversationId + '}'; }
+// Every running run's conversation id, scored by its lease expiry (ms since epoch).
+inline QByteArray leases() { return QByteArrayLiteral("agent-streams:leases"); }
 } // namespace StreamKeys

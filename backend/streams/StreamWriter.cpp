@@ -10,13 +10,20 @@
 Q_LOGGING_CATEGORY(lcWriter, "agentstreams.streams.writer")
 
 namespace {
-// KEYS[1] stream, KEYS[2] run record. ARGV: ttlMs, nRunFields, runFields..., then per entry:
-// id, nFields, fields... An XADD whose id is not above the stream's top entry was already
-// written by an earlier attempt of this same batch: counted as skipped, not an error.
+// KEYS[1] stream, KEYS[2] run record, KEYS[3] lease index. ARGV: ttlMs, lease (-1 keep,
+// 0 drop, else expiry ms), conversation id, nRunFields, runFields..., then per entry: id,
+// nFields, fields... An XADD whose id is not above the stream's top entry was already written
+// by an earlier attempt of this same batch: counted as skipped, not an error.
 const char kAppendScript[] = R"lua(
 local ttl = tonumber(ARGV[1])
-local nh = tonumber(ARGV[2])
-local i = 3
+local lease = tonumber(ARGV[2])
+if lease == 0 then
+  redis.call('ZREM', KEYS[3], ARGV[3])
+elseif lease > 0 then
+  redis.call('ZADD', KEYS[3], lease, ARGV[3])
+end
+local nh = tonumber(ARGV[4])
+local i = 5
 if nh > 0 then
   redis.call('HSET', KEYS[2], unpack(ARGV, i, i + 2 * nh - 1))
   i = i + 2 * nh
@@ -58,7 +65,7 @@ void StreamWriter::prime(const QByteArray &conversationId, const EntryId &last)
         s.last = last;
 }
 
-EntryId StreamWriter::append(const QByteArray &conversationId, FieldList fields, const FieldList &runFields)
+EntryId StreamWriter::append(const QByteArray &conversationId, FieldList fields, const FieldList &runFields, qint64 lease)
 {
     Stream &s = m_streams[conversationId];
     s.released = false;
@@ -70,14 +77,15 @@ EntryId StreamWriter::append(const QByteArray &conversationId, FieldList fields,
     const bool terminal = std::any_of(fields.cbegin(), fields.cend(), [](const auto &f) {
         return f.first == "type" && (f.second == "done" || f.second == "error");
     });
-    Pending p{id, std::move(fields), runFields, 0, false};
+    Pending p{id, std::move(fields), runFields, 0, false, lease};
     enqueue(conversationId, std::move(p), terminal);
     return id;
 }
 
-void StreamWriter::touch(const QByteArray &conversationId, const FieldList &runFields)
+void StreamWriter::touch(const QByteArray &conversationId, const FieldList &runFields, qint64 lease)
 {
     Pending p;
+    p.lease = lease;
     p.runFields = runFields;
     p.touchOnly = true;
     enqueue(conversationId, std::move(p), false);
@@ -150,12 +158,15 @@ void StreamWriter::sendBatch(const QByteArray &conversationId, Stream &s, bool u
     QList<QByteArray> args;
     args.reserve(8 + int(qMin<size_t>(s.queue.size(), kMaxEntriesPerCall)) * 12);
     args << (useEval ? QByteArrayLiteral("EVAL") : QByteArrayLiteral("EVALSHA"))
-         << (useEval ? QByteArray(kAppendScript) : m_scriptSha) << "2" << StreamKeys::stream(conversationId)
-         << StreamKeys::run(conversationId) << QByteArray::number(m_ttlMs);
-    // Run-record fields of every entry in the batch, later ones winning.
+         << (useEval ? QByteArray(kAppendScript) : m_scriptSha) << "3" << StreamKeys::stream(conversationId)
+         << StreamKeys::run(conversationId) << StreamKeys::leases() << QByteArray::number(m_ttlMs);
+    // Run-record fields and lease of every entry in the batch, later ones winning.
     FieldList runFields;
+    qint64 lease = -1;
     int count = 0;
     for (auto p = s.queue.begin(); p != s.queue.end() && count < kMaxEntriesPerCall; ++p, ++count) {
+        if (p->lease >= 0)
+            lease = p->lease;
         for (const auto &f : p->runFields) {
             auto existing = std::find_if(runFields.begin(), runFields.end(), [&](const auto &r) { return r.first == f.first; });
             if (existing != runFields.end())
@@ -164,7 +175,7 @@ void StreamWriter::sendBatch(const QByteArray &conversationId, Stream &s, bool u
                 runFields.append(f);
         }
     }
-    args << QByteArray::number(runFields.size());
+    args << QByteArray::number(lease) << conversationId << QByteArray::number(runFields.size());
     for (const auto &f : runFields)
         args << f.first << f.second;
     int i = 0;

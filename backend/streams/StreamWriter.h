@@ -34,9 +34,10 @@ public:
     // conversation before a new turn).
     void prime(const QByteArray &conversationId, const EntryId &last);
     // Queues an entry; returns its id. runFields are HSET on the run record in the same call.
-    EntryId append(const QByteArray &conversationId, FieldList fields, const FieldList &runFields = {});
+    // lease: -1 leaves the run's lease alone, 0 drops it, else its expiry (ms since epoch).
+    EntryId append(const QByteArray &conversationId, FieldList fields, const FieldList &runFields = {}, qint64 lease = -1);
     // Refreshes the TTL of both keys (run heartbeat) and optionally updates the run record.
-    void touch(const QByteArray &conversationId, const FieldList &runFields = {});
+    void touch(const QByteArray &conversationId, const FieldList &runFields = {}, qint64 lease = -1);
     // Stops tracking a stream once everything queued for it has been written.
     void release(const QByteArray &conversationId);
 
@@ -59,6 +60,7 @@ private:
         FieldList runFields;
         qint64 bytes = 0;
         bool touchOnly = false;
+        qint64 lease = -1;
     };
     struct Stream
     {

@@ -1,0 +1,254 @@
+// Durable runs: a killed process's runs end with `interrupted`, a Redis restart mid-run loses
+// and doubles nothing, conversations keep every turn.
+#include "Backend.h"
+#include "HttpClient.h"
+#include "RedisServer.h"
+#include "agents/Agent.h"
+#include "agents/DemoAgent.h"
+#include "agents/Itinerary.h"
+
+#include <QElapsedTimer>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QSignalSpy>
+#include <QTest>
+
+#include <csignal>
+
+namespace {
+QJsonObject getJson(quint16 port, const QByteArray &target)
+{
+    HttpClient c;
+    c.request(port, "GET", target);
+    if (!QTest::qWaitFor([&] { return c.isFinished() || (c.headersDone() && c.body().endsWith('\n')); }, 10000))
+        return {};
+    return QJsonDocument::fromJson(c.body()).object();
+}
+
+// The app binary as a separate process, so that it can be killed like a crash.
+struct AppProcess
+{
+    QProcess process;
+    quint16 port = 0;
+    QByteArray log;
+    bool start(const QString &redis, const QStringList &extra = {})
+    {
+        port = RedisServer::freePort();
+        process.setProcessChannelMode(QProcess::MergedChannels);
+        process.start(qEnvironmentVariable("AGENT_STREAMS_BIN"),
+                      QStringList{QStringLiteral("--headless"), QStringLiteral("--port"), QString::number(port),
+                                  QStringLiteral("--redis"), redis} + extra);
+        if (!process.waitForStarted(10000))
+            return false;
+        return QTest::qWaitFor([&] {
+            log += process.readAll();
+            return (log.contains("listening on") && log.contains("query connected")) || process.state() != QProcess::Running;
+        }, 20000) && process.state() == QProcess::Running;
+    }
+    void kill9()
+    {
+        ::kill(pid_t(process.processId()), SIGKILL);
+        process.waitForFinished(10000);
+    }
+    ~AppProcess()
+    {
+        if (process.state() != QProcess::NotRunning) {
+            process.terminate();
+            process.waitForFinished(5000);
+        }
+    }
+};
+
+class RecordingAgent : public DemoAgent
+{
+public:
+    RecordingAgent(QList<AgentRequest> *seen, QObject *parent) : DemoAgent(1, parent), m_seen(seen) {}
+    void start(const AgentRequest &request) override
+    {
+        m_seen->append(request);
+        DemoAgent::start(request);
+    }
+
+private:
+    QList<AgentRequest> *m_seen;
+};
+} // namespace
+
+class TestDurability : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void killedProcessRunEndsInterrupted();
+    void restartedProcessRecoversItsOwnRuns();
+    void redisRestartMidRunLosesNothing();
+    void multiTurnConversation();
+
+private:
+    RedisServer m_redis;
+};
+
+void TestDurability::initTestCase()
+{
+    QVERIFY2(!qEnvironmentVariable("AGENT_STREAMS_BIN").isEmpty(), "AGENT_STREAMS_BIN must point at build/bin/agent-streams");
+    QVERIFY2(m_redis.start(true), qPrintable(m_redis.error()));
+}
+
+void TestDurability::killedProcessRunEndsInterrupted()
+{
+    const QStringList flags{QStringLiteral("--lease-ms"), QStringLiteral("2000"), QStringLiteral("--demo-pace-ms"), QStringLiteral("50")};
+    AppProcess a, b;
+    QVERIFY2(a.start(m_redis.connectionString(), flags), a.log.constData());
+    QVERIFY2(b.start(m_redis.connectionString(), flags), b.log.constData());
+    HttpClient create;
+    create.request(a.port, "POST", "/api/agent/create", {{"Accept", "application/json"}}, "Plan a 7-day trip to Rome");
+    QTRY_VERIFY_WITH_TIMEOUT(create.headersDone(), 10000);
+    const QByteArray id = create.header("x-conversation-id");
+    QVERIFY(!id.isEmpty());
+    // A reader follows the run through the OTHER instance.
+    HttpClient follower;
+    follower.request(b.port, "GET", "/api/agent/stream/" + id, {{"Accept", "text/event-stream"}});
+    QTRY_VERIFY_WITH_TIMEOUT(follower.events().size() >= 5, 20000);
+    a.kill9();
+    QElapsedTimer sinceKill;
+    sinceKill.start();
+    QTRY_VERIFY_WITH_TIMEOUT(follower.isFinished(), 20000);
+    qInfo("follower ended %lld ms after SIGKILL (lease 2000 ms)", sinceKill.elapsed());
+    QVERIFY2(sinceKill.elapsed() < 2000 + 1000 + 3000, "the follower must end within about the lease time");
+    const auto last = follower.events().last();
+    QCOMPARE(last.event, QByteArray("error"));
+    QCOMPARE(QJsonDocument::fromJson(last.data).object().value(QStringLiteral("code")).toString(), QStringLiteral("interrupted"));
+    const QJsonObject status = getJson(b.port, "/api/agent/" + id);
+    QCOMPARE(status.value(QStringLiteral("status")).toString(), QStringLiteral("failed"));
+    QCOMPARE(status.value(QStringLiteral("error_code")).toString(), QStringLiteral("interrupted"));
+}
+
+void TestDurability::restartedProcessRecoversItsOwnRuns()
+{
+    const QStringList flags{QStringLiteral("--lease-ms"), QStringLiteral("1500"), QStringLiteral("--demo-pace-ms"), QStringLiteral("50")};
+    QByteArray id;
+    {
+        AppProcess a;
+        QVERIFY2(a.start(m_redis.connectionString(), flags), a.log.constData());
+        HttpClient create;
+        create.request(a.port, "POST", "/api/agent/create", {{"Accept", "text/event-stream"}}, "Plan a 5-day trip to Madrid");
+        QTRY_VERIFY_WITH_TIMEOUT(create.events().size() >= 5, 20000);
+        id = create.header("x-conversation-id");
+        a.kill9();
+    }
+    AppProcess again; // the app runs again: it finds the dead run and ends it
+    QVERIFY2(again.start(m_redis.connectionString(), flags), again.log.constData());
+    HttpClient replay;
+    replay.request(again.port, "GET", "/api/agent/stream/" + id, {{"Accept", "text/event-stream"}});
+    QTRY_VERIFY_WITH_TIMEOUT(replay.isFinished(), 20000);
+    QCOMPARE(replay.events().last().event, QByteArray("error"));
+    QVERIFY(replay.events().last().data.contains("interrupted"));
+    QCOMPARE(getJson(again.port, "/api/agent/" + id).value(QStringLiteral("status")).toString(), QStringLiteral("failed"));
+}
+
+void TestDurability::redisRestartMidRunLosesNothing()
+{
+    RedisServer redis;
+    QVERIFY(redis.start(true)); // append-only, fsync always
+    Config config;
+    config.redisConnectionString = redis.connectionString();
+    config.redisExplicit = true;
+    config.port = 0;
+    config.demoPaceMs = 10;
+    Backend backend(config);
+    QSignalSpy ready(&backend, &Backend::ready);
+    backend.start();
+    QVERIFY(ready.wait(10000));
+    const QByteArray prompt = "Plan a 6-day trip to Athens";
+    HttpClient follower;
+    follower.request(backend.port(), "POST", "/api/agent/create", {{"Content-Type", "text/plain"}}, prompt);
+    QTRY_VERIFY_WITH_TIMEOUT(follower.events().size() >= 30, 20000);
+    redis.kill();
+    QSignalSpy availability(&backend, &Backend::redisAvailabilityChanged);
+    QTRY_VERIFY_WITH_TIMEOUT(!availability.isEmpty(), 10000);
+    QVERIFY(redis.restart());
+    QTRY_VERIFY_WITH_TIMEOUT(follower.isFinished(), 60000);
+    QCOMPARE(follower.events().last().event, QByteArray("done"));
+    const QByteArray expected = Itinerary::write(QString::fromUtf8(prompt)).toUtf8();
+    QCOMPARE(follower.messageText(), expected); // the live reader saw everything once
+    HttpClient replay;
+    replay.request(backend.port(), "GET", "/api/agent/stream/" + follower.header("x-conversation-id"), {{"Accept", "text/event-stream"}});
+    QTRY_VERIFY_WITH_TIMEOUT(replay.isFinished(), 20000);
+    QCOMPARE(replay.messageText(), expected); // and so does the stored stream
+    QCOMPARE(replay.events().size(), follower.events().size());
+    const int chunks = DemoAgent::split(Itinerary::write(QString::fromUtf8(prompt))).size();
+    QCOMPARE(replay.events().size(), chunks + 2); // turn + every chunk exactly once + done
+}
+
+void TestDurability::multiTurnConversation()
+{
+    Config config;
+    config.redisConnectionString = m_redis.connectionString();
+    config.redisExplicit = true;
+    config.port = 0;
+    Backend backend(config);
+    QList<AgentRequest> seen;
+    backend.setAgentFactory([&seen](const AgentRequest &, QObject *parent) { return new RecordingAgent(&seen, parent); });
+    QSignalSpy ready(&backend, &Backend::ready);
+    backend.start();
+    QVERIFY(ready.wait(10000));
+    const quint16 port = backend.port();
+
+    HttpClient first;
+    first.request(port, "POST", "/api/agent/create", {{"Content-Type", "text/plain"}}, "Plan a 2-day trip to Prague");
+    QTRY_VERIFY_WITH_TIMEOUT(first.isFinished(), 20000);
+    const QByteArray id = first.header("x-conversation-id");
+
+    HttpClient second;
+    second.request(port, "POST", "/api/agent/" + id + "/messages", {{"Content-Type", "text/plain"}}, "Make it 3 days in Vienna instead");
+    QTRY_VERIFY_WITH_TIMEOUT(second.isFinished(), 20000);
+    QCOMPARE(second.status(), 200);
+    QCOMPARE(second.header("x-conversation-id"), id);
+    QVERIFY2(!second.events().isEmpty(), second.raw().constData());
+    QCOMPARE(second.events().first().event, QByteArray("turn")); // only the new turn is streamed
+    const QJsonObject turn = QJsonDocument::fromJson(second.events().first().data).object();
+    QCOMPARE(turn.value(QStringLiteral("turn")).toInt(), 2);
+    QCOMPARE(turn.value(QStringLiteral("prompt")).toString(), QStringLiteral("Make it 3 days in Vienna instead"));
+    QCOMPARE(second.events().last().event, QByteArray("done"));
+
+    // The model got the first turn as history.
+    QCOMPARE(seen.size(), 2);
+    QCOMPARE(seen.at(1).history.size(), 2);
+    QCOMPARE(seen.at(1).history.at(0).role, QStringLiteral("user"));
+    QCOMPARE(seen.at(1).history.at(0).content, QStringLiteral("Plan a 2-day trip to Prague"));
+    QCOMPARE(seen.at(1).history.at(1).content.toUtf8(), first.messageText());
+
+    // Replay from the start: both turns in order, ending once, after the latest turn.
+    HttpClient replay;
+    replay.request(port, "GET", "/api/agent/stream/" + id);
+    QTRY_VERIFY_WITH_TIMEOUT(replay.isFinished(), 20000);
+    QCOMPARE(replay.events().size(), first.events().size() + second.events().size());
+    QCOMPARE(replay.messageText(), first.messageText() + second.messageText());
+    int turns = 0, dones = 0;
+    for (const auto &e : replay.events()) {
+        turns += e.event == "turn";
+        dones += e.event == "done";
+    }
+    QCOMPARE(turns, 2);
+    QCOMPARE(dones, 2);
+    QCOMPARE(replay.events().last().event, QByteArray("done"));
+
+    // Errors: unknown conversation 404; a turn while one runs 409.
+    HttpClient unknown;
+    unknown.request(port, "POST", "/api/agent/@dafx-travelplanner@00000000000000000000000000000001/messages",
+                    {{"Content-Type", "text/plain"}}, "hello");
+    QTRY_VERIFY_WITH_TIMEOUT(unknown.headersDone() && unknown.body().endsWith('\n'), 10000);
+    QCOMPARE(unknown.status(), 404);
+    HttpClient third;
+    third.request(port, "POST", "/api/agent/" + id + "/messages", {{"Content-Type", "text/plain"}, {"Accept", "application/json"}}, "And a day in Brno");
+    QTRY_VERIFY_WITH_TIMEOUT(third.headersDone() && third.body().endsWith('\n'), 10000);
+    QCOMPARE(third.status(), 202);
+    HttpClient busy;
+    busy.request(port, "POST", "/api/agent/" + id + "/messages", {{"Content-Type", "text/plain"}}, "One more");
+    QTRY_VERIFY_WITH_TIMEOUT(busy.headersDone() && busy.body().endsWith('\n'), 10000);
+    QCOMPARE(busy.status(), 409);
+}
+
+QTEST_GUILESS_MAIN(TestDurability)
+#include "tst_durability.moc"
