@@ -1,6 +1,6 @@
 #include "Backend.h"
 
-#include "agents/DemoAgent.h"
+#include "agents/AgentFactory.h"
 #include "http/ApiServer.h"
 #include "redis/EmbeddedRedis.h"
 #include "redis/RedisConnection.h"
@@ -20,8 +20,7 @@ Backend::Backend(const Config &config, QObject *parent)
     : QObject(parent)
     , m_config(config)
 {
-    const int pace = config.demoPaceMs;
-    m_factory = [pace](const AgentRequest &, QObject *parent) -> Agent * { return new DemoAgent(pace, parent); };
+    m_factory = makeAgentFactory(config.provider, config.demoPaceMs, config.bench);
 }
 
 Backend::~Backend()
@@ -89,6 +88,7 @@ void Backend::startWith(const RedisConfig &redis)
 {
     m_redis = redis;
     qCInfo(lcBackend).noquote() << "Redis:" << redis.describe();
+    qCInfo(lcBackend).noquote() << "Agent:" << describeAgentFactory(m_config.provider, m_config.bench);
     auto *writerConnection = new RedisConnection(redis, QStringLiteral("writer"), this);
     auto *query = new RedisConnection(redis, QStringLiteral("query"), this);
     QList<RedisConnection *> blocking;

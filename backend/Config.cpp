@@ -135,6 +135,11 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
         for (const QString &o : v.split(QLatin1Char(','), Qt::SkipEmptyParts))
             c.allowedOrigins << o.trimmed();
     }
+    c.provider = ProviderConfig::fromEnvironment(env);
+    if (!c.provider.isValid()) {
+        *error = c.provider.error;
+        return std::nullopt;
+    }
     c.headless = p.isSet(headless);
     c.bench = p.isSet(bench);
     c.dataDir = p.isSet(dataDir) ? p.value(dataDir)

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "agents/ProviderConfig.h"
+
 #include <QHostAddress>
 #include <QProcessEnvironment>
 #include <QString>
@@ -25,6 +27,7 @@ struct Config
     int readerConnections = 2;       // blocking XREAD connections shared by all readers
     qint64 writeBufferBytes = 64 * 1024 * 1024;
     QString dataDir;                 // embedded Redis data; default: user data dir
+    ProviderConfig provider;         // AZURE_OPENAI_* / OPENAI_* (unset: offline demo agent)
 
     // Parses argv (argv[0] included) over the environment. On --help/--version returns a
     // Config with *exitText set; on errors returns nullopt and a message.
