@@ -2,6 +2,8 @@
 
 #include "agents/AgentFactory.h"
 #include "http/ApiServer.h"
+#include "http/GuardedTcpServer.h"
+#include "http/StreamResponse.h"
 #include "redis/EmbeddedRedis.h"
 #include "redis/RedisConnection.h"
 #include "runs/RunManager.h"
@@ -108,7 +110,11 @@ void Backend::startWith(const RedisConfig &redis)
     new RunRecovery(query, m_config.leaseMs, m_config.ttlMs, this);
     m_api = new ApiServer(m_config, m_runs, m_hub, query, writerConnection, this);
 
-    auto *tcp = new QTcpServer(m_api);
+    GuardedTcpServer::Limits limits;
+    limits.requestTimeoutMs = m_config.requestTimeoutMs;
+    limits.maxHeaderBytes = m_config.maxHeaderBytes;
+    limits.maxBodyBytes = m_config.maxPromptBytes + 64 * 1024; // JSON escaping of a maximal prompt
+    auto *tcp = new GuardedTcpServer(limits, m_api);
     if (!tcp->listen(m_config.listenAddress, m_config.port)) {
         Q_EMIT failed(QStringLiteral("cannot listen on %1:%2 (%3); choose another with --port")
                           .arg(m_config.listenAddress.toString())
@@ -117,6 +123,24 @@ void Backend::startWith(const RedisConfig &redis)
         return;
     }
     m_api->bind(tcp);
+    m_api->setGauges([this] {
+        Metrics::Gauges g;
+        g.activeRuns = m_runs ? m_runs->activeRuns() : 0;
+        g.openStreams = StreamResponse::openCount();
+        g.liveStreamKeys = m_hub->liveStreamCount();
+        g.chunksWritten = m_writer->entriesWritten();
+        g.writeBufferBytes = m_writer->bufferedBytes();
+        for (RedisConnection *c : std::as_const(m_connections)) {
+            ++g.redisConnections;
+            g.redisConnected += c->isConnected() ? 1 : 0;
+            g.redisReconnects += c->reconnects();
+        }
+        return g;
+    });
+    if (!m_config.listenAddress.isLoopback() && m_config.apiKeys.isEmpty())
+        qCWarning(lcBackend).noquote() << "listening on" << m_config.listenAddress.toString()
+                                       << "WITHOUT API keys: anyone who can reach this port can start runs and read streams;"
+                                          " set AGENT_STREAMS_API_KEYS";
     m_port = tcp->serverPort();
     for (RedisConnection *c : std::as_const(m_connections))
         c->open();

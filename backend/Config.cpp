@@ -1,6 +1,9 @@
 #include "Config.h"
 
+#include "http/AccessControl.h"
+
 #include <QCommandLineParser>
+#include <functional>
 #include <QCoreApplication>
 #include <QStandardPaths>
 
@@ -42,9 +45,15 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
     const QCommandLineOption origins(QStringLiteral("allowed-origins"), QStringLiteral("Comma-separated origins allowed by CORS, or * (default *)."), QStringLiteral("origins"));
     const QCommandLineOption keepAlive(QStringLiteral("keep-alive-ms"), QStringLiteral("SSE keep-alive comment after this much silence (default 15000)."), QStringLiteral("ms"));
     const QCommandLineOption lease(QStringLiteral("lease-ms"), QStringLiteral("A run whose process stops for this long is marked interrupted (default 15000)."), QStringLiteral("ms"));
+    const QCommandLineOption apiKeys(QStringLiteral("api-keys"), QStringLiteral("API keys: \"key1,key2\" or \"@/path/to/file\" (default: none, no auth)."), QStringLiteral("keys"));
+    const QCommandLineOption rate(QStringLiteral("creates-per-minute"), QStringLiteral("Runs each key (or address) may start per minute, with bursts of --create-burst (default 120; 0 = no limit)."), QStringLiteral("n"));
+    const QCommandLineOption burst(QStringLiteral("create-burst"), QStringLiteral("Burst size of the create rate limit (default 30)."), QStringLiteral("n"));
+    const QCommandLineOption perKey(QStringLiteral("max-streams-per-key"), QStringLiteral("Open streams per key or address (default 1000)."), QStringLiteral("n"));
+    const QCommandLineOption total(QStringLiteral("max-streams"), QStringLiteral("Open streams in total (default 20000)."), QStringLiteral("n"));
+    const QCommandLineOption grace(QStringLiteral("reader-grace-ms"), QStringLiteral("How long readers wait for Redis to come back before an `unavailable` error (default 30000)."), QStringLiteral("ms"));
     const QCommandLineOption bench(QStringLiteral("bench"), QStringLiteral("Enable the synthetic benchmark provider."));
     const QCommandLineOption dataDir(QStringLiteral("data-dir"), QStringLiteral("Where the embedded redis-server keeps its data."), QStringLiteral("dir"));
-    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, bench, dataDir});
+    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, apiKeys, rate, burst, perKey, total, grace, bench, dataDir});
 
     if (!p.parse(arguments)) {
         *error = p.errorText();
@@ -129,6 +138,37 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
             return std::nullopt;
         }
         c.leaseMs = n;
+    }
+    if (const QString v = value(apiKeys, "AGENT_STREAMS_API_KEYS"); !v.isEmpty()) {
+        QString keyError;
+        const auto keys = AccessControl::loadKeys(v, &keyError);
+        if (!keys) {
+            *error = keyError;
+            return std::nullopt;
+        }
+        c.apiKeys = *keys;
+    }
+    struct IntFlag
+    {
+        const QCommandLineOption *option;
+        qint64 min, max;
+        std::function<void(qint64)> set;
+    };
+    const QList<IntFlag> ints{
+        {&rate, 0, 1000000, [&c](qint64 v) { c.createsPerMinute = double(v); }},
+        {&burst, 1, 1000000, [&c](qint64 v) { c.createBurst = double(v); }},
+        {&perKey, 1, 10000000, [&c](qint64 v) { c.maxStreamsPerKey = int(v); }},
+        {&total, 1, 10000000, [&c](qint64 v) { c.maxStreams = int(v); }},
+        {&grace, 0, 3600000, [&c](qint64 v) { c.readerGraceMs = int(v); }},
+    };
+    for (const IntFlag &f : ints) {
+        if (!p.isSet(*f.option))
+            continue;
+        if (!toInt(p.value(*f.option), f.min, f.max, &n)) {
+            *error = QStringLiteral("invalid --%1 \"%2\" (%3 to %4)").arg(f.option->names().first(), p.value(*f.option)).arg(f.min).arg(f.max);
+            return std::nullopt;
+        }
+        f.set(n);
     }
     if (const QString v = value(origins, "AGENT_STREAMS_ALLOWED_ORIGINS"); !v.isEmpty()) {
         c.allowedOrigins.clear();

@@ -27,6 +27,15 @@ struct Config
     int readerConnections = 2;       // blocking XREAD connections shared by all readers
     qint64 writeBufferBytes = 64 * 1024 * 1024;
     QString dataDir;                 // embedded Redis data; default: user data dir
+    // Production limits (see README "Running in production").
+    QStringList apiKeys;             // AGENT_STREAMS_API_KEYS / --api-keys: "k1,k2" or "@file"; empty = no auth
+    int maxStreamsPerKey = 1000;     // open streaming responses per key (per address without auth)
+    int maxStreams = 20000;          // open streaming responses in total
+    double createsPerMinute = 120;   // token bucket refill per key (per address without auth); 0 = off
+    double createBurst = 30;         // token bucket size
+    int requestTimeoutMs = 10000;    // a request's headers must arrive within this (slow-loris)
+    qint64 maxHeaderBytes = 16 * 1024;
+    int readerGraceMs = 30000;       // readers wait this long for Redis before an `unavailable` error
     ProviderConfig provider;         // AZURE_OPENAI_* / OPENAI_* (unset: offline demo agent)
 
     // Parses argv (argv[0] included) over the environment. On --help/--version returns a

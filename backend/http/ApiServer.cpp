@@ -1,5 +1,7 @@
 #include "http/ApiServer.h"
 
+#include "Metrics.h"
+#include "http/GuardedTcpServer.h"
 #include "http/StreamResponse.h"
 #include "redis/RedisConnection.h"
 #include "runs/ConversationId.h"
@@ -21,6 +23,8 @@ Q_LOGGING_CATEGORY(lcHttp, "agentstreams.http")
 using Status = QHttpServerResponder::StatusCode;
 
 namespace {
+// KEYS[1] stream, KEYS[2] run record -> {number of the two that exist, owning tenant or ""}.
+const char kLookupScript[] = "return {redis.call('EXISTS', KEYS[1], KEYS[2]), redis.call('HGET', KEYS[2], 'tenant') or ''}";
 const QByteArray kStreamPrefix = "/api/agent/stream/";
 const QByteArray kAgentPrefix = "/api/agent/";
 
@@ -43,6 +47,8 @@ ApiServer::ApiServer(const Config &config, RunManager *runs, StreamHub *hub, Red
     , m_hub(hub)
     , m_query(query)
     , m_writer(writer)
+    , m_access(config.apiKeys)
+    , m_createLimiter(config.createsPerMinute, config.createBurst)
 {
 }
 
@@ -66,6 +72,7 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
 {
     if (socket->property("agentstreams.streaming").toBool())
         return true; // pipelined behind a stream: the stream owns this socket until it closes
+    GuardedTcpServer::requestHandled(socket);
 
     QHttpServerResponder responder = makeResponder(request, socket);
     const bool jsonErrors = wantsJsonErrors(HttpUtil::header(request, "Accept"));
@@ -110,6 +117,22 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         const bool ready = m_query->isConnected() && m_writer->isConnected();
         HttpUtil::send(responder, ready ? Status::Ok : Status::ServiceUnavailable, "application/json",
                        json({{QStringLiteral("status"), ready ? QStringLiteral("ready") : QStringLiteral("redis unavailable")}}), cors);
+        return true;
+    }
+    // Everything below needs a key when keys are configured.
+    const QByteArray token = QUrlQuery(request.url()).queryItemValue(QStringLiteral("access_token"), QUrl::FullyDecoded).toUtf8();
+    const auto tenant = m_access.authenticate(HttpUtil::header(request, "Authorization"), token);
+    if (!tenant) {
+        HttpUtil::sendError(responder, Status::Unauthorized, "unauthorized",
+                            QStringLiteral("a valid API key is required: send Authorization: Bearer <key>"), jsonErrors,
+                            cors + HeaderPairs{{"WWW-Authenticate", "Bearer realm=\"agent-streams\""}});
+        return true;
+    }
+    m_tenant = *tenant;
+    m_client = m_access.enabled() ? *tenant : request.remoteAddress().toString().toUtf8();
+
+    if (path == "/metrics") {
+        HttpUtil::send(responder, Status::Ok, "text/plain; version=0.0.4; charset=utf-8", Metrics::instance().render(m_gauges ? m_gauges() : Metrics::Gauges{}), cors);
         return true;
     }
     if (path == "/api/agent/create") {
@@ -275,6 +298,21 @@ void ApiServer::sendAccepted(QHttpServerResponder &responder, const QByteArray &
     HttpUtil::send(responder, Status::Accepted, "application/json", json(o), cors + HeaderPairs{{"x-conversation-id", id}});
 }
 
+bool ApiServer::checkRate(QHttpServerResponder &responder, bool jsonErrors, const HeaderPairs &cors)
+{
+    int retryAfter = 1;
+    if (m_createLimiter.take(m_client, &retryAfter))
+        return true;
+    Metrics::instance().rateLimited();
+    HttpUtil::sendError(responder, Status::TooManyRequests, "rate_limited",
+                        QStringLiteral("too many runs started; try again in %1 s (limit: %2 per minute, bursts of %3)")
+                            .arg(retryAfter)
+                            .arg(m_config.createsPerMinute)
+                            .arg(m_config.createBurst),
+                        jsonErrors, cors + HeaderPairs{{"Retry-After", QByteArray::number(retryAfter)}});
+    return false;
+}
+
 void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &&responder, const HeaderPairs &cors)
 {
     const QByteArray accept = HttpUtil::header(request, "Accept");
@@ -289,9 +327,9 @@ void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &
                             QStringLiteral("can answer with text/event-stream, text/plain or application/json only"), jsonErrors, cors);
         return;
     }
-    if (!checkWritable(responder, jsonErrors, cors))
+    if (!checkWritable(responder, jsonErrors, cors) || !checkRate(responder, jsonErrors, cors))
         return;
-    const QByteArray id = m_runs->start(text, options);
+    const QByteArray id = m_runs->start(text, options, m_tenant);
     if (format == ResponseFormat::Json)
         sendAccepted(responder, id, cors);
     else
@@ -313,11 +351,11 @@ void ApiServer::addMessage(const QHttpServerRequest &request, QHttpServerRespond
                             QStringLiteral("can answer with text/event-stream, text/plain or application/json only"), jsonErrors, cors);
         return;
     }
-    if (!checkWritable(responder, jsonErrors, cors))
+    if (!checkWritable(responder, jsonErrors, cors) || !checkRate(responder, jsonErrors, cors))
         return;
     auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
     QPointer<QTcpSocket> socket = held->socket();
-    m_runs->addTurn(id, text, options, [this, held, socket, id, format, cors, jsonErrors](int status, const QString &message, const EntryId &cursor) {
+    m_runs->addTurn(id, text, options, m_access.enabled() ? m_tenant : QByteArray("*"), [this, held, socket, id, format, cors, jsonErrors](int status, const QString &message, const EntryId &cursor) {
         if (!socket)
             return;
         if (status != 0) {
@@ -353,15 +391,19 @@ void ApiServer::stream(const QHttpServerRequest &request, QHttpServerResponder &
                             QStringLiteral("the stream is available as text/event-stream or text/plain"), jsonErrors, cors);
         return;
     }
-    if (m_runs->isRunning(id)) { // ours and running: it exists even if its first entry is still on its way
-        openStream(std::move(responder), format, 200, id, *cursor, cors);
-        return;
-    }
-    // Keep the responder alive across the EXISTS round trip; the socket may go meanwhile.
+    // Keep the responder alive across the round trip; the socket may go meanwhile.
     auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
     QPointer<QTcpSocket> socket = held->socket();
-    const bool sent = m_query->command({"EXISTS", StreamKeys::stream(id), StreamKeys::run(id)},
-                                       [this, held, socket, id, cursor, format, cors, jsonErrors](const RedisReply &reply, const RedisError &err) {
+    const QByteArray tenant = m_tenant;
+    const bool checkTenant = m_access.enabled();
+    const bool sent = m_query->command({"EVAL", kLookupScript, "2", StreamKeys::stream(id), StreamKeys::run(id)},
+                                       [this, held, socket, id, cursor, format, cors, jsonErrors, tenant, checkTenant](const RedisReply &found, const RedisError &err) {
+        RedisReply reply;
+        reply.integer = found.elements.size() == 2 ? found.elements.at(0).integer : 0;
+        if (checkTenant && found.elements.size() == 2 && found.elements.at(1).str != tenant)
+            reply.integer = 0; // another key's conversation: as if it did not exist
+        if (reply.integer == 0 && !err.isError() && !checkTenant && m_runs->isRunning(id))
+            reply.integer = 1; // ours and just started: its first write may still be on its way
         if (!socket)
             return;
         if (err.isError()) {
@@ -386,13 +428,29 @@ void ApiServer::stream(const QHttpServerRequest &request, QHttpServerResponder &
 void ApiServer::openStream(QHttpServerResponder &&responder, ResponseFormat format, int status, const QByteArray &id,
                            const EntryId &after, const HeaderPairs &cors)
 {
+    if (StreamResponse::openCount() >= m_config.maxStreams || m_openByClient.value(m_client) >= m_config.maxStreamsPerKey) {
+        Metrics::instance().rateLimited();
+        const bool total = StreamResponse::openCount() >= m_config.maxStreams;
+        HttpUtil::sendError(responder, Status::TooManyRequests, "too_many_streams",
+                            total ? QStringLiteral("the server has %1 open streams, its limit; try again shortly").arg(m_config.maxStreams)
+                                  : QStringLiteral("this key (or address) has %1 open streams, its limit; close some first").arg(m_config.maxStreamsPerKey),
+                            false, cors + HeaderPairs{{"Retry-After", "5"}});
+        return;
+    }
     StreamResponse::Options options;
     options.format = format;
     options.status = status;
     options.extraHeaders = cors;
     options.keepAliveMs = m_config.keepAliveMs;
     options.retryMs = m_config.retryMs;
+    options.graceMs = m_config.readerGraceMs;
     auto *response = new StreamResponse(std::move(responder), options, m_hub, this);
+    const QByteArray client = m_client;
+    ++m_openByClient[client];
+    connect(response, &StreamResponse::closed, this, [this, client] {
+        if (--m_openByClient[client] <= 0)
+            m_openByClient.remove(client);
+    });
     response->start(id, after);
 }
 
@@ -402,7 +460,9 @@ void ApiServer::status(const QHttpServerRequest &request, QHttpServerResponder &
     Q_UNUSED(request);
     auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
     QPointer<QTcpSocket> socket = held->socket();
-    m_query->command({"HGETALL", StreamKeys::run(id)}, [this, held, socket, id, cors, jsonErrors](const RedisReply &reply, const RedisError &err) {
+    const QByteArray tenant = m_tenant;
+    const bool checkTenant = m_access.enabled();
+    m_query->command({"HGETALL", StreamKeys::run(id)}, [held, socket, id, cors, jsonErrors, tenant, checkTenant](const RedisReply &reply, const RedisError &err) {
         if (!socket)
             return;
         if (err.isError()) {
@@ -411,7 +471,11 @@ void ApiServer::status(const QHttpServerRequest &request, QHttpServerResponder &
                                 cors + HeaderPairs{{"Retry-After", "2"}});
             return;
         }
-        if (reply.elements.isEmpty()) {
+        QByteArray owner;
+        for (qsizetype i = 0; i + 1 < reply.elements.size(); i += 2)
+            if (reply.elements.at(i).str == "tenant")
+                owner = reply.elements.at(i + 1).str;
+        if (reply.elements.isEmpty() || (checkTenant && owner != tenant)) {
             HttpUtil::sendError(*held, Status::NotFound, "not_found",
                                 QStringLiteral("conversation %1 does not exist or has expired").arg(QString::fromUtf8(id)), jsonErrors, cors);
             return;
@@ -420,6 +484,8 @@ void ApiServer::status(const QHttpServerRequest &request, QHttpServerResponder &
         for (qsizetype i = 0; i + 1 < reply.elements.size(); i += 2) {
             const QString key = QString::fromUtf8(reply.elements.at(i).str);
             const QByteArray value = reply.elements.at(i + 1).str;
+            if (key == QLatin1String("tenant"))
+                continue;
             bool isNumber = false;
             const qint64 number = value.toLongLong(&isNumber);
             if (isNumber && (key.endsWith(QLatin1String("_at")) || key == QLatin1String("turn")))
@@ -434,28 +500,53 @@ void ApiServer::status(const QHttpServerRequest &request, QHttpServerResponder &
 
 void ApiServer::cancel(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors)
 {
-    const bool jsonErrors = true;
     Q_UNUSED(request);
-    const bool wasRunning = m_runs->cancel(id);
+    const bool jsonErrors = true;
     auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
     QPointer<QTcpSocket> socket = held->socket();
-    m_query->command({"HGET", StreamKeys::run(id), "status"}, [held, socket, id, cors, jsonErrors, wasRunning](const RedisReply &reply, const RedisError &err) {
+    const QByteArray tenant = m_tenant;
+    const bool checkTenant = m_access.enabled();
+    auto reply = [held, socket, id, cors](const QString &status, bool cancelled) {
         if (!socket)
             return;
-        if (err.isError() && !wasRunning) {
+        const QJsonObject o{{QStringLiteral("id"), QString::fromUtf8(id)}, {QStringLiteral("status"), status},
+                            {QStringLiteral("cancelled"), cancelled}};
+        HttpUtil::send(*held, Status::Ok, "application/json", json(o), cors);
+    };
+    auto unavailable = [held, socket, cors, jsonErrors](const RedisError &err) {
+        if (socket)
             HttpUtil::sendError(*held, Status::ServiceUnavailable, "unavailable",
                                 QStringLiteral("Redis is unavailable (%1); try again shortly").arg(err.message), jsonErrors,
                                 cors + HeaderPairs{{"Retry-After", "2"}});
+    };
+    m_query->command({"HMGET", StreamKeys::run(id), "tenant", "status"},
+                     [this, held, socket, id, cors, jsonErrors, tenant, checkTenant, reply, unavailable](const RedisReply &r, const RedisError &err) {
+        if (err.isError()) {
+            unavailable(err);
             return;
         }
-        if (reply.isNil() && !wasRunning) {
-            HttpUtil::sendError(*held, Status::NotFound, "not_found",
-                                QStringLiteral("conversation %1 does not exist or has expired").arg(QString::fromUtf8(id)), jsonErrors, cors);
+        const QByteArray owner = r.elements.value(0).str;
+        const bool exists = r.elements.size() == 2 && !r.elements.at(1).isNil();
+        if (!exists || (checkTenant && owner != tenant)) {
+            if (socket)
+                HttpUtil::sendError(*held, Status::NotFound, "not_found",
+                                    QStringLiteral("conversation %1 does not exist or has expired").arg(QString::fromUtf8(id)), jsonErrors, cors);
             return;
         }
-        const QString status = wasRunning ? QStringLiteral("cancelled") : QString::fromUtf8(reply.str);
-        const QJsonObject o{{QStringLiteral("id"), QString::fromUtf8(id)}, {QStringLiteral("status"), status},
-                            {QStringLiteral("cancelled"), wasRunning}};
-        HttpUtil::send(*held, Status::Ok, "application/json", json(o), cors);
+        if (m_runs->cancel(id)) { // ours: stopped here and now
+            reply(QStringLiteral("cancelled"), true);
+            return;
+        }
+        const QByteArray status = r.elements.at(1).str;
+        if (status != "in_progress" && status != "queued") {
+            reply(QString::fromUtf8(status), false); // already over: cancelling again changes nothing
+            return;
+        }
+        m_runs->cancelRemote(id, [reply, unavailable, status](bool cancelled, const RedisError &error) {
+            if (error.isError())
+                unavailable(error);
+            else
+                reply(cancelled ? QStringLiteral("cancelled") : QString::fromUtf8(status), cancelled);
+        });
     });
 }

@@ -1,6 +1,8 @@
 #pragma once
 
 #include "Config.h"
+#include "Metrics.h"
+#include "http/AccessControl.h"
 #include "http/ContentNegotiation.h"
 #include "http/HttpUtil.h"
 
@@ -23,6 +25,8 @@ public:
     ApiServer(const Config &config, RunManager *runs, StreamHub *hub, RedisConnection *query,
               RedisConnection *writer, QObject *parent = nullptr);
 
+    void setGauges(std::function<Metrics::Gauges()> gauges) { m_gauges = std::move(gauges); }
+
 protected:
     bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override;
     void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
@@ -32,6 +36,7 @@ private:
     void addMessage(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors);
     bool readPrompt(const QHttpServerRequest &request, QHttpServerResponder &responder, const HeaderPairs &cors, QString *text,
                     QJsonObject *options);
+    bool checkRate(QHttpServerResponder &responder, bool jsonErrors, const HeaderPairs &cors);
     bool checkWritable(QHttpServerResponder &responder, bool jsonErrors, const HeaderPairs &cors);
     void sendAccepted(QHttpServerResponder &responder, const QByteArray &id, const HeaderPairs &cors);
     void stream(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors);
@@ -47,4 +52,12 @@ private:
     StreamHub *m_hub;
     RedisConnection *m_query;
     RedisConnection *m_writer;
+    AccessControl m_access;
+    RateLimiter m_createLimiter;
+    std::function<Metrics::Gauges()> m_gauges;
+    QHash<QByteArray, int> m_openByClient;
+    // The caller of the request being dispatched (set before any handler runs; handlers copy
+    // them into their callbacks).
+    QByteArray m_tenant;
+    QByteArray m_client;
 };

@@ -1,5 +1,7 @@
 #include "http/HttpUtil.h"
 
+#include "Metrics.h"
+
 #include <QHttpServerRequest>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -18,6 +20,7 @@ QByteArray header(const QHttpServerRequest &request, const QByteArray &name)
 void send(QHttpServerResponder &responder, QHttpServerResponder::StatusCode status, const QByteArray &contentType,
           const QByteArray &body, const HeaderPairs &extraHeaders)
 {
+    Metrics::instance().httpResponse(int(status));
     responder.writeStatusLine(status);
     responder.writeHeader("Content-Type", contentType);
     responder.writeHeader("Content-Length", QByteArray::number(body.size()));

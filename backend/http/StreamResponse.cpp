@@ -1,5 +1,6 @@
 #include "http/StreamResponse.h"
 
+#include "Metrics.h"
 #include "http/Sse.h"
 
 #include <QJsonDocument>
@@ -22,6 +23,25 @@ StreamResponse::StreamResponse(QHttpServerResponder &&responder, const Options &
     ++g_open;
     m_keepAlive.setInterval(m_options.keepAliveMs);
     connect(&m_keepAlive, &QTimer::timeout, this, [this] { write(Sse::comment("keep-alive")); });
+    // While Redis is away the response stays open (keep-alives go on) and continues from the
+    // last delivered entry when it is back; after the grace period it ends with an `error`
+    // event whose id is that last entry, so the client can resume later without a gap.
+    m_grace.setSingleShot(true);
+    m_grace.setInterval(m_options.graceMs);
+    connect(&m_grace, &QTimer::timeout, this, [this] {
+        Metrics::instance().readersDropped("redis_unavailable");
+        StreamEntry e;
+        e.idText = m_lastId;
+        e.fields = {{"type", "error"}, {"code", "unavailable"}, {"message", "Redis is unavailable; resume from the last event id later"}};
+        write(frame(e, m_options.format));
+        finish();
+    });
+    connect(hub, &StreamHub::availabilityChanged, this, [this](bool available) {
+        if (available)
+            m_grace.stop();
+        else if (!m_grace.isActive())
+            m_grace.start();
+    });
 }
 
 StreamResponse::~StreamResponse()
@@ -64,6 +84,10 @@ void StreamResponse::start(const QByteArray &conversationId, const EntryId &afte
     if (sse)
         m_keepAlive.start();
     m_socket->flush();
+    m_lastId = after.isNull() ? QByteArray() : after.toBytes();
+    Metrics::instance().httpResponse(m_options.status);
+    if (!m_hub->isAvailable())
+        m_grace.start();
     m_hub->subscribe(this, conversationId, after);
 }
 
@@ -100,8 +124,12 @@ void StreamResponse::streamEntries(const QList<StreamEntry> &entries)
     QByteArray out;
     for (const StreamEntry &e : entries)
         out += frame(e, m_options.format);
+    if (!entries.isEmpty())
+        m_lastId = entries.last().idText;
+    Metrics::instance().chunksDelivered(quint64(entries.size()));
     write(out);
     if (m_socket && m_socket->bytesToWrite() > m_options.dropClientAboveBytes) {
+        Metrics::instance().readersDropped("slow_client");
         qCWarning(lcStream) << "client too slow:" << m_socket->bytesToWrite() << "bytes unsent; dropping it (it can resume from its last id)";
         m_socket->abort();
     }
@@ -138,6 +166,7 @@ void StreamResponse::finish()
         return;
     m_finished = true;
     m_keepAlive.stop();
+    m_grace.stop();
     m_hub->unsubscribe(this);
     if (m_socket && m_socket->state() == QAbstractSocket::ConnectedState)
         m_socket->disconnectFromHost(); // after the pending bytes are written

@@ -31,6 +31,7 @@ public:
         int keepAliveMs = 15000;
         qint64 pauseReplayAboveBytes = 1 << 20;   // stop reading backlog while this much is unsent
         qint64 dropClientAboveBytes = 16 << 20;   // a live client this far behind is dropped
+        int graceMs = 30000;                       // Redis down this long: end with `unavailable`
     };
 
     StreamResponse(QHttpServerResponder &&responder, const Options &options, StreamHub *hub, QObject *parent);
@@ -61,6 +62,8 @@ private:
     Options m_options;
     StreamHub *m_hub;
     QTimer m_keepAlive;
+    QTimer m_grace;
+    QByteArray m_lastId;
     bool m_finished = false;
     bool m_gone = false;
 };

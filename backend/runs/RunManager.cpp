@@ -1,7 +1,9 @@
 #include "runs/RunManager.h"
 
 #include "redis/RedisConnection.h"
+#include "Metrics.h"
 #include "runs/ConversationId.h"
+#include "runs/RunScripts.h"
 #include "streams/StreamHub.h"
 #include "streams/StreamWriter.h"
 
@@ -15,12 +17,13 @@
 Q_LOGGING_CATEGORY(lcRuns, "agentstreams.runs")
 
 namespace {
-// KEYS[1] run record, KEYS[2] lease index. ARGV: id, owner, now, lease expiry.
+// KEYS[1] run record, KEYS[2] lease index. ARGV: id, owner, now, lease expiry, tenant ("*" = any).
 // Claims the conversation for a new turn unless one is running: -1 unknown, -2 busy, else the
 // new turn number.
 const char kClaimScript[] = R"lua(
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -1 end
+if ARGV[5] ~= '*' and (redis.call('HGET', KEYS[1], 'tenant') or '') ~= ARGV[5] then return -1 end
 if status == 'in_progress' or status == 'queued' then return -2 end
 local turn = redis.call('HINCRBY', KEYS[1], 'turn', 1)
 redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'finished_at')
@@ -47,8 +50,22 @@ RunManager::RunManager(StreamWriter *writer, RedisConnection *query, AgentFactor
             m_writer->touch(it.key(), {{"heartbeat_at", now()}}, lease);
     });
     connect(m_writer, &StreamWriter::failed, this, [this](const QByteArray &id, const RedisError &error) {
-        if (m_runs.contains(id))
-            end(id, "failed", "storage_error", QStringLiteral("the answer could not be stored: %1").arg(error.message));
+        auto it = m_runs.find(id);
+        if (it == m_runs.end())
+            return;
+        if (error.message.startsWith(QLatin1String("ENDED"))) {
+            // Cancelled (or declared interrupted) from elsewhere: its stream already ended.
+            Agent *agent = it->agent;
+            m_runs.erase(it);
+            agent->cancel();
+            agent->disconnect(this);
+            agent->deleteLater();
+            m_writer->release(id);
+            qCInfo(lcRuns).noquote() << "run" << id << "was ended by another instance; stopped";
+            Q_EMIT runEnded(id, "cancelled");
+            return;
+        }
+        end(id, "failed", "storage_error", QStringLiteral("the answer could not be stored: %1").arg(error.message));
     });
 }
 
@@ -68,7 +85,7 @@ qint64 RunManager::leaseUntil() const
     return QDateTime::currentMSecsSinceEpoch() + m_leaseMs;
 }
 
-QByteArray RunManager::start(const QString &prompt, const QJsonObject &options)
+QByteArray RunManager::start(const QString &prompt, const QJsonObject &options, const QByteArray &tenant)
 {
     const QByteArray id = ConversationId::generate();
     AgentRequest request;
@@ -79,7 +96,7 @@ QByteArray RunManager::start(const QString &prompt, const QJsonObject &options)
     const QByteArray t = now();
     m_writer->append(id, {{"type", "turn"}, {"turn", "1"}, {"prompt", prompt.toUtf8()}},
                      {{"status", "in_progress"}, {"created_at", t}, {"started_at", t}, {"updated_at", t},
-                      {"owner", m_instanceId}, {"turn", "1"}},
+                      {"owner", m_instanceId}, {"turn", "1"}, {"tenant", tenant}},
                      leaseUntil());
     startAgent(id, request);
     return id;
@@ -100,7 +117,15 @@ void RunManager::startAgent(const QByteArray &id, const AgentRequest &request)
     connect(agent, &Agent::failed, this, [this, id](const QString &code, const QString &message) {
         end(id, "failed", code.toUtf8(), message);
     });
+    Metrics::instance().runStarted();
     agent->start(request);
+}
+
+void RunManager::cancelRemote(const QByteArray &id, std::function<void(bool, const RedisError &)> done)
+{
+    m_query->command({"EVAL", RunScripts::kEndRun, "3", StreamKeys::run(id), StreamKeys::stream(id), StreamKeys::leases(), id, now(),
+                      QByteArray::number(m_writer->ttlMs()), "cancelled", "cancelled", "the run was cancelled", "0"},
+                     [done](const RedisReply &reply, const RedisError &error) { done(reply.integer == 1, error); });
 }
 
 bool RunManager::cancel(const QByteArray &id)
@@ -126,6 +151,7 @@ void RunManager::end(const QByteArray &id, const QByteArray &status, const QByte
     if (status == "completed") {
         m_writer->append(id, {{"type", "done"}}, run, 0);
     } else {
+        Metrics::instance().agentError(code);
         run.emplace_back("error_code", code);
         run.emplace_back("error_message", message.toUtf8());
         m_writer->append(id, {{"type", "error"}, {"code", code}, {"message", message.toUtf8()}}, run, 0);
@@ -137,7 +163,8 @@ void RunManager::end(const QByteArray &id, const QByteArray &status, const QByte
     Q_EMIT runEnded(id, status);
 }
 
-void RunManager::addTurn(const QByteArray &id, const QString &prompt, const QJsonObject &options, TurnCallback done)
+void RunManager::addTurn(const QByteArray &id, const QString &prompt, const QJsonObject &options, const QByteArray &tenant,
+                         TurnCallback done)
 {
     if (m_runs.contains(id)) {
         done(409, QStringLiteral("a turn of this conversation is still running: wait for its done event or cancel it"), {});
@@ -145,7 +172,7 @@ void RunManager::addTurn(const QByteArray &id, const QString &prompt, const QJso
     }
     const QByteArray t = now();
     m_query->command({"EVAL", kClaimScript, "2", StreamKeys::run(id), StreamKeys::leases(), id, m_instanceId, t,
-                      QByteArray::number(leaseUntil())},
+                      QByteArray::number(leaseUntil()), tenant},
                      [this, id, prompt, options, done](const RedisReply &reply, const RedisError &error) {
         if (error.isError()) {
             done(503, QStringLiteral("Redis is unavailable (%1); try again shortly").arg(error.message), {});

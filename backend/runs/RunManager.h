@@ -27,14 +27,20 @@ public:
     RunManager(StreamWriter *writer, RedisConnection *query, AgentFactory factory, qint64 leaseMs, QObject *parent = nullptr);
     ~RunManager() override;
 
-    QByteArray start(const QString &prompt, const QJsonObject &options = {});
+    // tenant: the API key's tenant id that owns the conversation ("" without auth).
+    QByteArray start(const QString &prompt, const QJsonObject &options = {}, const QByteArray &tenant = {});
 
     // Adds a turn to an existing conversation, with the earlier turns (read back from its
     // stream) as history. done(status, message, cursor): status 0 = started, and cursor is the
     // id just below the new turn's first entry (stream after it to see only this turn); 404 unknown,
     // 409 a turn is still running, 503 Redis unavailable.
     using TurnCallback = std::function<void(int status, const QString &message, const EntryId &cursor)>;
-    void addTurn(const QByteArray &conversationId, const QString &prompt, const QJsonObject &options, TurnCallback done);
+    // tenant "*" = any (auth off).
+    void addTurn(const QByteArray &conversationId, const QString &prompt, const QJsonObject &options, const QByteArray &tenant,
+                 TurnCallback done);
+    // Cancels a run of another instance through Redis: its stream ends with `cancelled` at once
+    // and its owner stops at its next write. done(true) when a running run was cancelled.
+    void cancelRemote(const QByteArray &conversationId, std::function<void(bool cancelled, const RedisError &error)> done);
     // True when the run was going here and is now cancelled.
     bool cancel(const QByteArray &conversationId);
     bool isRunning(const QByteArray &conversationId) const { return m_runs.contains(conversationId); }

@@ -1,6 +1,7 @@
 #include "runs/RunRecovery.h"
 
 #include "redis/RedisConnection.h"
+#include "runs/RunScripts.h"
 #include "streams/StreamEntry.h"
 
 #include <QDateTime>
@@ -9,31 +10,6 @@
 
 Q_DECLARE_LOGGING_CATEGORY(lcRuns)
 
-namespace {
-// KEYS[1] run record, KEYS[2] stream, KEYS[3] lease index. ARGV: id, now ms, ttl ms, message.
-// Re-checks the lease inside the script: an owner that renewed it meanwhile keeps its run.
-// The error entry's id is above the stream's top entry even if the dead writer's clock ran ahead.
-const char kRecoverScript[] = R"lua(
-local score = redis.call('ZSCORE', KEYS[3], ARGV[1])
-if not score or tonumber(score) > tonumber(ARGV[2]) then return 0 end
-redis.call('ZREM', KEYS[3], ARGV[1])
-local status = redis.call('HGET', KEYS[1], 'status')
-if status ~= 'in_progress' and status ~= 'queued' then return 0 end
-local now = tonumber(ARGV[2])
-local id = ARGV[2] .. '-0'
-local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-if #top > 0 then
-  local ms, seq = string.match(top[1][1], '(%d+)-(%d+)')
-  if tonumber(ms) >= now then id = ms .. '-' .. (tonumber(seq) + 1) end
-end
-redis.call('XADD', KEYS[2], id, 'type', 'error', 'code', 'interrupted', 'message', ARGV[4], 'ts', ARGV[2])
-redis.call('HSET', KEYS[1], 'status', 'failed', 'error_code', 'interrupted', 'error_message', ARGV[4],
-           'finished_at', ARGV[2], 'updated_at', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return 1
-)lua";
-} // namespace
 
 RunRecovery::RunRecovery(RedisConnection *query, qint64 leaseMs, qint64 ttlMs, QObject *parent)
     : QObject(parent)
@@ -66,8 +42,8 @@ void RunRecovery::recover(const QByteArray &id)
 {
     const QByteArray now = QByteArray::number(QDateTime::currentMSecsSinceEpoch());
     const QByteArray message = "the agent's process stopped before the answer was complete; start a new run";
-    m_query->command({"EVAL", kRecoverScript, "3", StreamKeys::run(id), StreamKeys::stream(id), StreamKeys::leases(), id, now,
-                      QByteArray::number(m_ttlMs), message},
+    m_query->command({"EVAL", RunScripts::kEndRun, "3", StreamKeys::run(id), StreamKeys::stream(id), StreamKeys::leases(), id, now,
+                      QByteArray::number(m_ttlMs), "failed", "interrupted", message, "1"},
                      [this, id](const RedisReply &reply, const RedisError &error) {
                          if (error.isError()) {
                              qCWarning(lcRuns).noquote() << "recovery of" << id << "failed:" << error.message;

@@ -21,10 +21,18 @@ StreamHub::StreamHub(RedisConnection *query, const QList<RedisConnection *> &blo
         r.connection = c;
         const int index = int(m_readers.size());
         m_readers.append(r);
-        connect(c, &RedisConnection::connected, this, [this, index] { issueRead(index); });
-        connect(c, &RedisConnection::disconnected, this, [this, index] { m_readers[index].inFlight = false; });
+        connect(c, &RedisConnection::connected, this, [this, index] {
+            issueRead(index);
+            updateAvailability();
+        });
+        connect(c, &RedisConnection::disconnected, this, [this, index] {
+            m_readers[index].inFlight = false;
+            updateAvailability();
+        });
     }
+    connect(m_query, &RedisConnection::disconnected, this, &StreamHub::updateAvailability);
     connect(m_query, &RedisConnection::connected, this, [this] {
+        updateAvailability();
         const auto waiting = m_waitingForQuery;
         m_waitingForQuery.clear();
         for (StreamSubscriber *s : waiting) {
@@ -36,6 +44,25 @@ StreamHub::StreamHub(RedisConnection *query, const QList<RedisConnection *> &blo
 }
 
 StreamHub::~StreamHub() = default;
+
+bool StreamHub::isAvailable() const
+{
+    if (!m_query->isConnected())
+        return false;
+    for (const Reader &r : m_readers)
+        if (!r.connection->isConnected())
+            return false;
+    return true;
+}
+
+void StreamHub::updateAvailability()
+{
+    const bool now = isAvailable();
+    if (now != m_available) {
+        m_available = now;
+        Q_EMIT availabilityChanged(now);
+    }
+}
 
 QList<StreamEntry> StreamHub::parseEntries(const RedisReply &array)
 {

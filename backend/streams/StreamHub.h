@@ -49,6 +49,8 @@ public:
     void unsubscribe(StreamSubscriber *subscriber);
     void resume(StreamSubscriber *subscriber);
 
+    // Query and every blocking connection are up.
+    bool isAvailable() const;
     int subscriberCount() const { return int(m_subs.size()); }
     int liveStreamCount() const { return int(m_live.size()); }
     void setBlockMs(int ms) { m_blockMs = ms; }
@@ -56,7 +58,12 @@ public:
 
     static QList<StreamEntry> parseEntries(const RedisReply &array);
 
+Q_SIGNALS:
+    void availabilityChanged(bool available);
+
 private:
+    void updateAvailability();
+    bool m_available = false;
     struct Sub
     {
         StreamSubscriber *subscriber = nullptr;

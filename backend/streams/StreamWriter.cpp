@@ -16,6 +16,26 @@ namespace {
 // by an earlier attempt of this same batch: counted as skipped, not an error.
 const char kAppendScript[] = R"lua(
 local ttl = tonumber(ARGV[1])
+local status = redis.call('HGET', KEYS[2], 'status')
+if status and status ~= 'in_progress' and status ~= 'queued' then
+  -- Ended elsewhere (cancelled from another instance, or declared interrupted): refuse new
+  -- entries; a retry of entries that are already stored is still fine.
+  local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  local tms, tseq = -1, -1
+  if #top > 0 then
+    local a, b = string.match(top[1][1], '(%d+)-(%d+)')
+    tms, tseq = tonumber(a), tonumber(b)
+  end
+  local j = 5 + 2 * tonumber(ARGV[4])
+  while j <= #ARGV do
+    local a, b = string.match(ARGV[j], '(%d+)-(%d+)')
+    if tonumber(a) > tms or (tonumber(a) == tms and tonumber(b) > tseq) then
+      return redis.error_reply('ENDED the run was ended (' .. status .. ') by another instance')
+    end
+    j = j + 2 + 2 * tonumber(ARGV[j + 1])
+  end
+  return {0, 0}
+end
 local lease = tonumber(ARGV[2])
 if lease == 0 then
   redis.call('ZREM', KEYS[3], ARGV[3])
