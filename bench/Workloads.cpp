@@ -1,0 +1,437 @@
+#include "Workloads.h"
+
+#include "EventLoop.h"
+#include "HttpConn.h"
+#include "ProcStats.h"
+#include "Session.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <sys/resource.h>
+
+namespace bench {
+namespace {
+
+constexpr double kMiB = 1024.0;
+
+std::string createBody(int64_t chunks, int64_t bytes, double rate)
+{
+    char buf[160];
+    snprintf(buf, sizeof buf, "{\"prompt\":\"bench\",\"provider\":\"synthetic\",\"chunks\":%lld,\"bytes\":%lld,\"rate\":%g}",
+             static_cast<long long>(chunks), static_cast<long long>(bytes), rate);
+    return buf;
+}
+
+double selfCpuSec()
+{
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU, peak memory and Redis clients of the server and redis-server over one workload.
+class Monitor
+{
+public:
+    Monitor(const Options &o)
+        : m_o(o)
+        , m_probe(o.redisPort)
+    {
+        resetPeak(o.serverPid);
+        resetPeak(o.redisPid);
+        m_server0 = readProc(o.serverPid);
+        m_redis0 = readProc(o.redisPid);
+        m_self0 = selfCpuSec();
+        sample(true);
+    }
+    void sample(bool force = false)
+    {
+        const int64_t now = monoUs();
+        if (!force && now - m_last < 100000)
+            return;
+        m_last = now;
+        const ProcSample s = readProc(m_o.serverPid), r = readProc(m_o.redisPid);
+        m_serverRss = std::max(m_serverRss, s.rssKb);
+        m_redisRss = std::max(m_redisRss, r.rssKb);
+        if (force || ++m_ticks % 5 == 0) {
+            const int64_t c = m_probe.infoField("clients", "connected_clients");
+            if (c > 0)
+                m_clients = std::max(m_clients, c - 1); // minus this probe
+        }
+    }
+    int64_t serverRssKb() const { return readProc(m_o.serverPid).rssKb; }
+    void finish(Result &r, int64_t delivered)
+    {
+        sample(true);
+        const ProcSample s = readProc(m_o.serverPid), rd = readProc(m_o.redisPid);
+        const double serverCpu = s.ok ? s.cpuSec - m_server0.cpuSec : NAN;
+        r.set("server_cpu_s", serverCpu);
+        r.set("redis_cpu_s", rd.ok ? rd.cpuSec - m_redis0.cpuSec : NAN);
+        r.set("bench_cpu_s", selfCpuSec() - m_self0);
+        if (delivered > 0)
+            r.set("server_cpu_us_per_chunk", serverCpu * 1e6 / double(delivered));
+        r.set("server_rss_peak_mib", s.ok ? double(m_serverRss) / kMiB : NAN);
+        r.set("server_hwm_mib", s.ok ? double(s.hwmKb) / kMiB : NAN);
+        r.set("redis_rss_peak_mib", rd.ok ? double(m_redisRss) / kMiB : NAN);
+        r.set("redis_clients_max", m_clients >= 0 ? double(m_clients) : NAN);
+    }
+    RedisProbe &probe() { return m_probe; }
+
+private:
+    const Options &m_o;
+    RedisProbe m_probe;
+    ProcSample m_server0, m_redis0;
+    double m_self0 = 0;
+    int64_t m_last = 0, m_ticks = 0, m_serverRss = 0, m_redisRss = 0, m_clients = -1;
+};
+
+void addCounts(Result &r, const std::vector<Session> &sessions, Latencies &lat)
+{
+    int64_t expected = 0, delivered = 0, dup = 0, rawDup = 0, ooo = 0, bad = 0, done = 0, failed = 0, reconnects = 0;
+    std::string firstError;
+    for (const Session &s : sessions) {
+        expected += s.chunks;
+        delivered += s.delivered;
+        dup += s.dup;
+        rawDup += s.rawDup;
+        ooo += s.outOfOrder;
+        bad += s.badChunks;
+        reconnects += s.reconnects;
+        done += s.done ? 1 : 0;
+        if (!s.done || s.error) {
+            ++failed;
+            if (firstError.empty())
+                firstError = s.errorText.empty() ? "no done event" : s.errorText;
+        }
+    }
+    r.set("sessions", double(sessions.size()));
+    r.set("sessions_done", double(done));
+    r.set("sessions_failed", double(failed));
+    r.set("chunks_expected", double(expected));
+    r.set("delivered", double(delivered));
+    r.set("lost", double(expected - delivered));
+    r.set("dup", double(dup));
+    r.set("raw_dup", double(rawDup));
+    r.set("out_of_order", double(ooo));
+    r.set("bad_chunks", double(bad));
+    r.set("reconnects", double(reconnects));
+    r.set("p50_ms", lat.percentileMs(50));
+    r.set("p99_ms", lat.percentileMs(99));
+    r.set("max_ms", lat.maxMs());
+    if (!firstError.empty())
+        r.note("first_error", firstError);
+}
+
+} // namespace
+
+// W1, W2, W4, W5-live: each session POSTs a create and reads its SSE answer to the end.
+Result runSessions(const Options &o, const std::string &name, int n, int64_t chunks, double rate, int rampMs, bool drop)
+{
+    Result r;
+    r.workload = name;
+    EventLoop loop;
+    Latencies lat;
+    lat.us.reserve(size_t(n) * size_t(chunks));
+    std::vector<Session> sessions(static_cast<size_t>(n));
+    std::vector<std::unique_ptr<StreamConn>> conns;
+    conns.reserve(size_t(n) * (drop ? 2 : 1));
+    std::mt19937 rng(o.seed);
+    std::vector<bool> dropping(size_t(n), false);
+    for (auto &s : sessions) {
+        s.init(chunks);
+        if (drop && chunks > 2)
+            s.dropAtK = std::uniform_int_distribution<int64_t>(1, chunks - 2)(rng);
+    }
+    const std::string create = httpRequest("POST", "/api/agent/create", "text/event-stream", createBody(chunks, o.bytes, rate));
+    int next = 0, connecting = 0, finished = 0;
+    Monitor mon(o);
+    const int64_t t0 = monoUs();
+    const int64_t rampUs = int64_t(rampMs) * 1000;
+
+    std::function<void(size_t, const std::string &)> open = [&](size_t i, const std::string &request) {
+        Session &s = sessions[i];
+        StreamConn::Hooks hooks;
+        hooks.onHead = [&, i](StreamConn &c) {
+            --connecting;
+            if (sessions[i].convId.empty())
+                sessions[i].convId = headerValue(c.head, "x-conversation-id");
+        };
+        hooks.onChunk = [&, i](StreamConn &c, int64_t k) {
+            Session &ss = sessions[i];
+            if (!drop || k != ss.dropAtK || ss.reconnects > 0)
+                return;
+            dropping[i] = true;
+            c.abort(); // like a network drop: the rest of what was read is lost to this client
+            const int64_t delayUs = std::uniform_int_distribution<int64_t>(0, int64_t(o.w4MaxReconnectDelayMs) * 1000)(rng);
+            loop.after(delayUs, [&, i] {
+                Session &s2 = sessions[i];
+                ++s2.reconnects;
+                dropping[i] = false;
+                ++connecting;
+                open(i, httpRequest("GET", "/api/agent/stream/" + s2.convId, "text/event-stream", "",
+                                    "Last-Event-ID: " + s2.lastIdText + "\r\n"));
+            });
+        };
+        hooks.onClosed = [&, i](StreamConn &c) {
+            if (c.status == 0)
+                --connecting;
+            if (dropping[i])
+                return;
+            sessions[i].closed = true;
+            ++finished;
+        };
+        if (s.startMono == 0)
+            s.startMono = monoUs();
+        conns.push_back(std::make_unique<StreamConn>(loop, s, lat, request, hooks));
+        conns.back()->start(o.port);
+    };
+    auto starter = [&] {
+        const int64_t now = monoUs();
+        while (next < n && connecting < o.maxConnecting && (rampUs == 0 || now - t0 >= rampUs * next / n)) {
+            ++connecting;
+            open(size_t(next++), create);
+        }
+        mon.sample();
+    };
+    const double runSec = rate > 0 ? double(chunks) / rate : double(chunks) / 20000.0;
+    const int64_t deadline = t0 + int64_t((double(rampMs) / 1000 + runSec + 30) * 1e6 * o.timeoutScale);
+    starter();
+    const bool completed = loop.run([&] { return finished >= n; }, deadline, starter, 1000);
+    const int64_t t1 = monoUs();
+    if (!completed)
+        r.note("timeout", "deadline passed with " + std::to_string(n - finished) + " sessions open");
+    conns.clear(); // closes whatever is still open
+    addCounts(r, sessions, lat);
+    int64_t firstStart = INT64_MAX, lastChunk = 0;
+    for (const Session &s : sessions) {
+        firstStart = std::min(firstStart, s.startMono);
+        lastChunk = std::max(lastChunk, s.lastChunkMono);
+    }
+    r.set("duration_s", double(t1 - t0) / 1e6);
+    if (lastChunk > firstStart)
+        r.set("chunks_per_s", r.get("delivered") / (double(lastChunk - firstStart) / 1e6));
+    if (n == 1 && sessions[0].firstChunkMono > 0)
+        r.set("first_chunk_ms", double(sessions[0].firstChunkMono - sessions[0].startMono) / 1000);
+    mon.finish(r, int64_t(r.get("delivered")));
+    return r;
+}
+
+namespace {
+// Reads one SSE GET to its end; returns false on timeout.
+bool readStream(const Options &o, Session &s, Latencies &lat, const std::string &path, int64_t timeoutUs)
+{
+    EventLoop loop;
+    bool closed = false;
+    StreamConn::Hooks hooks;
+    hooks.onClosed = [&](StreamConn &) { closed = true; };
+    s.startMono = monoUs();
+    StreamConn c(loop, s, lat, httpRequest("GET", path, "text/event-stream", ""), hooks);
+    c.start(o.port);
+    // done() is checked between epoll batches: the done event ends the timing, not the close.
+    return loop.run([&] { return closed || s.done; }, monoUs() + timeoutUs);
+}
+
+struct Spread
+{
+    double median = NAN, min = NAN, max = NAN;
+};
+Spread spread(std::vector<double> v)
+{
+    Spread s;
+    if (v.empty())
+        return s;
+    std::sort(v.begin(), v.end());
+    s.median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    s.min = v.front();
+    s.max = v.back();
+    return s;
+}
+} // namespace
+
+// W3: a finished stream of N chunks; resume from the middle, and replay from the start.
+Result runResume(const Options &o)
+{
+    Result r;
+    r.workload = "W3";
+    const int64_t n = o.w3Chunks;
+    std::string convId;
+    {
+        EventLoop loop;
+        RequestPool pool(loop, o.port, 1);
+        pool.submit(httpRequest("POST", "/api/agent/create", "application/json", createBody(n, o.bytes, 0), {}, true),
+                    [&](int status, const std::string &head, const std::string &) {
+                        if (status == 202)
+                            convId = headerValue(head, "x-conversation-id");
+                    });
+        loop.run([&] { return pool.idle(); }, monoUs() + int64_t(10e6 * o.timeoutScale));
+    }
+    if (convId.empty()) {
+        r.note("error", "background create failed");
+        return r;
+    }
+    const std::string path = "/api/agent/stream/" + convId;
+    // Follow it to the end (the first read also learns the id of every chunk).
+    Session first;
+    first.init(n, true);
+    Latencies ignored;
+    if (!readStream(o, first, ignored, path, int64_t(120e6 * o.timeoutScale)) || !first.done) {
+        r.note("error", "the stream did not finish: " + first.errorText);
+        return r;
+    }
+    const int64_t half = n / 2;
+    const std::string cursor = first.idOfK[size_t(half - 1)];
+    Monitor mon(o);
+    std::vector<double> resumeMs, replayMs;
+    std::vector<Session> checked;
+    Latencies lat; // not meaningful for replays (the chunks are old): not reported
+    for (int it = 0; it < o.w3Iterations; ++it) {
+        Session a;
+        a.init(n);
+        for (int64_t k = 0; k < half; ++k)
+            a.seen[size_t(k)] = 1; // the client has these
+        a.delivered = half;
+        const bool okA = readStream(o, a, lat, path + "?cursor=" + cursor, int64_t(30e6 * o.timeoutScale));
+        if (okA && a.done)
+            resumeMs.push_back(double(a.doneMono - a.startMono) / 1000);
+        checked.push_back(std::move(a));
+        Session b;
+        b.init(n);
+        const bool okB = readStream(o, b, lat, path, int64_t(30e6 * o.timeoutScale));
+        if (okB && b.done)
+            replayMs.push_back(double(b.doneMono - b.startMono) / 1000);
+        checked.push_back(std::move(b));
+        mon.sample();
+    }
+    Latencies none;
+    addCounts(r, checked, none);
+    r.set("p50_ms", NAN);
+    r.set("p99_ms", NAN);
+    r.set("max_ms", NAN);
+    const Spread a = spread(resumeMs), b = spread(replayMs);
+    r.set("resume_half_ms", a.median);
+    r.set("resume_half_min_ms", a.min);
+    r.set("resume_half_max_ms", a.max);
+    r.set("replay_full_ms", b.median);
+    r.set("replay_full_min_ms", b.min);
+    r.set("replay_full_max_ms", b.max);
+    r.set("resume_chunks", double(n - half));
+    r.set("replay_chunks", double(n));
+    if (b.median > 0)
+        r.set("chunks_per_s", double(n) / (b.median / 1000));
+    r.set("live_follow_chunks_per_s",
+          first.lastChunkMono > first.startMono ? double(n) / (double(first.lastChunkMono - first.startMono) / 1e6) : NAN);
+    mon.finish(r, int64_t(r.get("delivered")) - half * o.w3Iterations); // the resumed halves were pre-counted
+    return r;
+}
+
+// W5 idle: M runs that stay quiet (a chunk now, the next in 1000 s), each followed by one open
+// SSE GET. Server RSS is read before the runs, after the runs, and with every stream open.
+Result runIdle(const Options &o)
+{
+    Result r;
+    r.workload = "W5-idle";
+    const int m = o.w5Idle;
+    EventLoop loop;
+    Monitor mon(o);
+    const int64_t rssBefore = mon.serverRssKb();
+    std::vector<std::string> ids;
+    ids.reserve(size_t(m));
+    auto pool = std::make_unique<RequestPool>(loop, o.port, 8);
+    const std::string create = httpRequest("POST", "/api/agent/create", "application/json", createBody(2, o.bytes, 0.001), {}, true);
+    int64_t t0 = monoUs();
+    for (int i = 0; i < m; ++i)
+        pool->submit(create, [&](int status, const std::string &head, const std::string &) {
+            if (status == 202)
+                ids.push_back(headerValue(head, "x-conversation-id"));
+        });
+    loop.run([&] { return pool->idle(); }, monoUs() + int64_t(300e6 * o.timeoutScale), [&] { mon.sample(); });
+    r.set("runs_created", double(ids.size()));
+    r.set("create_per_s", double(ids.size()) / (double(monoUs() - t0) / 1e6));
+    loop.run([] { return false; }, monoUs() + 1000000, [&] { mon.sample(); }); // settle
+    const int64_t rssRuns = mon.serverRssKb();
+
+    // Open one stream per run; wait until each has its chunk 0.
+    std::vector<Session> sessions(ids.size());
+    std::vector<std::unique_ptr<StreamConn>> conns;
+    conns.reserve(ids.size());
+    Latencies lat;
+    int connecting = 0, ready = 0, closed = 0;
+    size_t next = 0;
+    t0 = monoUs();
+    auto starter = [&] {
+        while (next < ids.size() && connecting < o.maxConnecting) {
+            const size_t i = next++;
+            sessions[i].init(2);
+            sessions[i].convId = ids[i];
+            StreamConn::Hooks hooks;
+            hooks.onHead = [&](StreamConn &) { --connecting; };
+            hooks.onChunk = [&](StreamConn &, int64_t k) { ready += k == 0 ? 1 : 0; };
+            hooks.onClosed = [&](StreamConn &c) {
+                if (c.status == 0)
+                    --connecting;
+                ++closed;
+            };
+            ++connecting;
+            conns.push_back(std::make_unique<StreamConn>(loop, sessions[i], lat,
+                                                         httpRequest("GET", "/api/agent/stream/" + ids[i], "text/event-stream", ""), hooks));
+            conns.back()->start(o.port);
+        }
+        mon.sample();
+    };
+    starter();
+    loop.run([&] { return next >= ids.size() && ready + closed >= int(ids.size()); }, monoUs() + int64_t(300e6 * o.timeoutScale), starter,
+             1000);
+    const double openSec = double(monoUs() - t0) / 1e6;
+    // Hold them open, idle.
+    const ProcSample holdStart = readProc(o.serverPid);
+    loop.run([] { return false; }, monoUs() + int64_t(o.w5IdleHoldMs) * 1000, [&] { mon.sample(); });
+    const ProcSample holdEnd = readProc(o.serverPid);
+    const int64_t rssOpen = mon.serverRssKb();
+    int open = 0;
+    for (const auto &c : conns)
+        open += c->closed ? 0 : 1;
+    r.set("idle_streams_open", double(open));
+    r.set("idle_streams_ready", double(ready));
+    r.set("open_s", openSec);
+    r.set("server_rss_before_mib", double(rssBefore) / kMiB);
+    r.set("server_rss_runs_mib", double(rssRuns) / kMiB);
+    r.set("server_rss_open_mib", double(rssOpen) / kMiB);
+    if (open > 0) {
+        r.set("kib_per_idle_stream", double(rssOpen - rssBefore) / double(open));
+        r.set("kib_per_idle_connection", double(rssOpen - rssRuns) / double(open));
+    }
+    r.set("idle_server_cpu_pct", holdStart.ok ? 100.0 * (holdEnd.cpuSec - holdStart.cpuSec) / (double(o.w5IdleHoldMs) / 1000) : NAN);
+    {
+        // Redis clients with everything open (the Monitor also keeps the maximum).
+        const int64_t c = mon.probe().infoField("clients", "connected_clients");
+        r.set("redis_clients_open", c > 0 ? double(c - 1) : NAN);
+    }
+    // Tear down: drop the streams, cancel the runs.
+    conns.clear();
+    int cancelled = 0;
+    for (const std::string &id : ids)
+        pool->submit(httpRequest("POST", "/api/agent/" + id + "/cancel", "application/json", "", {}, true),
+                     [&](int status, const std::string &, const std::string &) { cancelled += status >= 200 && status < 300; });
+    loop.run([&] { return pool->idle(); }, monoUs() + int64_t(120e6 * o.timeoutScale), [&] { mon.sample(); });
+    r.set("runs_cancelled", double(cancelled));
+    r.set("request_failures", double(pool->failures));
+    mon.finish(r, 0);
+    return r;
+}
+
+Result runXadd(const Options &o)
+{
+    Result r;
+    r.workload = "xadd";
+    Monitor mon(o);
+    r.set("xadd_pipelined_rps", redisBenchmarkXadd(o.redisPort, o.xaddRequests, 16, 50));
+    r.set("xadd_rps", redisBenchmarkXadd(o.redisPort, o.xaddRequests / 2, 1, 50));
+    mon.probe().command({"DEL", "bench:xadd:stream"});
+    mon.finish(r, 0);
+    return r;
+}
+
+} // namespace bench

@@ -1,0 +1,51 @@
+#pragma once
+
+#include "Report.h"
+
+#include <cstdint>
+#include <string>
+
+namespace bench {
+
+struct Options
+{
+    int port = 7071;           // the server, always on 127.0.0.1
+    int redisPort = 6379;      // its Redis, for INFO and redis-benchmark
+    int serverPid = -1;        // found from the listening port when not given
+    int redisPid = -1;
+    int64_t bytes = 40;        // bytes per chunk
+    uint32_t seed = 1;
+    int maxConnecting = 64;    // connections waiting for their response head at once
+    double timeoutScale = 1.0; // scales every workload's deadline
+    // W1
+    int w1Sessions = 200;
+    int64_t w1Chunks = 200;
+    double w1Rate = 20;
+    int w1RampMs = 1000;
+    // W2
+    int64_t w2Chunks = 20000;
+    // W3
+    int64_t w3Chunks = 10000;
+    int w3Iterations = 5;
+    // W4
+    int w4Sessions = 50;
+    int64_t w4Chunks = 200;
+    double w4Rate = 20;
+    int w4MaxReconnectDelayMs = 500;
+    // W5
+    int w5Live = 2000;
+    int64_t w5Chunks = 200;
+    double w5Rate = 20;
+    int w5RampMs = 2000;
+    int w5Idle = 10000;
+    int w5IdleHoldMs = 3000;
+    // redis-benchmark
+    int xaddRequests = 200000;
+};
+
+Result runSessions(const Options &o, const std::string &name, int sessions, int64_t chunks, double rate, int rampMs, bool drop);
+Result runResume(const Options &o);
+Result runIdle(const Options &o);
+Result runXadd(const Options &o);
+
+} // namespace bench
