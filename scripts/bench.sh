@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# One-command benchmark: builds Release, and for each of N runs (default 3) and each workload
+# starts a FRESH dedicated redis-server and agent-streams server on 127.0.0.1, runs
+# agent-streams-bench against them, and stops both. Prints medians and min-max per figure.
+#
+#   scripts/bench.sh                       # 3 runs of xadd W1 W2 W3 W4 W5-live W5-idle
+#   scripts/bench.sh --runs 1 --quick      # smoke test (small counts)
+#   scripts/bench.sh --workloads "W1 W2"   # a subset
+#   scripts/bench.sh --aof                 # Redis with appendonly yes, appendfsync everysec
+#   scripts/bench.sh -- --w1-sessions 500  # anything after -- goes to agent-streams-bench
+#
+# Redis: no persistence by default (save "" and appendonly no): the figures measure the server,
+# not the disk. Results: $OUT (default /tmp/agent-streams-bench/<time>/): runs.jsonl, summary.txt,
+# per-run logs. The server runs with its abuse limits lifted (create rate, streams per address):
+# every bench connection comes from the same address.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build-bench}
+RUNS=3
+WORKLOADS="xadd W1 W2 W3 W4 W5-live W5-idle"
+AOF=0
+EXTRA=()
+REDIS_PORT=${REDIS_PORT:-16379}
+SERVER_PORT=${SERVER_PORT:-17071}
+OUT=${OUT:-/tmp/agent-streams-bench/$(date +%Y%m%d-%H%M%S)}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs) RUNS=$2; shift 2 ;;
+        --workloads) WORKLOADS=$2; shift 2 ;;
+        --quick) EXTRA+=(--quick); shift ;;
+        --aof) AOF=1; shift ;;
+        --out) OUT=$2; shift 2 ;;
+        --) shift; EXTRA+=("$@"); break ;;
+        -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+        *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+mkdir -p "$OUT"
+if [ ! -x "$BUILD/bin/agent-streams" ] || [ ! -x "$BUILD/bin/agent-streams-bench" ]; then
+    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DAGENT_STREAMS_TESTS=OFF >"$OUT/cmake.log"
+fi
+ninja -C "$BUILD" -j2 agent-streams agent-streams-bench >"$OUT/build.log"
+
+# Sockets: 10,000 idle streams need > 10,000 descriptors in the server and in the client.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 16384 ]; then
+    echo "warning: ulimit -n is $(ulimit -n); W5-idle needs about 2 x 10,000 + slack" >&2
+fi
+
+for port in "$REDIS_PORT" "$SERVER_PORT"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        echo "port $port is in use: set REDIS_PORT / SERVER_PORT" >&2
+        exit 1
+    fi
+done
+
+# Lift the per-address limits of the hardened server (all bench clients share 127.0.0.1).
+SERVER_FLAGS=()
+# (Read from the sources the binary was just built from.)
+CONFIG_SRC="$ROOT/backend/Config.cpp"
+grep -q '"creates-per-minute"' "$CONFIG_SRC" && SERVER_FLAGS+=(--creates-per-minute 0)
+grep -q '"max-streams-per-key"' "$CONFIG_SRC" && SERVER_FLAGS+=(--max-streams-per-key 100000)
+grep -q '"max-streams"' "$CONFIG_SRC" && SERVER_FLAGS+=(--max-streams 100000)
+
+REDIS_PID=""
+SERVER_PID=""
+stop_all() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [ -n "$REDIS_PID" ] && kill -0 "$REDIS_PID" 2>/dev/null; then
+        redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill "$REDIS_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$REDIS_PID" 2>/dev/null || true
+        wait "$REDIS_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+    REDIS_PID=""
+}
+trap stop_all EXIT INT TERM
+
+wait_port() { # port, seconds
+    for _ in $(seq $(($2 * 20))); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+start_all() { # tag
+    local dir="$OUT/$1"
+    mkdir -p "$dir"
+    local persist=(--save "" --appendonly no)
+    [ "$AOF" = 1 ] && persist=(--save "" --appendonly yes --appendfsync everysec)
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" "${persist[@]}" --maxclients 1000 \
+        --logfile "$dir/redis.log" --daemonize no &
+    REDIS_PID=$!
+    wait_port "$REDIS_PORT" 10 || { echo "redis-server did not start" >&2; exit 1; }
+    "$BUILD/bin/agent-streams" --headless --bench --listen 127.0.0.1 --port "$SERVER_PORT" --redis "127.0.0.1:$REDIS_PORT" \
+        "${SERVER_FLAGS[@]}" >"$dir/server.log" 2>&1 &
+    SERVER_PID=$!
+    wait_port "$SERVER_PORT" 20 || { echo "agent-streams did not start (see $dir/server.log)" >&2; exit 1; }
+    for _ in $(seq 100); do
+        curl -sf "http://127.0.0.1:$SERVER_PORT/readyz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "agent-streams is not ready (see $dir/server.log)" >&2
+    exit 1
+}
+
+{
+    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
+    echo "redis: $(redis-server --version | cut -d' ' -f3), persistence: $([ "$AOF" = 1 ] && echo 'AOF everysec' || echo none)"
+    echo "server flags: --headless --bench ${SERVER_FLAGS[*]:-}"
+    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')  runs: $RUNS  workloads: $WORKLOADS  extra: ${EXTRA[*]:-}"
+} | tee "$OUT/machine.txt"
+
+: >"$OUT/runs.jsonl"
+for run in $(seq "$RUNS"); do
+    for w in $WORKLOADS; do
+        start_all "run$run-$w"
+        echo "--- run $run/$RUNS $w"
+        "$BUILD/bin/agent-streams-bench" --port "$SERVER_PORT" --redis "127.0.0.1:$REDIS_PORT" --server-pid "$SERVER_PID" \
+            --redis-pid "$REDIS_PID" --workload "$w" --seed "$run" "${EXTRA[@]}" >"$OUT/run$run-$w/bench.txt" 2>&1 || true
+        grep '^BENCH_JSON ' "$OUT/run$run-$w/bench.txt" | sed "s/^BENCH_JSON {/{\"run\":$run,/" >>"$OUT/runs.jsonl" || true
+        grep -E '^(W|xadd)' "$OUT/run$run-$w/bench.txt" | tail -1 || true
+        stop_all
+    done
+done
+
+python3 - "$OUT/runs.jsonl" <<'PY' | tee "$OUT/summary.txt"
+import json, sys, statistics
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+by = {}
+for r in rows:
+    by.setdefault(r["workload"], []).append(r)
+def fmt(v):
+    if v is None: return "-"
+    if abs(v) >= 1000: return f"{v:,.0f}"
+    if abs(v) >= 100: return f"{v:.0f}"
+    if abs(v) >= 10: return f"{v:.1f}"
+    return f"{v:.2f}"
+order = ["xadd", "W1", "W2", "W3", "W4", "W5-live", "W5-idle"]
+print(f"\nmedian [min-max] over runs ({', '.join(str(len(by[w])) + ' ' + w for w in order if w in by)})")
+for w in [w for w in order if w in by]:
+    print(f"\n== {w}")
+    keys = [k for k in by[w][0] if k not in ("run", "workload")]
+    for k in keys:
+        vals = [r.get(k) for r in by[w]]
+        if any(isinstance(v, str) for v in vals):
+            print(f"  {k:34} {' | '.join(str(v) for v in vals)}")
+            continue
+        nums = [v for v in vals if v is not None]
+        if not nums:
+            continue
+        print(f"  {k:34} {fmt(statistics.median(nums)):>12}  [{fmt(min(nums))} - {fmt(max(nums))}]")
+if "xadd" in by and "W2" in by:
+    x = statistics.median(r["xadd_pipelined_rps"] for r in by["xadd"])
+    c = statistics.median(r["chunks_per_s"] for r in by["W2"] if r.get("chunks_per_s"))
+    print(f"\nW2 chunks/s / pipelined XADD/s = {c / x:.3f} (target >= 0.25)")
+PY
+echo "results: $OUT"
