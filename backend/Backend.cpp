@@ -11,7 +11,9 @@
 #include "streams/StreamHub.h"
 #include "streams/StreamWriter.h"
 
+#include <QFile>
 #include <QLoggingCategory>
+#include <QSslKey>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTimer>
@@ -114,7 +116,20 @@ void Backend::startWith(const RedisConfig &redis)
     limits.requestTimeoutMs = m_config.requestTimeoutMs;
     limits.maxHeaderBytes = m_config.maxHeaderBytes;
     limits.maxBodyBytes = m_config.maxPromptBytes + 64 * 1024; // JSON escaping of a maximal prompt
-    auto *tcp = new GuardedTcpServer(limits, m_api);
+    QTcpServer *tcp = nullptr;
+    if (!m_config.tlsCertificate.isEmpty()) {
+        QString error;
+        const auto ssl = loadTls(m_config.tlsCertificate, m_config.tlsKey, &error);
+        if (!ssl) {
+            Q_EMIT failed(error);
+            return;
+        }
+        auto *server = new GuardedSslServer(limits, m_api);
+        server->setSslConfiguration(*ssl);
+        tcp = server;
+    } else {
+        tcp = new GuardedTcpServer(limits, m_api);
+    }
     if (!tcp->listen(m_config.listenAddress, m_config.port)) {
         Q_EMIT failed(QStringLiteral("cannot listen on %1:%2 (%3); choose another with --port")
                           .arg(m_config.listenAddress.toString())
@@ -144,8 +159,38 @@ void Backend::startWith(const RedisConfig &redis)
     m_port = tcp->serverPort();
     for (RedisConnection *c : std::as_const(m_connections))
         c->open();
-    qCInfo(lcBackend).noquote() << QStringLiteral("listening on http://%1:%2").arg(m_config.listenAddress.toString()).arg(m_port);
+    qCInfo(lcBackend).noquote() << QStringLiteral("listening on %1://%2:%3")
+                                       .arg(m_config.tlsCertificate.isEmpty() ? QStringLiteral("http") : QStringLiteral("https"))
+                                       .arg(m_config.listenAddress.toString())
+                                       .arg(m_port);
     Q_EMIT listening(m_port);
+}
+
+std::optional<QSslConfiguration> Backend::loadTls(const QString &certPath, const QString &keyPath, QString *error)
+{
+    const QList<QSslCertificate> chain = QSslCertificate::fromPath(certPath, QSsl::Pem);
+    if (chain.isEmpty()) {
+        *error = QStringLiteral("--tls-cert %1: no PEM certificate could be read").arg(certPath);
+        return std::nullopt;
+    }
+    QFile keyFile(keyPath);
+    if (!keyFile.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("--tls-key %1: %2").arg(keyPath, keyFile.errorString());
+        return std::nullopt;
+    }
+    const QByteArray pem = keyFile.readAll();
+    QSslKey key(pem, QSsl::Rsa, QSsl::Pem);
+    if (key.isNull())
+        key = QSslKey(pem, QSsl::Ec, QSsl::Pem);
+    if (key.isNull()) {
+        *error = QStringLiteral("--tls-key %1: not an unencrypted PEM RSA or EC private key").arg(keyPath);
+        return std::nullopt;
+    }
+    QSslConfiguration ssl = QSslConfiguration::defaultConfiguration();
+    ssl.setLocalCertificateChain(chain);
+    ssl.setPrivateKey(key);
+    ssl.setPeerVerifyMode(QSslSocket::VerifyNone); // clients are not asked for certificates
+    return ssl;
 }
 
 void Backend::onConnectionChanged()

@@ -7,6 +7,8 @@
 #include <QList>
 #include <QObject>
 #include <QPointer>
+#include <QSslConfiguration>
+#include <optional>
 
 class ApiServer;
 class EmbeddedRedis;
@@ -55,6 +57,7 @@ private:
     void startEmbedded();
     void startWith(const RedisConfig &redis);
     void onConnectionChanged();
+    static std::optional<QSslConfiguration> loadTls(const QString &certPath, const QString &keyPath, QString *error);
 
     Config m_config;
     RedisConfig m_redis;

@@ -51,9 +51,11 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
     const QCommandLineOption perKey(QStringLiteral("max-streams-per-key"), QStringLiteral("Open streams per key or address (default 1000)."), QStringLiteral("n"));
     const QCommandLineOption total(QStringLiteral("max-streams"), QStringLiteral("Open streams in total (default 20000)."), QStringLiteral("n"));
     const QCommandLineOption grace(QStringLiteral("reader-grace-ms"), QStringLiteral("How long readers wait for Redis to come back before an `unavailable` error (default 30000)."), QStringLiteral("ms"));
+    const QCommandLineOption tlsCert(QStringLiteral("tls-cert"), QStringLiteral("Serve HTTPS with this PEM certificate (chain)."), QStringLiteral("file"));
+    const QCommandLineOption tlsKey(QStringLiteral("tls-key"), QStringLiteral("The PEM private key for --tls-cert."), QStringLiteral("file"));
     const QCommandLineOption bench(QStringLiteral("bench"), QStringLiteral("Enable the synthetic benchmark provider."));
     const QCommandLineOption dataDir(QStringLiteral("data-dir"), QStringLiteral("Where the embedded redis-server keeps its data."), QStringLiteral("dir"));
-    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, apiKeys, rate, burst, perKey, total, grace, bench, dataDir});
+    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, apiKeys, rate, burst, perKey, total, grace, tlsCert, tlsKey, bench, dataDir});
 
     if (!p.parse(arguments)) {
         *error = p.errorText();
@@ -174,6 +176,12 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
         c.allowedOrigins.clear();
         for (const QString &o : v.split(QLatin1Char(','), Qt::SkipEmptyParts))
             c.allowedOrigins << o.trimmed();
+    }
+    c.tlsCertificate = value(tlsCert, "AGENT_STREAMS_TLS_CERT");
+    c.tlsKey = value(tlsKey, "AGENT_STREAMS_TLS_KEY");
+    if (c.tlsCertificate.isEmpty() != c.tlsKey.isEmpty()) {
+        *error = QStringLiteral("--tls-cert and --tls-key go together: give both PEM files, or neither");
+        return std::nullopt;
     }
     c.provider = ProviderConfig::fromEnvironment(env);
     if (!c.provider.isValid()) {

@@ -36,6 +36,8 @@ struct Config
     int requestTimeoutMs = 10000;    // a request's headers must arrive within this (slow-loris)
     qint64 maxHeaderBytes = 16 * 1024;
     int readerGraceMs = 30000;       // readers wait this long for Redis before an `unavailable` error
+    QString tlsCertificate;          // PEM files; both set = HTTPS (--tls-cert/--tls-key)
+    QString tlsKey;
     ProviderConfig provider;         // AZURE_OPENAI_* / OPENAI_* (unset: offline demo agent)
 
     // Parses argv (argv[0] included) over the environment. On --help/--version returns a

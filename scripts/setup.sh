@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake ninja-build pkg-config libgl-dev
           qt6-base-dev qt6-httpserver-dev qt6-websockets-dev
-          libhiredis-dev redis-server redis-tools curl)
+          libhiredis-dev redis-server redis-tools curl openssl ca-certificates)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

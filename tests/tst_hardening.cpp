@@ -7,6 +7,8 @@
 #include "runs/RunManager.h"
 
 #include <QJsonDocument>
+#include <QProcess>
+#include <QTemporaryDir>
 #include <QJsonObject>
 #include <QRegularExpression>
 #include <QSignalSpy>
@@ -63,6 +65,7 @@ private Q_SLOTS:
     void outageReadersResumeAndReadyzFlips();
     void outageGracePeriodEndsReaders();
     void cancelFromAnotherInstance();
+    void tlsWithSelfSignedCertificate();
 
 private:
     std::unique_ptr<Backend> startBackend(Config config, const QString &redis);
@@ -372,6 +375,47 @@ void TestHardening::cancelFromAnotherInstance()
     QTRY_VERIFY_WITH_TIMEOUT(replay.isFinished(), 10000);
     QCOMPARE(replay.events().size(), count); // nothing written after the cancel
     QCOMPARE(call(other->port(), "POST", "/api/agent/" + id + "/cancel").status, 200); // idempotent
+}
+
+void TestHardening::tlsWithSelfSignedCertificate()
+{
+    QTemporaryDir dir;
+    const QString cert = dir.filePath(QStringLiteral("cert.pem")), key = dir.filePath(QStringLiteral("key.pem"));
+    QProcess openssl;
+    openssl.start(QStringLiteral("openssl"), {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"), QStringLiteral("rsa:2048"),
+                                              QStringLiteral("-nodes"), QStringLiteral("-keyout"), key, QStringLiteral("-out"), cert,
+                                              QStringLiteral("-days"), QStringLiteral("1"), QStringLiteral("-subj"), QStringLiteral("/CN=localhost"),
+                                              QStringLiteral("-addext"), QStringLiteral("subjectAltName=DNS:localhost,IP:127.0.0.1")});
+    QVERIFY(openssl.waitForFinished(30000));
+    QCOMPARE(openssl.exitCode(), 0);
+    Config config;
+    config.tlsCertificate = cert;
+    config.tlsKey = key;
+    config.demoPaceMs = 1;
+    auto backend = startBackend(config, m_redis.connectionString());
+    QVERIFY(backend);
+    const QString url = QStringLiteral("https://localhost:%1").arg(backend->port());
+    QProcess curl;
+    curl.start(QStringLiteral("curl"), {QStringLiteral("-sS"), QStringLiteral("-N"), QStringLiteral("--cacert"), cert, QStringLiteral("-X"),
+                                        QStringLiteral("POST"), url + QStringLiteral("/api/agent/create"), QStringLiteral("-H"),
+                                        QStringLiteral("Content-Type: text/plain"), QStringLiteral("-d"), QStringLiteral("Plan a 2-day trip to Graz")});
+    QVERIFY(QTest::qWaitFor([&] { return curl.state() == QProcess::NotRunning; }, 30000)); // the server shares this event loop
+    const QByteArray out = curl.readAllStandardOutput();
+    QVERIFY2(curl.exitCode() == 0, curl.readAllStandardError().constData());
+    const auto events = HttpClient::parseSse(out);
+    QVERIFY(events.size() > 10);
+    QCOMPARE(events.last().event, QByteArray("done"));
+    QByteArray text;
+    for (const auto &e : events)
+        if (e.event == "message")
+            text += e.data;
+    QCOMPARE(text, Itinerary::write(QStringLiteral("Plan a 2-day trip to Graz")).toUtf8());
+    // Plain HTTP on the TLS port gets no answer.
+    QProcess plain;
+    plain.start(QStringLiteral("curl"), {QStringLiteral("-sS"), QStringLiteral("--max-time"), QStringLiteral("5"),
+                                         QStringLiteral("http://localhost:%1/healthz").arg(backend->port())});
+    QVERIFY(QTest::qWaitFor([&] { return plain.state() == QProcess::NotRunning; }, 15000));
+    QVERIFY(plain.exitCode() != 0);
 }
 
 QTEST_GUILESS_MAIN(TestHardening)

@@ -99,8 +99,13 @@ QTcpSocket *GuardedTcpServer::nextPendingConnection()
 {
     QTcpSocket *socket = QTcpServer::nextPendingConnection();
     if (socket)
-        new ConnectionGuard(socket, m_limits);
+        guard(socket, m_limits);
     return socket;
+}
+
+void GuardedTcpServer::guard(QTcpSocket *socket, const Limits &limits)
+{
+    new ConnectionGuard(socket, limits);
 }
 
 void GuardedTcpServer::requestHandled(QTcpSocket *socket)

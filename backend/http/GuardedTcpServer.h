@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QSslServer>
 #include <QTcpServer>
 
 // The listening socket of the API, with limits applied before QHttpServer buffers anything:
@@ -21,7 +22,32 @@ public:
 
     // Called by the API when a request on this socket is complete (resets the guard).
     static void requestHandled(QTcpSocket *socket);
+    // Puts the guard on a new connection (shared with the TLS variant).
+    static void guard(QTcpSocket *socket, const Limits &limits);
 
 private:
     Limits m_limits;
+};
+
+// The same guard on a TLS listener (--tls-cert/--tls-key): connections are handed to the
+// HTTP server after the handshake.
+class GuardedSslServer : public QSslServer
+{
+    Q_OBJECT
+public:
+    GuardedSslServer(const GuardedTcpServer::Limits &limits, QObject *parent = nullptr)
+        : QSslServer(parent)
+        , m_limits(limits)
+    {
+    }
+    QTcpSocket *nextPendingConnection() override
+    {
+        QTcpSocket *socket = QSslServer::nextPendingConnection();
+        if (socket)
+            GuardedTcpServer::guard(socket, m_limits);
+        return socket;
+    }
+
+private:
+    GuardedTcpServer::Limits m_limits;
 };
