@@ -8,7 +8,12 @@
 #   scripts/bench.sh --workloads "W1 W2"   # a subset
 #   scripts/bench.sh --aof                 # Redis with appendonly yes, appendfsync everysec
 #   scripts/bench.sh -- --w1-sessions 500  # anything after -- goes to agent-streams-bench
+#   scripts/bench.sh --rev HEAD~3          # benchmark another commit
+#   scripts/bench.sh --worktree            # build the working tree as it is (uncommitted edits too)
 #
+# By default the COMMITTED tree (HEAD) is exported with git archive to
+# /tmp/agent-streams-bench/src-<sha> and built there (Release), so edits in progress in the
+# working tree never end up in the figures.
 # Redis: no persistence by default (save "" and appendonly no): the figures measure the server,
 # not the disk. Results: $OUT (default /tmp/agent-streams-bench/<time>/): runs.jsonl, summary.txt,
 # per-run logs. The server runs with its abuse limits lifted (create rate, streams per address):
@@ -16,7 +21,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build-bench}
+REV=HEAD
+WORKTREE=0
 RUNS=3
 WORKLOADS="xadd W1 W2 W3 W4 W5-live W5-idle"
 AOF=0
@@ -31,18 +37,34 @@ while [ $# -gt 0 ]; do
         --workloads) WORKLOADS=$2; shift 2 ;;
         --quick) EXTRA+=(--quick); shift ;;
         --aof) AOF=1; shift ;;
+        --rev) REV=$2; shift 2 ;;
+        --worktree) WORKTREE=1; shift ;;
         --out) OUT=$2; shift 2 ;;
         --) shift; EXTRA+=("$@"); break ;;
-        -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+        -h|--help) sed -n 2,23p "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 
 mkdir -p "$OUT"
-if [ ! -x "$BUILD/bin/agent-streams" ] || [ ! -x "$BUILD/bin/agent-streams-bench" ]; then
-    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DAGENT_STREAMS_TESTS=OFF >"$OUT/cmake.log"
+if [ "$WORKTREE" = 1 ]; then
+    SRC=$ROOT
+    BUILD=${BUILD:-$ROOT/build-bench}
+    SHA="$(git -C "$ROOT" rev-parse --short HEAD)+worktree"
+else
+    SHA=$(git -C "$ROOT" rev-parse --short "$REV")
+    SRC=/tmp/agent-streams-bench/src-$SHA
+    BUILD=${BUILD:-$SRC/build}
+    if [ ! -f "$SRC/CMakeLists.txt" ]; then
+        mkdir -p "$SRC"
+        git -C "$ROOT" archive "$SHA" | tar -x -C "$SRC"
+    fi
 fi
-ninja -C "$BUILD" -j2 agent-streams agent-streams-bench >"$OUT/build.log"
+echo "building $SHA in $BUILD (log: $OUT/build.log)"
+if [ ! -f "$BUILD/build.ninja" ]; then
+    cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DAGENT_STREAMS_TESTS=OFF >"$OUT/build.log"
+fi
+ninja -C "$BUILD" -j2 agent-streams agent-streams-bench >>"$OUT/build.log"
 
 # Sockets: 10,000 idle streams need > 10,000 descriptors in the server and in the client.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -60,7 +82,7 @@ done
 # Lift the per-address limits of the hardened server (all bench clients share 127.0.0.1).
 SERVER_FLAGS=()
 # (Read from the sources the binary was just built from.)
-CONFIG_SRC="$ROOT/backend/Config.cpp"
+CONFIG_SRC="$SRC/backend/Config.cpp"
 grep -q '"creates-per-minute"' "$CONFIG_SRC" && SERVER_FLAGS+=(--creates-per-minute 0)
 grep -q '"max-streams-per-key"' "$CONFIG_SRC" && SERVER_FLAGS+=(--max-streams-per-key 100000)
 grep -q '"max-streams"' "$CONFIG_SRC" && SERVER_FLAGS+=(--max-streams 100000)
@@ -118,7 +140,7 @@ start_all() { # tag
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
     echo "redis: $(redis-server --version | cut -d' ' -f3), persistence: $([ "$AOF" = 1 ] && echo 'AOF everysec' || echo none)"
     echo "server flags: --headless --bench ${SERVER_FLAGS[*]:-}"
-    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')  runs: $RUNS  workloads: $WORKLOADS  extra: ${EXTRA[*]:-}"
+    echo "commit: $SHA  runs: $RUNS  workloads: $WORKLOADS  extra: ${EXTRA[*]:-}"
 } | tee "$OUT/machine.txt"
 
 : >"$OUT/runs.jsonl"
@@ -162,7 +184,8 @@ for w in [w for w in order if w in by]:
         print(f"  {k:34} {fmt(statistics.median(nums)):>12}  [{fmt(min(nums))} - {fmt(max(nums))}]")
 if "xadd" in by and "W2" in by:
     x = statistics.median(r["xadd_pipelined_rps"] for r in by["xadd"])
-    c = statistics.median(r["chunks_per_s"] for r in by["W2"] if r.get("chunks_per_s"))
-    print(f"\nW2 chunks/s / pipelined XADD/s = {c / x:.3f} (target >= 0.25)")
+    cs = [r["chunks_per_s"] for r in by["W2"] if r.get("chunks_per_s")]
+    if cs and x:
+        print(f"\nW2 chunks/s / pipelined XADD/s = {statistics.median(cs) / x:.3f} (target >= 0.25)")
 PY
 echo "results: $OUT"
