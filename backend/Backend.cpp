@@ -11,6 +11,8 @@
 #include "streams/StreamHub.h"
 #include "streams/StreamWriter.h"
 
+#include <QCoreApplication>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QLoggingCategory>
 #include <QSslKey>
@@ -210,7 +212,15 @@ void Backend::onConnectionChanged()
 
 void Backend::stop()
 {
-    // Runs end with an error entry where Redis still takes it; the embedded server goes last.
+    // Runs end with an error entry where Redis still takes it (given a moment to write it, the
+    // one place where we wait: the process is exiting); the embedded server goes last.
+    if (m_runs && m_runs->activeRuns() > 0) {
+        m_runs->shutdown();
+        QElapsedTimer waited;
+        waited.start();
+        while (m_writer->hasPending() && waited.elapsed() < 2000)
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+    }
     if (m_runs) {
         delete m_runs;
         m_runs = nullptr;

@@ -53,9 +53,10 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
     const QCommandLineOption grace(QStringLiteral("reader-grace-ms"), QStringLiteral("How long readers wait for Redis to come back before an `unavailable` error (default 30000)."), QStringLiteral("ms"));
     const QCommandLineOption tlsCert(QStringLiteral("tls-cert"), QStringLiteral("Serve HTTPS with this PEM certificate (chain)."), QStringLiteral("file"));
     const QCommandLineOption tlsKey(QStringLiteral("tls-key"), QStringLiteral("The PEM private key for --tls-cert."), QStringLiteral("file"));
+    const QCommandLineOption writeBuffer(QStringLiteral("write-buffer-bytes"), QStringLiteral("Chunks kept in memory while Redis is unreachable before runs fail (default 67108864)."), QStringLiteral("bytes"));
     const QCommandLineOption bench(QStringLiteral("bench"), QStringLiteral("Enable the synthetic benchmark provider."));
     const QCommandLineOption dataDir(QStringLiteral("data-dir"), QStringLiteral("Where the embedded redis-server keeps its data."), QStringLiteral("dir"));
-    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, apiKeys, rate, burst, perKey, total, grace, tlsCert, tlsKey, bench, dataDir});
+    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, apiKeys, rate, burst, perKey, total, grace, writeBuffer, tlsCert, tlsKey, bench, dataDir});
 
     if (!p.parse(arguments)) {
         *error = p.errorText();
@@ -162,6 +163,7 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
         {&perKey, 1, 10000000, [&c](qint64 v) { c.maxStreamsPerKey = int(v); }},
         {&total, 1, 10000000, [&c](qint64 v) { c.maxStreams = int(v); }},
         {&grace, 0, 3600000, [&c](qint64 v) { c.readerGraceMs = int(v); }},
+        {&writeBuffer, 1024, qint64(16) << 30, [&c](qint64 v) { c.writeBufferBytes = v; }},
     };
     for (const IntFlag &f : ints) {
         if (!p.isSet(*f.option))

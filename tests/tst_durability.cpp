@@ -82,6 +82,7 @@ private Q_SLOTS:
     void initTestCase();
     void killedProcessRunEndsInterrupted();
     void restartedProcessRecoversItsOwnRuns();
+    void gracefulShutdownEndsRuns();
     void redisRestartMidRunLosesNothing();
     void multiTurnConversation();
 
@@ -145,6 +146,25 @@ void TestDurability::restartedProcessRecoversItsOwnRuns()
     QCOMPARE(replay.events().last().event, QByteArray("error"));
     QVERIFY(replay.events().last().data.contains("interrupted"));
     QCOMPARE(getJson(again.port, "/api/agent/" + id).value(QStringLiteral("status")).toString(), QStringLiteral("failed"));
+}
+
+void TestDurability::gracefulShutdownEndsRuns()
+{
+    // A long lease: only the shutdown itself can end the run within the test's wait.
+    const QStringList flags{QStringLiteral("--lease-ms"), QStringLiteral("600000"), QStringLiteral("--demo-pace-ms"), QStringLiteral("50")};
+    AppProcess a;
+    QVERIFY2(a.start(m_redis.connectionString(), flags), a.log.constData());
+    HttpClient create;
+    create.request(a.port, "POST", "/api/agent/create", {{"Accept", "text/event-stream"}}, "Plan a 5-day trip to Sofia");
+    QTRY_VERIFY_WITH_TIMEOUT(create.events().size() >= 5, 20000);
+    const QByteArray id = create.header("x-conversation-id");
+    a.process.terminate(); // SIGTERM, as systemd or Ctrl+C would
+    QVERIFY(a.process.waitForFinished(10000));
+    QCOMPARE(a.process.exitStatus(), QProcess::NormalExit);
+    const QByteArray last = m_redis.cli({QStringLiteral("XREVRANGE"), QString::fromUtf8("agent-stream:{" + id + "}"), QStringLiteral("+"),
+                                         QStringLiteral("-"), QStringLiteral("COUNT"), QStringLiteral("1")});
+    QVERIFY2(last.contains("error") && last.contains("interrupted") && last.contains("server stopped"), last.constData());
+    QCOMPARE(m_redis.cli({QStringLiteral("HGET"), QString::fromUtf8("agent-run:{" + id + "}"), QStringLiteral("status")}), QByteArray("failed"));
 }
 
 void TestDurability::redisRestartMidRunLosesNothing()

@@ -128,6 +128,13 @@ void RunManager::cancelRemote(const QByteArray &id, std::function<void(bool, con
                      [done](const RedisReply &reply, const RedisError &error) { done(reply.integer == 1, error); });
 }
 
+void RunManager::shutdown()
+{
+    const QList<QByteArray> ids = m_runs.keys();
+    for (const QByteArray &id : ids)
+        end(id, "failed", "interrupted", QStringLiteral("the server stopped before the answer was complete; start a new run"));
+}
+
 bool RunManager::cancel(const QByteArray &id)
 {
     if (!m_runs.contains(id))

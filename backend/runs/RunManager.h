@@ -43,6 +43,8 @@ public:
     void cancelRemote(const QByteArray &conversationId, std::function<void(bool cancelled, const RedisError &error)> done);
     // True when the run was going here and is now cancelled.
     bool cancel(const QByteArray &conversationId);
+    // Ends every run of this process with `interrupted` (graceful shutdown).
+    void shutdown();
     bool isRunning(const QByteArray &conversationId) const { return m_runs.contains(conversationId); }
     int activeRuns() const { return int(m_runs.size()); }
     QByteArray instanceId() const { return m_instanceId; }

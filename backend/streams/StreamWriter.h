@@ -44,6 +44,7 @@ public:
     qint64 bufferedBytes() const { return m_bufferedBytes; }
     quint64 entriesWritten() const { return m_entriesWritten; }
     bool hasPending(const QByteArray &conversationId) const;
+    bool hasPending() const { return m_bufferedBytes > 0; }
 
 Q_SIGNALS:
     // Everything up to and including `last` is stored in Redis.
