@@ -182,6 +182,14 @@ int main(int argc, char **argv)
     fflush(stdout);
     std::vector<Result> results;
     for (const std::string &w : workloads) {
+        // The machine may be shared: record how busy it was when the workload started.
+        std::string load;
+        if (FILE *f = fopen("/proc/loadavg", "r")) {
+            char buf[128] = {};
+            if (fgets(buf, sizeof buf, f))
+                load = std::string(buf, strcspn(buf, " ")); // 1-minute average
+            fclose(f);
+        }
         Result r;
         if (w == "xadd")
             r = runXadd(o);
@@ -197,6 +205,7 @@ int main(int argc, char **argv)
             r = runSessions(o, "W5-live", o.w5Live, o.w5Chunks, o.w5Rate, o.w5RampMs, false);
         else if (w == "W5-idle")
             r = runIdle(o);
+        r.note("loadavg_1min_at_start", load);
         printResult(r);
         printJsonLine(r);
         results.push_back(r);
