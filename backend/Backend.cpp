@@ -110,8 +110,15 @@ void Backend::startWith(const RedisConfig &redis)
     m_writer->setTtlMs(m_config.ttlMs);
     m_writer->setMaxBufferedBytes(m_config.writeBufferBytes);
     m_hub = new StreamHub(query, blocking, this);
+    // Streams written here are read when their write is acknowledged; only streams written by
+    // other instances need the shared blocking reads.
+    StreamWriter *writer = m_writer;
+    m_hub->setLocalWriter([writer](const QByteArray &id) { return writer->isTracking(id); });
+    connect(m_writer, &StreamWriter::written, m_hub, [this](const QByteArray &id) { m_hub->poke(id); });
+    connect(m_writer, &StreamWriter::failed, m_hub, [this](const QByteArray &id) { m_hub->poke(id); });
     m_runs = new RunManager(m_writer, query, m_factory, m_config.leaseMs, this);
-    new RunRecovery(query, m_config.leaseMs, m_config.ttlMs, this);
+    auto *recovery = new RunRecovery(query, m_config.leaseMs, m_config.ttlMs, this);
+    connect(recovery, &RunRecovery::recovered, m_hub, &StreamHub::poke);
     m_api = new ApiServer(m_config, m_runs, m_hub, query, writerConnection, this);
 
     GuardedTcpServer::Limits limits;

@@ -542,7 +542,8 @@ void ApiServer::cancel(const QHttpServerRequest &request, QHttpServerResponder &
             reply(QString::fromUtf8(status), false); // already over: cancelling again changes nothing
             return;
         }
-        m_runs->cancelRemote(id, [reply, unavailable, status](bool cancelled, const RedisError &error) {
+        m_runs->cancelRemote(id, [this, id, reply, unavailable, status](bool cancelled, const RedisError &error) {
+            m_hub->poke(id);
             if (error.isError())
                 unavailable(error);
             else

@@ -18,6 +18,7 @@ constexpr int kMaxBackoffMs = 3000;
 struct PendingCall
 {
     RedisConnection::Callback cb;
+    RedisConnection::RawCallback raw;
 };
 } // namespace
 
@@ -181,7 +182,16 @@ bool RedisConnection::command(const QList<QByteArray> &args, Callback cb)
     return send(args, std::move(cb));
 }
 
-bool RedisConnection::send(const QList<QByteArray> &args, Callback cb)
+bool RedisConnection::commandRaw(const QList<QByteArray> &args, RawCallback cb)
+{
+    if (m_state != State::Ready || !m_ac) {
+        cb(nullptr, {RedisError::Kind::Closed, QStringLiteral("not connected to Redis (%1)").arg(m_lastError.message)});
+        return false;
+    }
+    return send(args, {}, std::move(cb));
+}
+
+bool RedisConnection::send(const QList<QByteArray> &args, Callback cb, RawCallback raw)
 {
     QVarLengthArray<const char *, 16> argv;
     QVarLengthArray<size_t, 16> argvlen;
@@ -189,12 +199,14 @@ bool RedisConnection::send(const QList<QByteArray> &args, Callback cb)
         argv.append(a.constData());
         argvlen.append(size_t(a.size()));
     }
-    auto *call = new PendingCall{std::move(cb)};
+    auto *call = new PendingCall{std::move(cb), std::move(raw)};
     if (redisAsyncCommandArgv(m_ac, &RedisConnection::onReply, call, int(argv.size()), argv.data(), argvlen.data()) != REDIS_OK) {
-        Callback failed = std::move(call->cb);
-        delete call;
-        if (failed)
-            failed(RedisReply{}, {RedisError::Kind::Closed, QStringLiteral("connection is closing")});
+        std::unique_ptr<PendingCall> failed(call);
+        const RedisError error{RedisError::Kind::Closed, QStringLiteral("connection is closing")};
+        if (failed->cb)
+            failed->cb(RedisReply{}, error);
+        if (failed->raw)
+            failed->raw(nullptr, error);
         return false;
     }
     ++m_pending;
@@ -208,6 +220,16 @@ void RedisConnection::onReply(redisAsyncContext *ac, void *reply, void *privdata
     if (!self)
         return; // connection object is gone: drop the closure
     --self->m_pending;
+    if (call->raw) {
+        const auto *r = static_cast<const redisReply *>(reply);
+        if (!r)
+            call->raw(nullptr, redisErrorFromContext(ac));
+        else if (r->type == REDIS_REPLY_ERROR)
+            call->raw(nullptr, {RedisError::Kind::Reply, QString::fromUtf8(r->str, int(r->len))});
+        else
+            call->raw(r, {});
+        return;
+    }
     if (!call->cb)
         return;
     if (!reply) {

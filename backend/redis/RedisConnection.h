@@ -28,6 +28,9 @@ class RedisConnection : public QObject
     Q_OBJECT
 public:
     using Callback = std::function<void(const RedisReply &reply, const RedisError &error)>;
+    // Gets hiredis's own reply (nullptr on error), valid only during the call: for hot paths
+    // that parse straight into their own types instead of copying into RedisReply first.
+    using RawCallback = std::function<void(const struct redisReply *reply, const RedisError &error)>;
 
     RedisConnection(const RedisConfig &config, const QString &name, QObject *parent = nullptr);
     ~RedisConnection() override;
@@ -44,6 +47,7 @@ public:
 
     // Returns false (and calls cb with the error) when the command could not be queued.
     bool command(const QList<QByteArray> &args, Callback cb = {});
+    bool commandRaw(const QList<QByteArray> &args, RawCallback cb);
 
 Q_SIGNALS:
     void connected();
@@ -54,7 +58,7 @@ private:
     static void onConnect(const redisAsyncContext *ac, int status);
     static void onDisconnect(const redisAsyncContext *ac, int status);
     static void onReply(redisAsyncContext *ac, void *reply, void *privdata);
-    bool send(const QList<QByteArray> &args, Callback cb);
+    bool send(const QList<QByteArray> &args, Callback cb, RawCallback raw = {});
     void startConnect();
     void handshake();
     void lost(const RedisError &error);

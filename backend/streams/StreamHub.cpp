@@ -5,6 +5,8 @@
 #include <QLoggingCategory>
 #include <QTimer>
 
+#include <hiredis/hiredis.h>
+
 Q_LOGGING_CATEGORY(lcHub, "agentstreams.streams.hub")
 
 namespace {
@@ -33,6 +35,12 @@ StreamHub::StreamHub(RedisConnection *query, const QList<RedisConnection *> &blo
     connect(m_query, &RedisConnection::disconnected, this, &StreamHub::updateAvailability);
     connect(m_query, &RedisConnection::connected, this, [this] {
         updateAvailability();
+        // Pokes lost with the old connection: read every locally written stream once more.
+        for (auto it = m_live.cbegin(); it != m_live.cend(); ++it)
+            if (it->reader < 0)
+                m_pokes.insert(it.key());
+        m_pokeInFlight = false;
+        flushPokes();
         const auto waiting = m_waitingForQuery;
         m_waitingForQuery.clear();
         for (StreamSubscriber *s : waiting) {
@@ -86,12 +94,41 @@ QList<StreamEntry> StreamHub::parseEntries(const RedisReply &array)
     return out;
 }
 
+QList<StreamEntry> StreamHub::parseEntries(const redisReply *array)
+{
+    QList<StreamEntry> out;
+    if (!array || array->type != REDIS_REPLY_ARRAY)
+        return out;
+    out.reserve(qsizetype(array->elements));
+    for (size_t i = 0; i < array->elements; ++i) {
+        const redisReply *item = array->element[i];
+        if (item->type != REDIS_REPLY_ARRAY || item->elements != 2 || item->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        StreamEntry e;
+        e.idText = QByteArray(item->element[0]->str, qsizetype(item->element[0]->len));
+        const auto id = EntryId::parse(e.idText);
+        if (!id)
+            continue;
+        e.id = *id;
+        const redisReply *kv = item->element[1];
+        if (kv->type == REDIS_REPLY_ARRAY) {
+            e.fields.reserve(qsizetype(kv->elements / 2));
+            for (size_t f = 0; f + 1 < kv->elements; f += 2)
+                e.fields.emplace_back(QByteArray(kv->element[f]->str, qsizetype(kv->element[f]->len)),
+                                      QByteArray(kv->element[f + 1]->str, qsizetype(kv->element[f + 1]->len)));
+        }
+        out.append(std::move(e));
+    }
+    return out;
+}
+
 void StreamHub::subscribe(StreamSubscriber *subscriber, const QByteArray &conversationId, const EntryId &after)
 {
     unsubscribe(subscriber);
     Sub &sub = m_subs[subscriber];
     sub.subscriber = subscriber;
     sub.key = StreamKeys::stream(conversationId);
+    sub.conversationId = conversationId;
     sub.cursor = after;
     sub.token = m_nextToken++;
     catchUp(&sub);
@@ -142,11 +179,11 @@ void StreamHub::catchUp(Sub *sub)
     sub->requestInFlight = true;
     StreamSubscriber *s = sub->subscriber;
     const quint64 token = sub->token;
-    m_query->command({"XRANGE", sub->key, start, "+", "COUNT", QByteArray::number(m_batch + (inclusive ? 1 : 0))},
-                     [this, s, token](const RedisReply &reply, const RedisError &error) { onCatchUp(s, token, reply, error); });
+    m_query->commandRaw({"XRANGE", sub->key, start, "+", "COUNT", QByteArray::number(m_batch + (inclusive ? 1 : 0))},
+                        [this, s, token](const redisReply *reply, const RedisError &error) { onCatchUp(s, token, reply, error); });
 }
 
-void StreamHub::onCatchUp(StreamSubscriber *s, quint64 token, const RedisReply &reply, const RedisError &error)
+void StreamHub::onCatchUp(StreamSubscriber *s, quint64 token, const redisReply *reply, const RedisError &error)
 {
     Sub *sub = find(s, token);
     if (!sub)
@@ -206,24 +243,89 @@ void StreamHub::deliver(Sub *sub, const QList<StreamEntry> &entries, bool atHead
 void StreamHub::goLive(Sub *sub)
 {
     auto it = m_live.find(sub->key);
-    if (it == m_live.end()) {
-        int best = 0;
-        for (int i = 1; i < m_readers.size(); ++i)
-            if (m_readers[i].keys.size() < m_readers[best].keys.size())
-                best = i;
+    const bool created = it == m_live.end();
+    if (created) {
         Live live;
         live.cursor = sub->cursor;
-        live.reader = best;
+        live.conversationId = sub->conversationId;
         it = m_live.insert(sub->key, live);
-        Reader &reader = m_readers[best];
-        reader.keys.insert(sub->key);
-        if (reader.inFlight)
-            unblock(best, reader.generation, 0);
-        else
-            issueRead(best);
     }
     it->subs.append(sub->subscriber);
     sub->live = true;
+    if (!created)
+        return;
+    if (m_isLocal && m_isLocal(sub->conversationId))
+        poke(sub->conversationId); // a write may have landed between the replay and now
+    else
+        assignReader(sub->key, it.value());
+}
+
+void StreamHub::assignReader(const QByteArray &key, Live &live)
+{
+    if (m_readers.isEmpty())
+        return;
+    int best = 0;
+    for (int i = 1; i < m_readers.size(); ++i)
+        if (m_readers[i].keys.size() < m_readers[best].keys.size())
+            best = i;
+    live.reader = best;
+    Reader &reader = m_readers[best];
+    reader.keys.insert(key);
+    if (reader.inFlight)
+        unblock(best, reader.generation, 0);
+    else
+        issueRead(best);
+}
+
+void StreamHub::poke(const QByteArray &conversationId)
+{
+    const QByteArray key = StreamKeys::stream(conversationId);
+    if (!m_live.contains(key))
+        return;
+    m_pokes.insert(key);
+    if (!m_pokeScheduled && !m_pokeInFlight) {
+        m_pokeScheduled = true;
+        QTimer::singleShot(0, this, &StreamHub::flushPokes);
+    }
+}
+
+void StreamHub::flushPokes()
+{
+    m_pokeScheduled = false;
+    if (m_pokeInFlight || m_pokes.isEmpty())
+        return;
+    if (!m_query->isConnected())
+        return; // the query connection's `connected` flushes them
+    QList<QByteArray> args;
+    args.reserve(4 + m_pokes.size() * 2);
+    args << "XREAD" << "COUNT" << QByteArray::number(kLiveCount) << "STREAMS";
+    QList<QByteArray> ids;
+    for (const QByteArray &key : std::as_const(m_pokes)) {
+        auto live = m_live.constFind(key);
+        if (live == m_live.constEnd())
+            continue;
+        args << key;
+        ids << live->cursor.toBytes();
+    }
+    m_pokes.clear();
+    if (ids.isEmpty())
+        return;
+    args += ids;
+    m_pokeInFlight = true;
+    m_query->commandRaw(args, [this](const redisReply *reply, const RedisError &error) {
+        m_pokeInFlight = false;
+        QSet<QByteArray> more;
+        if (!error.isError())
+            deliverStreams(reply, &more);
+        for (const QByteArray &key : std::as_const(more))
+            m_pokes.insert(key);
+        // Streams no longer written here (their run ended or moved) go to the blocking reads.
+        for (auto it = m_live.begin(); it != m_live.end(); ++it)
+            if (it->reader < 0 && !(m_isLocal && m_isLocal(it->conversationId)))
+                assignReader(it.key(), it.value());
+        if (!m_pokes.isEmpty())
+            flushPokes();
+    });
 }
 
 void StreamHub::dropLiveKey(const QByteArray &key, StreamSubscriber *s)
@@ -233,7 +335,8 @@ void StreamHub::dropLiveKey(const QByteArray &key, StreamSubscriber *s)
         return;
     it->subs.removeOne(s);
     if (it->subs.isEmpty()) {
-        m_readers[it->reader].keys.remove(key);
+        if (it->reader >= 0)
+            m_readers[it->reader].keys.remove(key);
         m_live.erase(it);
     }
 }
@@ -249,14 +352,15 @@ void StreamHub::issueRead(int index)
     QList<QByteArray> ids;
     ids.reserve(reader.keys.size());
     for (const QByteArray &key : std::as_const(reader.keys)) {
+        auto live = m_live.constFind(key);
         args << key;
-        ids << m_live.value(key).cursor.toBytes();
+        ids << (live == m_live.constEnd() ? QByteArray("$") : live->cursor.toBytes());
     }
     args += ids;
     reader.inFlight = true;
     reader.unblockPending = false;
     ++reader.generation;
-    reader.connection->command(args, [this, index](const RedisReply &reply, const RedisError &error) { onRead(index, reply, error); });
+    reader.connection->commandRaw(args, [this, index](const redisReply *reply, const RedisError &error) { onRead(index, reply, error); });
 }
 
 void StreamHub::unblock(int index, quint64 generation, int attempt)
@@ -277,7 +381,7 @@ void StreamHub::unblock(int index, quint64 generation, int attempt)
                      });
 }
 
-void StreamHub::onRead(int index, const RedisReply &reply, const RedisError &error)
+void StreamHub::onRead(int index, const redisReply *reply, const RedisError &error)
 {
     Reader &reader = m_readers[index];
     reader.inFlight = false;
@@ -288,37 +392,49 @@ void StreamHub::onRead(int index, const RedisReply &reply, const RedisError &err
         }
         return; // connection errors: the connected signal issues the next read
     }
-    for (const RedisReply &stream : reply.elements) {
-        if (stream.elements.size() != 2)
+    QSet<QByteArray> more;
+    deliverStreams(reply, &more);
+    issueRead(index);
+}
+
+// An XREAD reply: [[key, [[id, [field, value, ...]], ...]], ...] (nil when nothing is new).
+void StreamHub::deliverStreams(const redisReply *reply, QSet<QByteArray> *more)
+{
+    if (!reply || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t s = 0; s < reply->elements; ++s) {
+        const redisReply *stream = reply->element[s];
+        if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2 || stream->element[0]->type != REDIS_REPLY_STRING)
             continue;
-        const QByteArray key = stream.elements.at(0).str;
+        const QByteArray key(stream->element[0]->str, qsizetype(stream->element[0]->len));
         auto live = m_live.find(key);
         if (live == m_live.end())
             continue;
-        const QList<StreamEntry> entries = parseEntries(stream.elements.at(1));
+        const QList<StreamEntry> entries = parseEntries(stream->element[1]);
         if (entries.isEmpty())
             continue;
-        live->cursor = entries.last().id;
+        if (live->cursor < entries.last().id)
+            live->cursor = entries.last().id;
         const bool atHead = entries.size() < kLiveCount;
+        if (!atHead)
+            more->insert(key);
         const QList<StreamSubscriber *> subs = live->subs; // delivery may change the list
-        for (StreamSubscriber *s : subs) {
-            auto it = m_subs.find(s);
+        for (StreamSubscriber *sub : subs) {
+            auto it = m_subs.find(sub);
             if (it == m_subs.end() || !it->live)
                 continue;
-            Sub *sub = &it.value();
-            if (sub->cursor >= entries.last().id) {
+            Sub *state = &it.value();
+            if (state->cursor >= entries.last().id)
                 continue;
-            }
-            if (sub->cursor < entries.first().id) {
-                deliver(sub, entries, atHead);
+            if (state->cursor < entries.first().id) {
+                deliver(state, entries, atHead);
             } else {
                 QList<StreamEntry> tail;
                 for (const StreamEntry &e : entries)
-                    if (e.id > sub->cursor)
+                    if (e.id > state->cursor)
                         tail.append(e);
-                deliver(sub, tail, atHead);
+                deliver(state, tail, atHead);
             }
         }
     }
-    issueRead(index);
 }

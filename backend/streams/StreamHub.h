@@ -7,10 +7,12 @@
 #include <QList>
 #include <QObject>
 #include <QSet>
+#include <functional>
 #include <memory>
 
 class RedisConnection;
 struct RedisReply;
+struct redisReply;
 
 // Receives a conversation's entries from the hub. Calls arrive on the hub's thread.
 class StreamSubscriber
@@ -30,11 +32,13 @@ public:
 // The read side of the durable log: replay after a cursor, then follow live.
 //
 // Replays read in batches (XRANGE, exclusive start) on the query connection. Live following
-// shares a FIXED pool of blocking connections: each carries ONE `XREAD BLOCK` over every
-// stream assigned to it, and one read of a stream serves every subscriber following it
-// (fan-out). A stream joining a connection whose read is blocked interrupts it with
-// CLIENT UNBLOCK, so new readers never wait for the block timeout. Redis connections do not
-// grow with the number of subscribers.
+// has two paths, and one read of a stream serves every subscriber following it (fan-out):
+//  - streams written by THIS process are read when the writer reports a write (poke()): one
+//    non-blocking XREAD for all streams written in the same event-loop turn;
+//  - streams written elsewhere share a FIXED pool of blocking connections: each carries ONE
+//    `XREAD BLOCK` over every such stream assigned to it; a stream joining a blocked read
+//    interrupts it with CLIENT UNBLOCK, so new readers never wait for the block timeout.
+// Redis connections do not grow with the number of subscribers.
 //
 //   hub->subscribe(this, conversationId, cursor);   // -> streamEntries()..., streamEnded()
 //   hub->unsubscribe(this);                         // idempotent; call before deleting
@@ -48,6 +52,10 @@ public:
     void subscribe(StreamSubscriber *subscriber, const QByteArray &conversationId, const EntryId &after);
     void unsubscribe(StreamSubscriber *subscriber);
     void resume(StreamSubscriber *subscriber);
+    // Says which conversations this process writes itself (their writes arrive by poke()).
+    void setLocalWriter(std::function<bool(const QByteArray &conversationId)> isLocal) { m_isLocal = std::move(isLocal); }
+    // New entries were stored for this conversation: read them for its live subscribers.
+    void poke(const QByteArray &conversationId);
 
     // Query and every blocking connection are up.
     bool isAvailable() const;
@@ -57,6 +65,7 @@ public:
     void setBatchSize(int n) { m_batch = n; }
 
     static QList<StreamEntry> parseEntries(const RedisReply &array);
+    static QList<StreamEntry> parseEntries(const redisReply *array);
 
 Q_SIGNALS:
     void availabilityChanged(bool available);
@@ -68,6 +77,7 @@ private:
     {
         StreamSubscriber *subscriber = nullptr;
         QByteArray key;
+        QByteArray conversationId;
         EntryId cursor;
         quint64 token = 0;
         bool live = false;
@@ -80,7 +90,8 @@ private:
     {
         EntryId cursor;
         QList<StreamSubscriber *> subs;
-        int reader = 0;
+        QByteArray conversationId;
+        int reader = -1; // blocking connection; -1 = written here, read on poke()
     };
     struct Reader
     {
@@ -92,10 +103,13 @@ private:
     };
 
     void catchUp(Sub *sub);
-    void onCatchUp(StreamSubscriber *s, quint64 token, const RedisReply &reply, const RedisError &error);
+    void onCatchUp(StreamSubscriber *s, quint64 token, const redisReply *reply, const RedisError &error);
+    void deliverStreams(const redisReply *streams, QSet<QByteArray> *more);
+    void assignReader(const QByteArray &key, Live &live);
+    void flushPokes();
     void goLive(Sub *sub);
     void issueRead(int reader);
-    void onRead(int reader, const RedisReply &reply, const RedisError &error);
+    void onRead(int reader, const redisReply *reply, const RedisError &error);
     void unblock(int reader, quint64 generation, int attempt);
     void deliver(Sub *sub, const QList<StreamEntry> &entries, bool atHead);
     void dropLiveKey(const QByteArray &key, StreamSubscriber *s);
@@ -106,7 +120,11 @@ private:
     QHash<StreamSubscriber *, Sub> m_subs;
     QHash<QByteArray, Live> m_live;
     QSet<StreamSubscriber *> m_waitingForQuery;
+    std::function<bool(const QByteArray &)> m_isLocal;
+    QSet<QByteArray> m_pokes; // stream keys
+    bool m_pokeInFlight = false;
+    bool m_pokeScheduled = false;
     quint64 m_nextToken = 1;
     int m_blockMs = 5000;
-    int m_batch = 1000;
+    int m_batch = 4000;
 };

@@ -45,6 +45,8 @@ public:
     quint64 entriesWritten() const { return m_entriesWritten; }
     bool hasPending(const QByteArray &conversationId) const;
     bool hasPending() const { return m_bufferedBytes > 0; }
+    // True while this writer owns the stream (a run of this process is writing it).
+    bool isTracking(const QByteArray &conversationId) const { return m_streams.contains(conversationId); }
 
 Q_SIGNALS:
     // Everything up to and including `last` is stored in Redis.
