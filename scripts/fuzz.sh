@@ -56,6 +56,7 @@ run_target() {
     # The HTTP target: each input is a real connection, and the event loop keeps state between
     # inputs (runs, Redis), so a leak check per input would report Qt's and the server's caches.
     [ "$t" = fuzz_http_handlers ] && extra=(-detect_leaks=0 -max_len=20000)
+    [ -f "fuzz/dict/$t.dict" ] && extra+=(-dict="$PWD/fuzz/dict/$t.dict")
     local rc=0
     (cd "$out" && "$BIN/$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=3072 \
         -print_final_stats=1 -artifact_prefix=./ "${extra[@]}" corpus > log.txt 2>&1) || rc=$?
