@@ -50,6 +50,15 @@ ApiServer::ApiServer(const Config &config, RunManager *runs, StreamHub *hub, Red
     , m_access(config.apiKeys)
     , m_createLimiter(config.createsPerMinute, config.createBurst)
 {
+    // One timer for every open stream's keep-alive and Redis grace period.
+    m_tick.setInterval(std::clamp(qMin(config.keepAliveMs, qMax(config.readerGraceMs, 100)) / 4, 25, 1000));
+    connect(&m_tick, &QTimer::timeout, this, [this] {
+        const qint64 now = StreamResponse::monotonicMs();
+        const QList<StreamResponse *> streams = m_streams.values(); // a tick may end streams
+        for (StreamResponse *s : streams)
+            if (m_streams.contains(s))
+                s->tick(now);
+    });
 }
 
 bool ApiServer::corsHeaders(const QHttpServerRequest &request, HeaderPairs *out) const
@@ -447,9 +456,15 @@ void ApiServer::openStream(QHttpServerResponder &&responder, ResponseFormat form
     auto *response = new StreamResponse(std::move(responder), options, m_hub, this);
     const QByteArray client = m_client;
     ++m_openByClient[client];
-    connect(response, &StreamResponse::closed, this, [this, client] {
+    m_streams.insert(response);
+    if (!m_tick.isActive())
+        m_tick.start();
+    connect(response, &QObject::destroyed, this, [this, client, response] { // whatever way it ends
         if (--m_openByClient[client] <= 0)
             m_openByClient.remove(client);
+        m_streams.remove(response);
+        if (m_streams.isEmpty())
+            m_tick.stop();
     });
     response->start(id, after);
 }

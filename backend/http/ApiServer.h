@@ -9,6 +9,8 @@
 #include "streams/EntryId.h"
 
 #include <QAbstractHttpServer>
+#include <QSet>
+#include <QTimer>
 #include <QJsonObject>
 
 class RedisConnection;
@@ -56,6 +58,8 @@ private:
     RateLimiter m_createLimiter;
     std::function<Metrics::Gauges()> m_gauges;
     QHash<QByteArray, int> m_openByClient;
+    QSet<class StreamResponse *> m_streams;
+    QTimer m_tick;
     // The caller of the request being dispatched (set before any handler runs; handlers copy
     // them into their callbacks).
     QByteArray m_tenant;

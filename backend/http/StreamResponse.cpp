@@ -3,6 +3,7 @@
 #include "Metrics.h"
 #include "http/Sse.h"
 
+#include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLoggingCategory>
@@ -21,26 +22,13 @@ StreamResponse::StreamResponse(QHttpServerResponder &&responder, const Options &
     , m_hub(hub)
 {
     ++g_open;
-    m_keepAlive.setInterval(m_options.keepAliveMs);
-    connect(&m_keepAlive, &QTimer::timeout, this, [this] { write(Sse::comment("keep-alive")); });
-    // While Redis is away the response stays open (keep-alives go on) and continues from the
-    // last delivered entry when it is back; after the grace period it ends with an `error`
-    // event whose id is that last entry, so the client can resume later without a gap.
-    m_grace.setSingleShot(true);
-    m_grace.setInterval(m_options.graceMs);
-    connect(&m_grace, &QTimer::timeout, this, [this] {
-        Metrics::instance().readersDropped("redis_unavailable");
-        StreamEntry e;
-        e.idText = m_lastId;
-        e.fields = {{"type", "error"}, {"code", "unavailable"}, {"message", "Redis is unavailable; resume from the last event id later"}};
-        write(frame(e, m_options.format));
-        finish();
-    });
+    m_sse = m_options.format == ResponseFormat::Sse;
+    m_lastWriteMs = monotonicMs();
     connect(hub, &StreamHub::availabilityChanged, this, [this](bool available) {
         if (available)
-            m_grace.stop();
-        else if (!m_grace.isActive())
-            m_grace.start();
+            m_unavailableSinceMs = -1;
+        else if (m_unavailableSinceMs < 0)
+            m_unavailableSinceMs = monotonicMs();
     });
 }
 
@@ -53,6 +41,36 @@ StreamResponse::~StreamResponse()
 int StreamResponse::openCount()
 {
     return g_open;
+}
+
+qint64 StreamResponse::monotonicMs()
+{
+    static QElapsedTimer clock = [] {
+        QElapsedTimer t;
+        t.start();
+        return t;
+    }();
+    return clock.elapsed();
+}
+
+void StreamResponse::tick(qint64 nowMs)
+{
+    if (m_finished || m_gone)
+        return;
+    // While Redis is away the response stays open (keep-alives go on) and continues from the
+    // last delivered entry when it is back; after the grace period it ends with an `error`
+    // event whose id is that last entry, so the client can resume later without a gap.
+    if (m_unavailableSinceMs >= 0 && nowMs - m_unavailableSinceMs >= m_options.graceMs) {
+        Metrics::instance().readersDropped("redis_unavailable");
+        StreamEntry e;
+        e.idText = m_lastId;
+        e.fields = {{"type", "error"}, {"code", "unavailable"}, {"message", "Redis is unavailable; resume from the last event id later"}};
+        write(frame(e, m_options.format));
+        finish();
+        return;
+    }
+    if (m_sse && nowMs - m_lastWriteMs >= m_options.keepAliveMs)
+        write(Sse::comment("keep-alive"));
 }
 
 void StreamResponse::start(const QByteArray &conversationId, const EntryId &after)
@@ -81,13 +99,11 @@ void StreamResponse::start(const QByteArray &conversationId, const EntryId &afte
         m_responder->writeHeader(h.first, h.second);
     // The first body write ends the header block; the SSE retry hint is a useful first line.
     m_responder->writeBody(sse ? Sse::retry(m_options.retryMs) : QByteArray());
-    if (sse)
-        m_keepAlive.start();
     m_socket->flush();
     m_lastId = after.isNull() ? QByteArray() : after.toBytes();
     Metrics::instance().httpResponse(m_options.status);
     if (!m_hub->isAvailable())
-        m_grace.start();
+        m_unavailableSinceMs = monotonicMs();
     m_hub->subscribe(this, conversationId, after);
 }
 
@@ -150,8 +166,7 @@ void StreamResponse::write(const QByteArray &bytes)
     if (bytes.isEmpty() || !m_socket || m_gone)
         return;
     m_socket->write(bytes);
-    if (m_keepAlive.isActive())
-        m_keepAlive.start(); // silence is counted from the last write
+    m_lastWriteMs = monotonicMs(); // silence is counted from the last write
 }
 
 void StreamResponse::onBytesWritten()
@@ -165,8 +180,6 @@ void StreamResponse::finish()
     if (m_finished)
         return;
     m_finished = true;
-    m_keepAlive.stop();
-    m_grace.stop();
     m_hub->unsubscribe(this);
     if (m_socket && m_socket->state() == QAbstractSocket::ConnectedState)
         m_socket->disconnectFromHost(); // after the pending bytes are written
@@ -179,7 +192,6 @@ void StreamResponse::onSocketGone()
     if (m_gone)
         return;
     m_gone = true;
-    m_keepAlive.stop();
     m_hub->unsubscribe(this);
     Q_EMIT closed();
     deleteLater();

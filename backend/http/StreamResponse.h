@@ -8,7 +8,6 @@
 #include <QObject>
 #include <QPointer>
 #include <QTcpSocket>
-#include <QTimer>
 #include <optional>
 
 // One open streaming HTTP response (SSE or plain text) following a conversation through the
@@ -39,6 +38,11 @@ public:
 
     void start(const QByteArray &conversationId, const EntryId &after);
     static int openCount();
+    // Driven by one shared timer of the server instead of timers per stream (thousands of
+    // re-armed timers cost more than the streams): keep-alive after silence, end after the
+    // Redis grace period.
+    void tick(qint64 nowMs);
+    static qint64 monotonicMs();
 
     // StreamSubscriber
     void streamEntries(const QList<StreamEntry> &entries) override;
@@ -61,9 +65,10 @@ private:
     QPointer<QTcpSocket> m_socket;
     Options m_options;
     StreamHub *m_hub;
-    QTimer m_keepAlive;
-    QTimer m_grace;
     QByteArray m_lastId;
+    qint64 m_lastWriteMs = 0;
+    qint64 m_unavailableSinceMs = -1;
+    bool m_sse = true;
     bool m_finished = false;
     bool m_gone = false;
 };
