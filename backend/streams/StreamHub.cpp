@@ -413,12 +413,31 @@ void StreamHub::deliverStreams(const redisReply *reply, QSet<QByteArray> *more)
         const QList<StreamEntry> entries = parseEntries(stream->element[1]);
         if (entries.isEmpty())
             continue;
-        if (live->cursor < entries.last().id)
-            live->cursor = entries.last().id;
         const bool atHead = entries.size() < kLiveCount;
         if (!atHead)
             more->insert(key);
-        const QList<StreamSubscriber *> subs = live->subs; // delivery may change the list
+        fanOut(live.value(), entries, atHead);
+    }
+}
+
+void StreamHub::deliverLocal(const QByteArray &conversationId, const EntryId &previous, const QList<StreamEntry> &entries)
+{
+    auto live = m_live.find(StreamKeys::stream(conversationId));
+    if (live == m_live.end() || entries.isEmpty())
+        return;
+    if (live->cursor < previous) {
+        poke(conversationId); // something between our position and these entries: read it
+        return;
+    }
+    fanOut(live.value(), entries, true);
+}
+
+void StreamHub::fanOut(Live &live, const QList<StreamEntry> &entries, bool atHead)
+{
+    if (live.cursor < entries.last().id)
+        live.cursor = entries.last().id;
+    {
+        const QList<StreamSubscriber *> subs = live.subs; // delivery may change the list (and `live`)
         for (StreamSubscriber *sub : subs) {
             auto it = m_subs.find(sub);
             if (it == m_subs.end() || !it->live)

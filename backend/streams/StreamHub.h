@@ -56,6 +56,9 @@ public:
     void setLocalWriter(std::function<bool(const QByteArray &conversationId)> isLocal) { m_isLocal = std::move(isLocal); }
     // New entries were stored for this conversation: read them for its live subscribers.
     void poke(const QByteArray &conversationId);
+    // Entries this process just stored, directly after `previous`: delivered without reading
+    // them back when the live position is `previous`, else read from Redis (poke).
+    void deliverLocal(const QByteArray &conversationId, const EntryId &previous, const QList<StreamEntry> &entries);
 
     // Query and every blocking connection are up.
     bool isAvailable() const;
@@ -105,6 +108,7 @@ private:
     void catchUp(Sub *sub);
     void onCatchUp(StreamSubscriber *s, quint64 token, const redisReply *reply, const RedisError &error);
     void deliverStreams(const redisReply *streams, QSet<QByteArray> *more);
+    void fanOut(Live &live, const QList<StreamEntry> &entries, bool atHead);
     void assignReader(const QByteArray &key, Live &live);
     void flushPokes();
     void goLive(Sub *sub);

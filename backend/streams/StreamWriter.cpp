@@ -83,6 +83,8 @@ void StreamWriter::prime(const QByteArray &conversationId, const EntryId &last)
     s.released = false;
     if (s.last < last)
         s.last = last;
+    if (s.acked < last)
+        s.acked = last;
 }
 
 EntryId StreamWriter::append(const QByteArray &conversationId, FieldList fields, const FieldList &runFields, qint64 lease)
@@ -241,24 +243,32 @@ void StreamWriter::onBatchReply(const QByteArray &conversationId, int count, con
     }
     EntryId last;
     bool wroteEntries = false;
+    const EntryId previous = s.acked;
+    QList<StreamEntry> entries;
+    entries.reserve(count);
     for (int i = 0; i < count && !s.queue.empty(); ++i) {
-        const Pending &p = s.queue.front();
+        Pending &p = s.queue.front();
         if (!p.touchOnly) {
             last = p.id;
             wroteEntries = true;
             ++m_entriesWritten;
+            entries.append(StreamEntry{p.id, p.id.toBytes(), std::move(p.fields)});
         }
         m_bufferedBytes -= p.bytes;
         s.queue.pop_front();
     }
+    if (wroteEntries)
+        s.acked = last;
     const bool empty = s.queue.empty();
     const bool released = s.released;
     if (!empty)
         sendBatch(conversationId, s, false);
     else if (released)
         m_streams.erase(it);
-    if (wroteEntries)
+    if (wroteEntries) {
+        Q_EMIT appended(conversationId, previous, entries);
         Q_EMIT written(conversationId, last);
+    }
     if (empty)
         Q_EMIT drained(conversationId);
 }

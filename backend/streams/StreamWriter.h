@@ -51,6 +51,9 @@ public:
 Q_SIGNALS:
     // Everything up to and including `last` is stored in Redis.
     void written(const QByteArray &conversationId, const EntryId &last);
+    // The same, with the entries themselves: they directly follow `previous` in the stream, so
+    // a reader positioned at `previous` can take them without reading them back from Redis.
+    void appended(const QByteArray &conversationId, const EntryId &previous, const QList<StreamEntry> &entries);
     // The stream cannot be written (buffer bound exceeded, or Redis refused the write).
     void failed(const QByteArray &conversationId, const RedisError &error);
     void drained(const QByteArray &conversationId);
@@ -68,6 +71,7 @@ private:
     struct Stream
     {
         EntryId last;
+        EntryId acked; // the newest entry known to be stored (primed, or acknowledged)
         quint64 seq = 0;
         std::deque<Pending> queue;
         int inFlight = 0; // entries of the queue's front that are in the current call
