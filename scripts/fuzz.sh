@@ -62,10 +62,10 @@ run_target() {
         -print_final_stats=1 -artifact_prefix=./ "${extra[@]}" corpus > log.txt 2>&1) || rc=$?
     local last execs cov ft rate
     last=$(grep -E '^#[0-9]+' "$out/log.txt" | tail -1 || true)
-    execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$out/log.txt" | grep -oE '[0-9]+$' || echo "${last%% *}")
+    execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$out/log.txt" | grep -oE '[0-9]+$' | tail -1 || echo "${last%% *}")
     cov=$(grep -oE 'cov: [0-9]+' <<< "$last" | tail -1 || true)
     ft=$(grep -oE 'ft: [0-9]+' <<< "$last" | tail -1 || true)
-    rate=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$out/log.txt" | grep -oE '[0-9]+$' || echo "?")
+    rate=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$out/log.txt" | grep -oE '[0-9]+$' | tail -1 || echo "?")
     local crashes
     crashes=$(find "$out" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
     if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
