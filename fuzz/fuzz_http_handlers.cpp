@@ -32,6 +32,7 @@
 #include <QTimer>
 
 #include <csignal>
+#include <filesystem>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -69,6 +70,10 @@ void cleanup()
     // At exit Qt's own globals may already be gone: plain POSIX only.
     if (g.redis && g.redis->processId() > 0)
         ::kill(pid_t(g.redis->processId()), SIGKILL);
+    if (g.dir) {
+        std::error_code ignored;
+        std::filesystem::remove_all(g.dir->path().toStdString(), ignored);
+    }
 }
 
 // Runs the event loop until `done` returns true or `ms` pass.
