@@ -287,13 +287,24 @@ bool ApiServer::readPrompt(const QHttpServerRequest &request, QHttpServerRespond
     return true;
 }
 
+void ApiServer::sendUnavailable(QHttpServerResponder &responder, const QString &why, bool jsonErrors, const HeaderPairs &cors)
+{
+    HttpUtil::sendError(responder, Status::ServiceUnavailable, "unavailable",
+                        QStringLiteral("Redis is unavailable (%1); try again shortly").arg(why), jsonErrors,
+                        cors + HeaderPairs{{"Retry-After", "2"}});
+}
+
+void ApiServer::sendNotFound(QHttpServerResponder &responder, const QByteArray &id, bool jsonErrors, const HeaderPairs &cors)
+{
+    HttpUtil::sendError(responder, Status::NotFound, "not_found",
+                        QStringLiteral("conversation %1 does not exist or has expired").arg(QString::fromUtf8(id)), jsonErrors, cors);
+}
+
 bool ApiServer::checkWritable(QHttpServerResponder &responder, bool jsonErrors, const HeaderPairs &cors)
 {
     if (m_writer->isConnected())
         return true;
-    HttpUtil::sendError(responder, Status::ServiceUnavailable, "unavailable",
-                        QStringLiteral("Redis is unavailable (%1); try again shortly").arg(m_writer->lastError().message), jsonErrors,
-                        cors + HeaderPairs{{"Retry-After", "2"}});
+    sendUnavailable(responder, m_writer->lastError().message, jsonErrors, cors);
     return false;
 }
 
@@ -322,21 +333,30 @@ bool ApiServer::checkRate(QHttpServerResponder &responder, bool jsonErrors, cons
     return false;
 }
 
-void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &&responder, const HeaderPairs &cors)
+// Everything a create or a new turn checks before it starts a run: the prompt, what the client
+// accepts, Redis, the rate limit. On false the error response has been sent.
+bool ApiServer::readTurnRequest(const QHttpServerRequest &request, QHttpServerResponder &responder, const HeaderPairs &cors,
+                                QString *text, QJsonObject *options, ResponseFormat *format)
 {
     const QByteArray accept = HttpUtil::header(request, "Accept");
     const bool jsonErrors = wantsJsonErrors(accept);
-    QString text;
-    QJsonObject options;
-    if (!readPrompt(request, responder, cors, &text, &options))
-        return;
-    const ResponseFormat format = negotiateFormat(accept, true);
-    if (format == ResponseFormat::None) {
+    if (!readPrompt(request, responder, cors, text, options))
+        return false;
+    *format = negotiateFormat(accept, true);
+    if (*format == ResponseFormat::None) {
         HttpUtil::sendError(responder, Status::NotAcceptable, "not_acceptable",
                             QStringLiteral("can answer with text/event-stream, text/plain or application/json only"), jsonErrors, cors);
-        return;
+        return false;
     }
-    if (!checkWritable(responder, jsonErrors, cors) || !checkRate(responder, jsonErrors, cors))
+    return checkWritable(responder, jsonErrors, cors) && checkRate(responder, jsonErrors, cors);
+}
+
+void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &&responder, const HeaderPairs &cors)
+{
+    QString text;
+    QJsonObject options;
+    ResponseFormat format;
+    if (!readTurnRequest(request, responder, cors, &text, &options, &format))
         return;
     const QByteArray id = m_runs->start(text, options, m_tenant);
     if (format == ResponseFormat::Json)
@@ -348,19 +368,11 @@ void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &
 void ApiServer::addMessage(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id,
                            const HeaderPairs &cors)
 {
-    const QByteArray accept = HttpUtil::header(request, "Accept");
-    const bool jsonErrors = wantsJsonErrors(accept);
+    const bool jsonErrors = wantsJsonErrors(HttpUtil::header(request, "Accept"));
     QString text;
     QJsonObject options;
-    if (!readPrompt(request, responder, cors, &text, &options))
-        return;
-    const ResponseFormat format = negotiateFormat(accept, true);
-    if (format == ResponseFormat::None) {
-        HttpUtil::sendError(responder, Status::NotAcceptable, "not_acceptable",
-                            QStringLiteral("can answer with text/event-stream, text/plain or application/json only"), jsonErrors, cors);
-        return;
-    }
-    if (!checkWritable(responder, jsonErrors, cors) || !checkRate(responder, jsonErrors, cors))
+    ResponseFormat format;
+    if (!readTurnRequest(request, responder, cors, &text, &options, &format))
         return;
     auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
     QPointer<QTcpSocket> socket = held->socket();
@@ -416,9 +428,7 @@ void ApiServer::stream(const QHttpServerRequest &request, QHttpServerResponder &
         if (!socket)
             return;
         if (err.isError()) {
-            HttpUtil::sendError(*held, Status::ServiceUnavailable, "unavailable",
-                                QStringLiteral("Redis is unavailable (%1); try again shortly").arg(err.message), jsonErrors,
-                                cors + HeaderPairs{{"Retry-After", "2"}});
+            sendUnavailable(*held, err.message, jsonErrors, cors);
             return;
         }
         if (reply.integer == 0) {
@@ -481,9 +491,7 @@ void ApiServer::status(const QHttpServerRequest &request, QHttpServerResponder &
         if (!socket)
             return;
         if (err.isError()) {
-            HttpUtil::sendError(*held, Status::ServiceUnavailable, "unavailable",
-                                QStringLiteral("Redis is unavailable (%1); try again shortly").arg(err.message), jsonErrors,
-                                cors + HeaderPairs{{"Retry-After", "2"}});
+            sendUnavailable(*held, err.message, jsonErrors, cors);
             return;
         }
         QByteArray owner;
@@ -491,8 +499,7 @@ void ApiServer::status(const QHttpServerRequest &request, QHttpServerResponder &
             if (reply.elements.at(i).str == "tenant")
                 owner = reply.elements.at(i + 1).str;
         if (reply.elements.isEmpty() || (checkTenant && owner != tenant)) {
-            HttpUtil::sendError(*held, Status::NotFound, "not_found",
-                                QStringLiteral("conversation %1 does not exist or has expired").arg(QString::fromUtf8(id)), jsonErrors, cors);
+            sendNotFound(*held, id, jsonErrors, cors);
             return;
         }
         QJsonObject o{{QStringLiteral("id"), QString::fromUtf8(id)}};
@@ -530,9 +537,7 @@ void ApiServer::cancel(const QHttpServerRequest &request, QHttpServerResponder &
     };
     auto unavailable = [held, socket, cors, jsonErrors](const RedisError &err) {
         if (socket)
-            HttpUtil::sendError(*held, Status::ServiceUnavailable, "unavailable",
-                                QStringLiteral("Redis is unavailable (%1); try again shortly").arg(err.message), jsonErrors,
-                                cors + HeaderPairs{{"Retry-After", "2"}});
+            sendUnavailable(*held, err.message, jsonErrors, cors);
     };
     m_query->command({"HMGET", StreamKeys::run(id), "tenant", "status"},
                      [this, held, socket, id, cors, jsonErrors, tenant, checkTenant, reply, unavailable](const RedisReply &r, const RedisError &err) {
@@ -544,8 +549,7 @@ void ApiServer::cancel(const QHttpServerRequest &request, QHttpServerResponder &
         const bool exists = r.elements.size() == 2 && !r.elements.at(1).isNil();
         if (!exists || (checkTenant && owner != tenant)) {
             if (socket)
-                HttpUtil::sendError(*held, Status::NotFound, "not_found",
-                                    QStringLiteral("conversation %1 does not exist or has expired").arg(QString::fromUtf8(id)), jsonErrors, cors);
+                sendNotFound(*held, id, jsonErrors, cors);
             return;
         }
         if (m_runs->cancel(id)) { // ours: stopped here and now

@@ -38,6 +38,10 @@ private:
     void addMessage(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors);
     bool readPrompt(const QHttpServerRequest &request, QHttpServerResponder &responder, const HeaderPairs &cors, QString *text,
                     QJsonObject *options);
+    bool readTurnRequest(const QHttpServerRequest &request, QHttpServerResponder &responder, const HeaderPairs &cors, QString *text,
+                         QJsonObject *options, ResponseFormat *format);
+    static void sendUnavailable(QHttpServerResponder &responder, const QString &why, bool jsonErrors, const HeaderPairs &cors);
+    static void sendNotFound(QHttpServerResponder &responder, const QByteArray &id, bool jsonErrors, const HeaderPairs &cors);
     bool checkRate(QHttpServerResponder &responder, bool jsonErrors, const HeaderPairs &cors);
     bool checkWritable(QHttpServerResponder &responder, bool jsonErrors, const HeaderPairs &cors);
     void sendAccepted(QHttpServerResponder &responder, const QByteArray &id, const HeaderPairs &cors);
