@@ -105,6 +105,8 @@ void TestParsers::connectionString_data()
     QTest::newRow("bad db") << "h:1,defaultDatabase=-1" << false << "" << 0 << "" << "" << "" << 0;
     QTest::newRow("unbracketed v6") << "::1:6379" << false << "" << 0 << "" << "" << "" << 0;
     QTest::newRow("unix relative") << "unix://relative.sock" << false << "" << 0 << "" << "" << "" << 0;
+    QTest::newRow("url password, no host") << "redis://:s3cretpw@" << false << "" << 0 << "" << "" << "" << 0;
+    QTest::newRow("url password, bad port") << "redis://user:s3cretpw@host:99999" << false << "" << 0 << "" << "" << "" << 0;
     QTest::newRow("option not kv") << "h:1,password" << false << "" << 0 << "" << "" << "" << 0;
 }
 
@@ -117,6 +119,7 @@ void TestParsers::connectionString()
     QCOMPARE(cfg.has_value(), valid);
     if (!valid) {
         QVERIFY2(!error.isEmpty(), "an invalid string must come with a message");
+        QVERIFY2(!error.contains(QStringLiteral("s3cretpw")), qPrintable(error)); // never echo a password
         return;
     }
     QFETCH(QString, host);

@@ -4,6 +4,10 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+namespace {
+constexpr int kMaxToolCallIndex = 1024;
+}
+
 QList<ChatCompletionsStreamParser::Event> ChatCompletionsStreamParser::feed(QByteArrayView bytes)
 {
     QList<Event> out;
@@ -153,14 +157,16 @@ void ChatCompletionsStreamParser::handleData(const QByteArray &data, QList<Event
             const QString id = call.value(QStringLiteral("id")).toString();
             int index;
             if (call.contains(QStringLiteral("index"))) {
-                index = call.value(QStringLiteral("index")).toInt();
+                // A model asks for a handful of calls at once; anything else is not an index we
+                // can use (and INT_MAX + 1 below would overflow).
+                index = qBound(0, call.value(QStringLiteral("index")).toInt(), kMaxToolCallIndex);
             } else {
                 // Some servers omit "index": a new id starts a new call, otherwise continue the last.
                 bool known = false;
                 for (const ToolCall &c : std::as_const(m_toolCalls))
                     known = known || (!id.isEmpty() && c.id == id);
-                index = m_toolCalls.isEmpty() ? position
-                        : (!id.isEmpty() && !known) ? m_toolCalls.lastKey() + 1
+                index = m_toolCalls.isEmpty() ? qMin(position, kMaxToolCallIndex)
+                        : (!id.isEmpty() && !known) ? qMin(m_toolCalls.lastKey() + 1, kMaxToolCallIndex)
                                                     : m_toolCalls.lastKey();
             }
             ToolCall &tc = m_toolCalls[index];

@@ -77,11 +77,26 @@ bool parseHostPort(const QString &text, RedisConfig *cfg, QString *error)
     return true;
 }
 
-std::optional<RedisConfig> parseUrl(const QString &text, QString *error)
+// The connection string as it may be shown in an error: without its password.
+QString redacted(const QString &text)
 {
-    const QUrl url(text, QUrl::StrictMode);
+    const int schemeEnd = text.indexOf(QLatin1String("://"));
+    const int at = text.lastIndexOf(QLatin1Char('@'));
+    if (schemeEnd < 0 || at < schemeEnd)
+        return text;
+    const int colon = text.indexOf(QLatin1Char(':'), schemeEnd + 3);
+    if (colon < 0 || colon > at)
+        return text;
+    return text.left(colon + 1) + QStringLiteral("***") + text.mid(at);
+}
+
+std::optional<RedisConfig> parseUrl(const QString &input, QString *error)
+{
+    const QUrl url(input, QUrl::StrictMode);
+    const QString text = redacted(input);
     if (!url.isValid()) {
-        *error = QStringLiteral("not a valid URL: %1").arg(url.errorString());
+        // QUrl's own message quotes the whole input, password included: not shown.
+        *error = QStringLiteral("\"%1\" is not a valid URL (expected redis://[user:password@]host[:port][/db] or unix:///path)").arg(text);
         return std::nullopt;
     }
     RedisConfig cfg;
@@ -161,7 +176,7 @@ std::optional<RedisConfig> RedisConfig::parse(const QString &input, QString *err
     const QStringList parts = text.split(QLatin1Char(','));
     RedisConfig cfg;
     if (!parseHostPort(parts.first().trimmed(), &cfg, error))
-        return std::nullopt;
+        return std::nullopt; // (the endpoint part holds no password)
     for (int i = 1; i < parts.size(); ++i) {
         const QString part = parts.at(i).trimmed();
         if (part.isEmpty())
