@@ -362,7 +362,7 @@ void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &
     if (format == ResponseFormat::Json)
         sendAccepted(responder, id, cors);
     else
-        openStream(std::move(responder), format, 200, id, EntryId{}, cors);
+        openStream(std::move(responder), format, 200, id, EntryId{}, cors, m_client);
 }
 
 void ApiServer::addMessage(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id,
@@ -376,7 +376,7 @@ void ApiServer::addMessage(const QHttpServerRequest &request, QHttpServerRespond
         return;
     auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
     QPointer<QTcpSocket> socket = held->socket();
-    m_runs->addTurn(id, text, options, m_access.enabled() ? m_tenant : QByteArray("*"), [this, held, socket, id, format, cors, jsonErrors](int status, const QString &message, const EntryId &cursor) {
+    m_runs->addTurn(id, text, options, m_access.enabled() ? m_tenant : QByteArray("*"), [this, held, socket, id, format, cors, jsonErrors, client = m_client](int status, const QString &message, const EntryId &cursor) {
         if (!socket)
             return;
         if (status != 0) {
@@ -388,7 +388,7 @@ void ApiServer::addMessage(const QHttpServerRequest &request, QHttpServerRespond
         if (format == ResponseFormat::Json)
             sendAccepted(*held, id, cors);
         else
-            openStream(std::move(*held), format, 200, id, cursor, cors);
+            openStream(std::move(*held), format, 200, id, cursor, cors, client);
     });
 }
 
@@ -418,7 +418,7 @@ void ApiServer::stream(const QHttpServerRequest &request, QHttpServerResponder &
     const QByteArray tenant = m_tenant;
     const bool checkTenant = m_access.enabled();
     const bool sent = m_query->command({"EVAL", kLookupScript, "2", StreamKeys::stream(id), StreamKeys::run(id)},
-                                       [this, held, socket, id, cursor, format, cors, jsonErrors, tenant, checkTenant](const RedisReply &found, const RedisError &err) {
+                                       [this, held, socket, id, cursor, format, cors, jsonErrors, tenant, checkTenant, client = m_client](const RedisReply &found, const RedisError &err) {
         RedisReply reply;
         reply.integer = found.elements.size() == 2 ? found.elements.at(0).integer : 0;
         if (checkTenant && found.elements.size() == 2 && found.elements.at(1).str != tenant)
@@ -439,15 +439,17 @@ void ApiServer::stream(const QHttpServerRequest &request, QHttpServerResponder &
                                 jsonErrors, cors);
             return;
         }
-        openStream(std::move(*held), format, 200, id, *cursor, cors);
+        openStream(std::move(*held), format, 200, id, *cursor, cors, client);
     });
     Q_UNUSED(sent); // on failure the callback has already answered 503
 }
 
 void ApiServer::openStream(QHttpServerResponder &&responder, ResponseFormat format, int status, const QByteArray &id,
-                           const EntryId &after, const HeaderPairs &cors)
+                           const EntryId &after, const HeaderPairs &cors, const QByteArray &client)
 {
-    if (StreamResponse::openCount() >= m_config.maxStreams || m_openByClient.value(m_client) >= m_config.maxStreamsPerKey) {
+    // `client` is passed in, not read from m_client: this may run in a Redis callback, after
+    // other requests were dispatched.
+    if (StreamResponse::openCount() >= m_config.maxStreams || m_openByClient.value(client) >= m_config.maxStreamsPerKey) {
         Metrics::instance().rateLimited();
         const bool total = StreamResponse::openCount() >= m_config.maxStreams;
         HttpUtil::sendError(responder, Status::TooManyRequests, "too_many_streams",
@@ -464,7 +466,6 @@ void ApiServer::openStream(QHttpServerResponder &&responder, ResponseFormat form
     options.retryMs = m_config.retryMs;
     options.graceMs = m_config.readerGraceMs;
     auto *response = new StreamResponse(std::move(responder), options, m_hub, this);
-    const QByteArray client = m_client;
     ++m_openByClient[client];
     m_streams.insert(response);
     if (!m_tick.isActive())
