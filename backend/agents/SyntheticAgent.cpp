@@ -1,5 +1,9 @@
 #include "agents/SyntheticAgent.h"
 
+#include "agents/PaceScheduler.h"
+
+#include <QPointer>
+
 #include <QJsonValue>
 #include <chrono>
 #include <cmath>
@@ -90,6 +94,14 @@ void SyntheticAgent::cancel()
 {
     m_running = false;
     m_timer.stop();
+    cancelWait();
+}
+
+void SyntheticAgent::cancelWait()
+{
+    if (m_pace && m_waitTicket)
+        m_pace->cancel(m_waitTicket);
+    m_waitTicket = 0;
 }
 
 void SyntheticAgent::tick()
@@ -105,8 +117,16 @@ void SyntheticAgent::tick()
         if (rate > 0) {
             const qint64 offsetUs = qint64(double(m_next) * 1e6 / rate);
             const qint64 elapsedUs = m_clock.nsecsElapsed() / 1000;
-            if (offsetUs > elapsedUs) { // not due yet: sleep until it is
-                m_timer.start(int(qMin<qint64>((offsetUs - elapsedUs + 999) / 1000, std::numeric_limits<int>::max())));
+            if (offsetUs > elapsedUs) { // not due yet: wait on the shared pace timer
+                if (!m_pace)
+                    m_pace = PaceScheduler::of(parent() ? parent() : this);
+                QPointer<SyntheticAgent> self(this);
+                m_waitTicket = m_pace->schedule(m_pace->nowNs() + (offsetUs - elapsedUs) * 1000, [self] {
+                    if (self) {
+                        self->m_waitTicket = 0;
+                        self->tick();
+                    }
+                });
                 return;
             }
             dueUs = m_startUs + offsetUs;

@@ -46,6 +46,7 @@ public:
 
 private:
     void tick();
+    void cancelWait();
 
     Params m_params;
     QTimer m_timer;
@@ -53,4 +54,6 @@ private:
     qint64 m_startUs = 0;  // wall clock at start: stamps
     qint64 m_next = 0;
     bool m_running = false;
+    class PaceScheduler *m_pace = nullptr; // shared with the other agents of our parent
+    quint64 m_waitTicket = 0;
 };
