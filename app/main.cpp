@@ -24,6 +24,11 @@ int main(int argc, char **argv)
         if (a == "--headless" || a == "--help" || a == "-h" || a == "--version" || a == "-v")
             headless = true;
     }
+    // The server only: Qt's own UNIX event dispatcher instead of glib's. With thousands of
+    // streaming sockets, glib's notifier lists (linear removal on every write-notifier toggle)
+    // cost a third of the CPU; measured in docs/BENCHMARKS.md (W5: p99 8.2 s -> 0.29 s).
+    if (headless && !qEnvironmentVariableIsSet("QT_NO_GLIB"))
+        qputenv("QT_NO_GLIB", "1");
     std::unique_ptr<QCoreApplication> app(headless ? new QCoreApplication(argc, argv) : new QApplication(argc, argv));
     QCoreApplication::setApplicationName(QStringLiteral("agent-streams"));
     QCoreApplication::setOrganizationName(QStringLiteral("agent-streams"));
