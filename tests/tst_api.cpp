@@ -2,6 +2,7 @@
 #include "Backend.h"
 #include "HttpClient.h"
 #include "RedisServer.h"
+#include "TestBackend.h"
 #include "agents/Agent.h"
 #include "agents/Itinerary.h"
 #include "runs/RunManager.h"
@@ -76,20 +77,7 @@ private:
 
 std::unique_ptr<Backend> TestApi::startBackend(Config config, AgentFactory factory)
 {
-    config.redisConnectionString = m_redis.connectionString();
-    config.redisExplicit = true;
-    config.port = 0;
-    auto backend = std::make_unique<Backend>(config);
-    if (factory)
-        backend->setAgentFactory(factory);
-    QSignalSpy ready(backend.get(), &Backend::ready);
-    QSignalSpy failed(backend.get(), &Backend::failed);
-    backend->start();
-    if (!ready.wait(10000) && ready.isEmpty()) {
-        qWarning() << "backend failed:" << failed;
-        return nullptr;
-    }
-    return backend;
+    return startTestBackend(config, m_redis.connectionString(), factory);
 }
 
 void TestApi::initTestCase()

@@ -3,6 +3,7 @@
 #include "Backend.h"
 #include "HttpClient.h"
 #include "RedisServer.h"
+#include "TestBackend.h"
 #include "agents/Agent.h"
 #include "agents/DemoAgent.h"
 #include "agents/Itinerary.h"
@@ -172,14 +173,10 @@ void TestDurability::redisRestartMidRunLosesNothing()
     RedisServer redis;
     QVERIFY(redis.start(true)); // append-only, fsync always
     Config config;
-    config.redisConnectionString = redis.connectionString();
-    config.redisExplicit = true;
-    config.port = 0;
     config.demoPaceMs = 10;
-    Backend backend(config);
-    QSignalSpy ready(&backend, &Backend::ready);
-    backend.start();
-    QVERIFY(ready.wait(10000));
+    auto started = startTestBackend(config, redis.connectionString());
+    QVERIFY(started);
+    Backend &backend = *started;
     const QByteArray prompt = "Plan a 6-day trip to Athens";
     HttpClient follower;
     follower.request(backend.port(), "POST", "/api/agent/create", {{"Content-Type", "text/plain"}}, prompt);
@@ -203,17 +200,11 @@ void TestDurability::redisRestartMidRunLosesNothing()
 
 void TestDurability::multiTurnConversation()
 {
-    Config config;
-    config.redisConnectionString = m_redis.connectionString();
-    config.redisExplicit = true;
-    config.port = 0;
-    Backend backend(config);
     QList<AgentRequest> seen;
-    backend.setAgentFactory([&seen](const AgentRequest &, QObject *parent) { return new RecordingAgent(&seen, parent); });
-    QSignalSpy ready(&backend, &Backend::ready);
-    backend.start();
-    QVERIFY(ready.wait(10000));
-    const quint16 port = backend.port();
+    auto backend = startTestBackend(Config{}, m_redis.connectionString(),
+                                    [&seen](const AgentRequest &, QObject *parent) { return new RecordingAgent(&seen, parent); });
+    QVERIFY(backend);
+    const quint16 port = backend->port();
 
     HttpClient first;
     first.request(port, "POST", "/api/agent/create", {{"Content-Type", "text/plain"}}, "Plan a 2-day trip to Prague");

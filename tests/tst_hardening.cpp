@@ -3,6 +3,7 @@
 #include "Backend.h"
 #include "HttpClient.h"
 #include "RedisServer.h"
+#include "TestBackend.h"
 #include "agents/Itinerary.h"
 #include "runs/RunManager.h"
 
@@ -75,15 +76,7 @@ private:
 
 std::unique_ptr<Backend> TestHardening::startBackend(Config config, const QString &redis)
 {
-    config.redisConnectionString = redis;
-    config.redisExplicit = true;
-    config.port = 0;
-    auto backend = std::make_unique<Backend>(config);
-    QSignalSpy ready(backend.get(), &Backend::ready);
-    backend->start();
-    if (!ready.wait(10000))
-        return nullptr;
-    return backend;
+    return startTestBackend(config, redis);
 }
 
 void TestHardening::initTestCase()

@@ -5,6 +5,7 @@
 #include "HttpClient.h"
 #include "MainWindow.h"
 #include "RedisServer.h"
+#include "TestBackend.h"
 
 #include <QCheckBox>
 #include <QLabel>
@@ -70,16 +71,10 @@ void TestMainWindow::initTestCase()
     QLoggingCategory::setFilterRules(QStringLiteral("agentstreams.*.debug=false\nagentstreams.*.info=false"));
     QVERIFY2(m_redis.start(), qPrintable(m_redis.error()));
     Config config;
-    config.redisConnectionString = m_redis.connectionString();
-    config.redisExplicit = true;
-    config.port = 0;
     config.demoPaceMs = 8;
-    m_backend = new Backend(config);
-    QSignalSpy ready(m_backend, &Backend::ready);
-    QSignalSpy failed(m_backend, &Backend::failed);
-    m_backend->start();
-    QTRY_VERIFY_WITH_TIMEOUT(ready.count() > 0 || failed.count() > 0, 30000);
-    QVERIFY(failed.isEmpty());
+    QString error;
+    m_backend = startTestBackend(config, m_redis.connectionString(), {}, &error).release();
+    QVERIFY2(m_backend, qPrintable(error));
 }
 
 void TestMainWindow::init()

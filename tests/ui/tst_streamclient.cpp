@@ -3,6 +3,7 @@
 #include "Backend.h"
 #include "HttpClient.h"
 #include "RedisServer.h"
+#include "TestBackend.h"
 #include "StreamClient.h"
 
 #include <QRegularExpression>
@@ -47,16 +48,10 @@ void TestStreamClient::initTestCase()
     QLoggingCategory::setFilterRules(QStringLiteral("agentstreams.*.debug=false\nagentstreams.*.info=false"));
     QVERIFY2(m_redis.start(), qPrintable(m_redis.error()));
     Config config;
-    config.redisConnectionString = m_redis.connectionString();
-    config.redisExplicit = true;
-    config.port = 0;
     config.demoPaceMs = 5;
-    m_backend = new Backend(config);
-    QSignalSpy ready(m_backend, &Backend::ready);
-    QSignalSpy failed(m_backend, &Backend::failed);
-    m_backend->start();
-    QTRY_VERIFY_WITH_TIMEOUT(ready.count() > 0 || failed.count() > 0, 30000);
-    QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
+    QString error;
+    m_backend = startTestBackend(config, m_redis.connectionString(), {}, &error).release();
+    QVERIFY2(m_backend, qPrintable(error));
     QVERIFY(m_backend->port() != 0);
 }
 
