@@ -18,18 +18,7 @@ JOBS="${FUZZ_JOBS:-1}"
 
 # clang with libFuzzer (libclang-rt-14-dev ships libclang_rt.fuzzer*).
 PACKAGES=(clang libclang-rt-14-dev cmake ninja-build pkg-config qt6-base-dev qt6-httpserver-dev libhiredis-dev redis-server)
-missing=()
-for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "==> installing: ${missing[*]}"
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+scripts/install-packages.sh "${PACKAGES[@]}"
 
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     CC=clang CXX=clang++ cmake -S fuzz -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -8,18 +8,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config libgl-dev
           qt6-base-dev qt6-httpserver-dev qt6-websockets-dev
           libhiredis-dev redis-server redis-tools curl openssl ca-certificates)
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "==> installing: ${missing[*]}"
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+scripts/install-packages.sh "${PACKAGES[@]}"
 
 BUILD_DIR="${1:-build}"
 shift || true

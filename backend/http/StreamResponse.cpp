@@ -193,6 +193,5 @@ void StreamResponse::onSocketGone()
         return;
     m_gone = true;
     m_hub->unsubscribe(this);
-    Q_EMIT closed();
     deleteLater();
 }

@@ -52,9 +52,6 @@ public:
     // Frames one entry for the given format (pure; exposed for tests).
     static QByteArray frame(const StreamEntry &entry, ResponseFormat format);
 
-Q_SIGNALS:
-    void closed();
-
 private:
     void write(const QByteArray &bytes);
     void finish();
