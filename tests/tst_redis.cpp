@@ -41,6 +41,7 @@ private Q_SLOTS:
     void reconnectsAfterRestart();
     void writerBatchesInOrder();
     void writerSkipsEntriesThatAlreadyLanded();
+    void writerSharesOneCallAcrossStreams();
     void writerBuffersThroughOutage();
     void writerBufferBound();
     void hubFanOutUsesFixedConnections();
@@ -137,6 +138,51 @@ void TestRedis::writerBatchesInOrder()
                  .split('\n')
                  .first(),
              ids.last().toBytes());
+}
+
+void TestRedis::writerSharesOneCallAcrossStreams()
+{
+    RedisConnection c(configFor(m_redis), QStringLiteral("w"));
+    QSignalSpy connected(&c, &RedisConnection::connected);
+    c.open();
+    QVERIFY(connected.wait(5000));
+    StreamWriter writer(&c);
+    // A run ended by another instance: its appends are refused, the other streams' are not.
+    m_redis.cli({QStringLiteral("HSET"), QStringLiteral("agent-run:{multi-ended}"), QStringLiteral("status"), QStringLiteral("cancelled")});
+    m_redis.cli({QStringLiteral("CONFIG"), QStringLiteral("RESETSTAT")});
+    QList<QByteArray> failedIds;
+    QString failure;
+    QHash<QByteArray, int> appendedPerStream;
+    connect(&writer, &StreamWriter::failed, this, [&](const QByteArray &id, const RedisError &e) {
+        failedIds << id;
+        failure = e.message;
+    });
+    connect(&writer, &StreamWriter::appended, this, [&](const QByteArray &id, const EntryId &, const QList<StreamEntry> &entries) {
+        appendedPerStream[id] += int(entries.size());
+    });
+    for (int i = 0; i < 50; ++i) {
+        writer.append("multi-" + QByteArray::number(i), {{"type", "message"}, {"text", "a"}}, {}, 9999999999999);
+        writer.append("multi-" + QByteArray::number(i), {{"type", "message"}, {"text", "b"}});
+    }
+    writer.append("multi-ended", {{"type", "message"}, {"text", "late"}});
+    QTRY_COMPARE(appendedPerStream.size(), 50);
+    QTRY_COMPARE(failedIds, QList<QByteArray>{"multi-ended"});
+    QVERIFY2(failure.startsWith(QLatin1String("ENDED")), qPrintable(failure));
+    for (int i = 0; i < 50; ++i)
+        QCOMPARE(appendedPerStream.value("multi-" + QByteArray::number(i)), 2);
+    for (int i = 0; i < 50; i += 7)
+        QCOMPARE(m_redis.cli({QStringLiteral("XLEN"), QStringLiteral("agent-stream:{multi-%1}").arg(i)}), QByteArray("2"));
+    QCOMPARE(m_redis.cli({QStringLiteral("XLEN"), QStringLiteral("agent-stream:{multi-ended}")}), QByteArray("0"));
+    QCOMPARE(m_redis.cli({QStringLiteral("ZSCORE"), QStringLiteral("agent-streams:leases"), QStringLiteral("multi-3")}), QByteArray("9999999999999"));
+    // Every stream appended in one event-loop turn went out in ONE script call (plus, on a
+    // server that does not know the script yet, the NOSCRIPT attempt before the EVAL).
+    const QByteArray stats = m_redis.cli({QStringLiteral("INFO"), QStringLiteral("commandstats")});
+    auto calls = [&](const QByteArray &name) {
+        const qsizetype at = stats.indexOf("cmdstat_" + name + ":calls=");
+        return at < 0 ? 0 : stats.mid(at + name.size() + 15).split(',').first().toInt();
+    };
+    QVERIFY2(calls("evalsha") + calls("eval") >= 1 && calls("evalsha") <= 1 && calls("eval") <= 1, stats.constData());
+    QCOMPARE(calls("xadd"), 100);
 }
 
 void TestRedis::writerSkipsEntriesThatAlreadyLanded()

@@ -7,66 +7,91 @@
 #include <QLoggingCategory>
 #include <QTimer>
 
+#include <hiredis/hiredis.h>
+
 Q_LOGGING_CATEGORY(lcWriter, "agentstreams.streams.writer")
 
 namespace {
-// KEYS[1] stream, KEYS[2] run record, KEYS[3] lease index. ARGV: ttlMs, lease (-1 keep,
-// 0 drop, else expiry ms), conversation id, nRunFields, runFields..., then per entry: id,
-// nFields, fields... An XADD whose id is not above the stream's top entry was already written
-// by an earlier attempt of this same batch: counted as skipped, not an error.
+// One call appends to MANY streams. KEYS[1] lease index, then per stream: its stream key and
+// its run record. ARGV[1] ttlMs, then per stream (in KEYS order): conversation id, lease (-1
+// keep, 0 drop, else expiry ms), nRunFields, runFields..., nEntries, then per entry: id,
+// nFields, fields... Returns one result per stream: {added, skipped}, or an error reply for
+// that stream alone (the other streams of the call are not affected). An XADD whose id is not
+// above the stream's top entry was already written by an earlier attempt of this same batch:
+// counted as skipped, not an error.
 const char kAppendScript[] = R"lua(
 local ttl = tonumber(ARGV[1])
-local status = redis.call('HGET', KEYS[2], 'status')
-if status and status ~= 'in_progress' and status ~= 'queued' then
-  -- Ended elsewhere (cancelled from another instance, or declared interrupted): refuse new
-  -- entries; a retry of entries that are already stored is still fine.
-  local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-  local tms, tseq = -1, -1
-  if #top > 0 then
-    local a, b = string.match(top[1][1], '(%d+)-(%d+)')
-    tms, tseq = tonumber(a), tonumber(b)
-  end
-  local j = 5 + 2 * tonumber(ARGV[4])
-  while j <= #ARGV do
-    local a, b = string.match(ARGV[j], '(%d+)-(%d+)')
-    if tonumber(a) > tms or (tonumber(a) == tms and tonumber(b) > tseq) then
-      return redis.error_reply('ENDED the run was ended (' .. status .. ') by another instance')
+local results = {}
+local a = 2
+for s = 1, (#KEYS - 1) / 2 do
+  local skey, rkey = KEYS[2 * s], KEYS[2 * s + 1]
+  local conv, lease, nh = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local hstart = a + 3
+  local ne = tonumber(ARGV[hstart + 2 * nh])
+  local first = hstart + 2 * nh + 1
+  local j, last = first, first
+  for e = 1, ne do j = j + 2 + 2 * tonumber(ARGV[j + 1]) end
+  last = j
+  a = j
+  local status = redis.call('HGET', rkey, 'status')
+  if status and status ~= 'in_progress' and status ~= 'queued' then
+    -- Ended elsewhere (cancelled from another instance, or declared interrupted): refuse new
+    -- entries; a retry of entries that are already stored is still fine.
+    local top = redis.call('XREVRANGE', skey, '+', '-', 'COUNT', 1)
+    local tms, tseq = -1, -1
+    if #top > 0 then
+      local x, y = string.match(top[1][1], '(%d+)-(%d+)')
+      tms, tseq = tonumber(x), tonumber(y)
     end
-    j = j + 2 + 2 * tonumber(ARGV[j + 1])
-  end
-  return {0, 0}
-end
-local lease = tonumber(ARGV[2])
-if lease == 0 then
-  redis.call('ZREM', KEYS[3], ARGV[3])
-elseif lease > 0 then
-  redis.call('ZADD', KEYS[3], lease, ARGV[3])
-end
-local nh = tonumber(ARGV[4])
-local i = 5
-if nh > 0 then
-  redis.call('HSET', KEYS[2], unpack(ARGV, i, i + 2 * nh - 1))
-  i = i + 2 * nh
-end
-local added, skipped = 0, 0
-while i <= #ARGV do
-  local nf = tonumber(ARGV[i + 1])
-  local r = redis.pcall('XADD', KEYS[1], ARGV[i], unpack(ARGV, i + 2, i + 1 + 2 * nf))
-  if type(r) == 'table' and r.err then
-    if string.find(r.err, 'equal or smaller', 1, true) then skipped = skipped + 1 else return r end
+    local res = {0, 0}
+    local k = first
+    while k < last do
+      local x, y = string.match(ARGV[k], '(%d+)-(%d+)')
+      if tonumber(x) > tms or (tonumber(x) == tms and tonumber(y) > tseq) then
+        res = {err = 'ENDED the run was ended (' .. status .. ') by another instance'}
+        break
+      end
+      k = k + 2 + 2 * tonumber(ARGV[k + 1])
+    end
+    results[s] = res
   else
-    added = added + 1
+    if lease == 0 then
+      redis.call('ZREM', KEYS[1], conv)
+    elseif lease > 0 then
+      redis.call('ZADD', KEYS[1], lease, conv)
+    end
+    if nh > 0 then
+      redis.call('HSET', rkey, unpack(ARGV, hstart, hstart + 2 * nh - 1))
+    end
+    local added, skipped, failure = 0, 0, nil
+    local k = first
+    while k < last do
+      local nf = tonumber(ARGV[k + 1])
+      local r = redis.pcall('XADD', skey, ARGV[k], unpack(ARGV, k + 2, k + 1 + 2 * nf))
+      if type(r) == 'table' and r.err then
+        if string.find(r.err, 'equal or smaller', 1, true) then
+          skipped = skipped + 1
+        else
+          failure = r
+          break
+        end
+      else
+        added = added + 1
+      end
+      k = k + 2 + 2 * nf
+    end
+    if ttl > 0 then
+      redis.call('PEXPIRE', skey, ttl)
+      redis.call('PEXPIRE', rkey, ttl)
+    end
+    results[s] = failure or {added, skipped}
   end
-  i = i + 2 + 2 * nf
 end
-if ttl > 0 then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-end
-return {added, skipped}
+return results
 )lua";
 
-constexpr int kMaxEntriesPerCall = 256;
+constexpr int kMaxEntriesPerStream = 512; // per call: a long backlog goes out in several calls
+constexpr int kMaxEntriesPerCall = 4096;  // all streams of one call together
 } // namespace
 
 StreamWriter::StreamWriter(RedisConnection *connection, QObject *parent)
@@ -74,7 +99,12 @@ StreamWriter::StreamWriter(RedisConnection *connection, QObject *parent)
     , m_connection(connection)
     , m_scriptSha(QCryptographicHash::hash(QByteArray(kAppendScript), QCryptographicHash::Sha1).toHex())
 {
-    connect(m_connection, &RedisConnection::connected, this, &StreamWriter::scheduleFlush);
+    connect(m_connection, &RedisConnection::connected, this, [this] {
+        // Calls lost with the old connection left their streams queued: send them again.
+        for (auto it = m_streams.begin(); it != m_streams.end(); ++it)
+            markReady(it.key(), it.value());
+        scheduleFlush();
+    });
 }
 
 void StreamWriter::prime(const QByteArray &conversationId, const EntryId &last)
@@ -137,6 +167,7 @@ void StreamWriter::enqueue(const QByteArray &conversationId, Pending p, bool ter
     }
     m_bufferedBytes += p.bytes;
     s.queue.push_back(std::move(p));
+    markReady(conversationId, s);
     scheduleFlush();
 }
 
@@ -164,68 +195,126 @@ void StreamWriter::scheduleFlush()
     QTimer::singleShot(0, this, &StreamWriter::flush);
 }
 
+void StreamWriter::markReady(const QByteArray &conversationId, Stream &s)
+{
+    if (!s.ready && s.inFlight == 0 && !s.queue.empty()) {
+        s.ready = true;
+        m_ready.push_back(conversationId);
+    }
+}
+
 void StreamWriter::flush()
 {
     m_flushScheduled = false;
     if (!m_connection->isConnected())
         return; // the connected signal schedules the next flush
-    for (auto it = m_streams.begin(); it != m_streams.end(); ++it) {
-        if (it->inFlight == 0 && !it->queue.empty())
-            sendBatch(it.key(), it.value(), false);
-    }
-}
-
-void StreamWriter::sendBatch(const QByteArray &conversationId, Stream &s, bool useEval)
-{
-    QList<QByteArray> args;
-    args.reserve(8 + int(qMin<size_t>(s.queue.size(), kMaxEntriesPerCall)) * 12);
-    args << (useEval ? QByteArrayLiteral("EVAL") : QByteArrayLiteral("EVALSHA"))
-         << (useEval ? QByteArray(kAppendScript) : m_scriptSha) << "3" << StreamKeys::stream(conversationId)
-         << StreamKeys::run(conversationId) << StreamKeys::leases() << QByteArray::number(m_ttlMs);
-    // Run-record fields and lease of every entry in the batch, later ones winning.
-    FieldList runFields;
-    qint64 lease = -1;
-    int count = 0;
-    for (auto p = s.queue.begin(); p != s.queue.end() && count < kMaxEntriesPerCall; ++p, ++count) {
-        if (p->lease >= 0)
-            lease = p->lease;
-        for (const auto &f : p->runFields) {
-            auto existing = std::find_if(runFields.begin(), runFields.end(), [&](const auto &r) { return r.first == f.first; });
-            if (existing != runFields.end())
-                existing->second = f.second;
-            else
-                runFields.append(f);
+    // Every stream with queued entries and no call in flight, in the order they became ready,
+    // goes into calls of at most kMaxEntriesPerCall entries each; the calls are pipelined.
+    std::vector<CallPart> call;
+    int entries = 0;
+    while (!m_ready.empty()) {
+        const QByteArray id = std::move(m_ready.front());
+        m_ready.pop_front();
+        auto it = m_streams.find(id);
+        if (it == m_streams.end())
+            continue;
+        Stream &s = it.value();
+        s.ready = false;
+        if (s.inFlight != 0 || s.queue.empty())
+            continue;
+        const int count = int(qMin<size_t>(s.queue.size(), kMaxEntriesPerStream));
+        s.inFlight = count;
+        call.push_back({id, count});
+        entries += count;
+        if (entries >= kMaxEntriesPerCall) {
+            sendCall(std::move(call), false);
+            call.clear();
+            entries = 0;
         }
     }
-    args << QByteArray::number(lease) << conversationId << QByteArray::number(runFields.size());
-    for (const auto &f : runFields)
-        args << f.first << f.second;
-    int i = 0;
-    for (auto p = s.queue.begin(); i < count; ++p, ++i) {
-        if (p->touchOnly)
-            continue;
-        args << p->id.toBytes() << QByteArray::number(p->fields.size());
-        for (const auto &f : p->fields)
+    if (!call.empty())
+        sendCall(std::move(call), false);
+}
+
+void StreamWriter::sendCall(std::vector<CallPart> parts, bool useEval)
+{
+    QList<QByteArray> args;
+    args.reserve(4 + qsizetype(parts.size()) * 8);
+    args << (useEval ? QByteArrayLiteral("EVAL") : QByteArrayLiteral("EVALSHA"))
+         << (useEval ? QByteArray(kAppendScript) : m_scriptSha) << QByteArray::number(1 + 2 * qsizetype(parts.size()))
+         << StreamKeys::leases();
+    for (const CallPart &part : parts)
+        args << StreamKeys::stream(part.conversationId) << StreamKeys::run(part.conversationId);
+    args << QByteArray::number(m_ttlMs);
+    for (const CallPart &part : parts) {
+        const Stream &s = m_streams[part.conversationId];
+        // Run-record fields and lease of every entry in the batch, later ones winning.
+        FieldList runFields;
+        qint64 lease = -1;
+        int entries = 0;
+        auto end = s.queue.begin() + part.count;
+        for (auto p = s.queue.begin(); p != end; ++p) {
+            if (p->lease >= 0)
+                lease = p->lease;
+            if (!p->touchOnly)
+                ++entries;
+            for (const auto &f : p->runFields) {
+                auto existing = std::find_if(runFields.begin(), runFields.end(), [&](const auto &r) { return r.first == f.first; });
+                if (existing != runFields.end())
+                    existing->second = f.second;
+                else
+                    runFields.append(f);
+            }
+        }
+        args << part.conversationId << QByteArray::number(lease) << QByteArray::number(runFields.size());
+        for (const auto &f : runFields)
             args << f.first << f.second;
+        args << QByteArray::number(entries);
+        for (auto p = s.queue.begin(); p != end; ++p) {
+            if (p->touchOnly)
+                continue;
+            args << p->id.toBytes() << QByteArray::number(p->fields.size());
+            for (const auto &f : p->fields)
+                args << f.first << f.second;
+        }
     }
-    s.inFlight = count;
-    m_connection->command(args, [this, conversationId, count](const RedisReply &reply, const RedisError &error) {
-        onBatchReply(conversationId, count, reply, error);
+    m_connection->commandRaw(args, [this, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
+        onCallReply(std::move(parts), reply, error);
     });
 }
 
-void StreamWriter::onBatchReply(const QByteArray &conversationId, int count, const RedisReply &reply, const RedisError &error)
+void StreamWriter::onCallReply(std::vector<CallPart> parts, const redisReply *reply, const RedisError &error)
 {
+    if (error.kind == RedisError::Kind::Reply && error.message.startsWith(QLatin1String("NOSCRIPT"))) {
+        if (m_connection->isConnected()) {
+            sendCall(std::move(parts), true); // loads the script; later calls use EVALSHA
+            return;
+        }
+    }
+    const bool wellFormed = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == parts.size();
+    for (size_t i = 0; i < parts.size(); ++i) {
+        if (error.isError() || !wellFormed) {
+            finishPart(parts[i], nullptr,
+                       error.isError() ? error : RedisError{RedisError::Kind::Protocol, QStringLiteral("unexpected reply to the append script")});
+            continue;
+        }
+        const redisReply *r = reply->element[i];
+        if (r->type == REDIS_REPLY_ERROR)
+            finishPart(parts[i], nullptr, {RedisError::Kind::Reply, QString::fromUtf8(r->str, int(r->len))});
+        else
+            finishPart(parts[i], r, {});
+    }
+    flush(); // streams that queued more while this call was out
+}
+
+void StreamWriter::finishPart(const CallPart &part, const redisReply *, const RedisError &error)
+{
+    const QByteArray &conversationId = part.conversationId;
     auto it = m_streams.find(conversationId);
     if (it == m_streams.end())
         return;
     Stream &s = it.value();
     s.inFlight = 0;
-    if (error.kind == RedisError::Kind::Reply && reply.str.startsWith("NOSCRIPT")) {
-        if (m_connection->isConnected())
-            sendBatch(conversationId, s, true); // loads the script; later calls use EVALSHA
-        return;
-    }
     if (error.isConnectionError()) {
         // Stays queued; sent again after the reconnect, and the ids make the retry idempotent.
         return;
@@ -245,8 +334,8 @@ void StreamWriter::onBatchReply(const QByteArray &conversationId, int count, con
     bool wroteEntries = false;
     const EntryId previous = s.acked;
     QList<StreamEntry> entries;
-    entries.reserve(count);
-    for (int i = 0; i < count && !s.queue.empty(); ++i) {
+    entries.reserve(part.count);
+    for (int i = 0; i < part.count && !s.queue.empty(); ++i) {
         Pending &p = s.queue.front();
         if (!p.touchOnly) {
             last = p.id;
@@ -260,10 +349,9 @@ void StreamWriter::onBatchReply(const QByteArray &conversationId, int count, con
     if (wroteEntries)
         s.acked = last;
     const bool empty = s.queue.empty();
-    const bool released = s.released;
     if (!empty)
-        sendBatch(conversationId, s, false);
-    else if (released)
+        markReady(conversationId, s);
+    else if (s.released)
         m_streams.erase(it);
     if (wroteEntries) {
         Q_EMIT appended(conversationId, previous, entries);

@@ -6,13 +6,16 @@
 #include <QHash>
 #include <QObject>
 #include <deque>
+#include <vector>
 
 class RedisConnection;
+struct redisReply;
 
 // The write side of the durable log. Appends are given writer-assigned, strictly increasing
-// ids at once and written in batches: every append made during one event-loop turn for a
-// stream goes out as ONE script call (XADD each entry, HSET the run record, PEXPIRE both keys),
-// and the calls for different streams are pipelined on one connection.
+// ids at once and written in batches: everything appended during one event-loop turn, for
+// every stream, goes out as ONE script call (per stream: XADD each entry, HSET the run record,
+// PEXPIRE both keys), so a chunk costs a share of one round trip however many runs write.
+// A stream has at most one call in flight (order, idempotent retries); calls are pipelined.
 //
 // While Redis is unreachable entries wait in memory (bounded by maxBufferedBytes) and are sent
 // again, in order, after the reconnect; a batch whose first attempt did land is recognised by
@@ -77,15 +80,24 @@ private:
         int inFlight = 0; // entries of the queue's front that are in the current call
         bool released = false;
         bool failed = false;
+        bool ready = false; // listed in m_ready
+    };
+    struct CallPart
+    {
+        QByteArray conversationId;
+        int count = 0; // queue entries (front) carried by the call
     };
     void scheduleFlush();
     void flush();
-    void sendBatch(const QByteArray &conversationId, Stream &stream, bool useEval);
-    void onBatchReply(const QByteArray &conversationId, int count, const class RedisReply &reply, const RedisError &error);
+    void markReady(const QByteArray &conversationId, Stream &s);
+    void sendCall(std::vector<CallPart> parts, bool useEval);
+    void onCallReply(std::vector<CallPart> parts, const redisReply *reply, const RedisError &error);
+    void finishPart(const CallPart &part, const redisReply *result, const RedisError &error);
     void enqueue(const QByteArray &conversationId, Pending pending, bool terminal);
 
     RedisConnection *m_connection;
     QHash<QByteArray, Stream> m_streams;
+    std::deque<QByteArray> m_ready; // streams with queued entries and no call in flight
     QByteArray m_scriptSha;
     qint64 m_ttlMs = 10 * 60 * 1000;
     qint64 m_maxBufferedBytes = 64 * 1024 * 1024;
