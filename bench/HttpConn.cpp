@@ -1,5 +1,6 @@
 #include "HttpConn.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
@@ -77,12 +78,13 @@ static int parseStatus(const std::string &head)
 
 // ---------------------------------------------------------------------------------------------
 
-StreamConn::StreamConn(EventLoop &loop, Session &s, Latencies &lat, std::string request, Hooks hooks)
+StreamConn::StreamConn(EventLoop &loop, Session &s, Latencies &lat, std::string request, Hooks hooks, Protocol protocol)
     : session(s)
     , m_loop(loop)
     , m_lat(lat)
     , m_out(std::move(request))
     , m_hooks(std::move(hooks))
+    , m_protocol(protocol)
 {
 }
 
@@ -176,8 +178,8 @@ void StreamConn::readSome()
         }
         const int64_t nowWall = wallUs();
         const int64_t nowMono = monoUs();
-        m_in.append(buf, size_t(n));
         if (!m_headDone) {
+            m_in.append(buf, size_t(n));
             const size_t e = m_in.find("\r\n\r\n");
             if (e == std::string::npos)
                 continue;
@@ -193,11 +195,81 @@ void StreamConn::readSome()
                 finish("HTTP status " + std::to_string(status));
                 return;
             }
+            if (strcasestr(headerValue(head, "Transfer-Encoding").c_str(), "chunked")) {
+                m_chunked = true;
+                m_raw = m_in.substr(m_inOff);
+                m_in.clear();
+                m_inOff = 0;
+            }
+        } else if (m_chunked) {
+            m_raw.append(buf, size_t(n));
+        } else {
+            m_in.append(buf, size_t(n));
+        }
+        if (m_chunked && !dechunk()) {
+            finish("bad chunked encoding");
+            return;
         }
         parseBody(nowWall, nowMono);
+        if (m_bodyEnded && !closed) {
+            finish(session.done ? "" : "response ended before done");
+            return;
+        }
         if (size_t(n) < sizeof buf)
             return;
     }
+}
+
+bool StreamConn::dechunk()
+{
+    size_t pos = 0;
+    while (pos < m_raw.size() && !m_bodyEnded) {
+        if (m_chunkState == ChunkState::Data) {
+            const size_t take = std::min(m_chunkLeft, m_raw.size() - pos);
+            m_in.append(m_raw, pos, take);
+            pos += take;
+            m_chunkLeft -= take;
+            if (m_chunkLeft == 0)
+                m_chunkState = ChunkState::DataEnd;
+            continue;
+        }
+        const size_t nl = m_raw.find('\n', pos);
+        if (nl == std::string::npos)
+            break;
+        size_t len = nl - pos;
+        if (len > 0 && m_raw[pos + len - 1] == '\r')
+            --len;
+        const char *p = m_raw.data() + pos;
+        pos = nl + 1;
+        switch (m_chunkState) {
+        case ChunkState::DataEnd: // the CRLF after a chunk's data
+            if (len != 0)
+                return false;
+            m_chunkState = ChunkState::Size;
+            break;
+        case ChunkState::Size: { // "<hex>[;ext]"
+            char *end = nullptr;
+            const unsigned long long size = strtoull(p, &end, 16);
+            if (end == p)
+                return false;
+            if (size == 0) {
+                m_chunkState = ChunkState::Trailer;
+            } else {
+                m_chunkLeft = size_t(size);
+                m_chunkState = ChunkState::Data;
+            }
+            break;
+        }
+        case ChunkState::Trailer: // trailer fields up to an empty line
+            if (len == 0)
+                m_bodyEnded = true;
+            break;
+        case ChunkState::Data:
+            break;
+        }
+    }
+    m_raw.erase(0, pos);
+    return true;
 }
 
 void StreamConn::parseBody(int64_t nowWall, int64_t nowMono)
@@ -228,7 +300,24 @@ void StreamConn::line(const char *p, size_t n, int64_t nowWall, int64_t nowMono)
         return nullptr;
     };
     if (n == 0) { // dispatch
-        if (!m_type.empty() || m_dataLines > 0) {
+        if (m_protocol == Protocol::DurableStreams && (!m_type.empty() || m_dataLines > 0)) {
+            // Durable Streams SSE live mode: "data" = one appended message (a chunk), "control" =
+            // {"streamNextOffset":…,"streamCursor":…,"upToDate":true} or, at the end of a closed
+            // stream, {"streamNextOffset":…,"streamClosed":true}. Events carry no id: field.
+            if (m_type == "data") {
+                const int64_t lat = session.onMessage(m_id, m_data, nowWall, nowMono);
+                if (lat != -1) {
+                    m_lat.add(lat);
+                    if (m_hooks.onChunk)
+                        m_hooks.onChunk(*this, session.lastNewK);
+                }
+            } else if (m_type == "control") {
+                if (m_data.find("\"streamClosed\":true") != std::string::npos) {
+                    session.done = true;
+                    session.doneMono = nowMono;
+                }
+            }
+        } else if (!m_type.empty() || m_dataLines > 0) {
             const std::string type = m_type.empty() ? std::string("message") : m_type;
             if (type == "message") {
                 const int64_t lat = session.onMessage(m_id, m_data, nowWall, nowMono);

@@ -20,8 +20,16 @@ std::string headerValue(const std::string &head, const std::string &name);
 std::string httpRequest(const std::string &method, const std::string &path, const std::string &accept,
                         const std::string &body, const std::string &extraHeaders = {}, bool keepAlive = false);
 
-// One streaming HTTP response (SSE) read into a Session. The server ends streams with
-// Connection: close, so the body runs to EOF.
+// What the SSE events of a stream mean.
+enum class Protocol {
+    AgentStreams,   // ours (and the resumable-stream peer): "message" events = chunks, "done" ends
+    DurableStreams, // the Durable Streams protocol's SSE live mode: "data" events = chunks,
+                    // "control" events carry offsets; {"streamClosed":true} ends the stream
+};
+
+// One streaming HTTP response (SSE) read into a Session. Our server ends streams with
+// Connection: close, so the body runs to EOF; a chunked body (the Durable Streams server's) is
+// decoded and ends at its last chunk.
 class StreamConn : public EventLoop::Handler
 {
 public:
@@ -31,7 +39,8 @@ public:
         std::function<void(StreamConn &, int64_t k)> onChunk; // after a new chunk was counted
         std::function<void(StreamConn &)> onClosed;           // EOF, error or abort(); once
     };
-    StreamConn(EventLoop &loop, Session &session, Latencies &lat, std::string request, Hooks hooks);
+    StreamConn(EventLoop &loop, Session &session, Latencies &lat, std::string request, Hooks hooks,
+               Protocol protocol = Protocol::AgentStreams);
     ~StreamConn() override;
 
     bool start(int port);
@@ -48,6 +57,7 @@ private:
     void readSome();
     void parseBody(int64_t nowWall, int64_t nowMono);
     void line(const char *p, size_t n, int64_t nowWall, int64_t nowMono);
+    bool dechunk(); // m_raw -> m_in; false on a framing error
     void finish(const std::string &error);
 
     EventLoop &m_loop;
@@ -59,6 +69,13 @@ private:
     bool m_headDone = false;
     int m_fd = -1;
     Hooks m_hooks;
+    Protocol m_protocol;
+    // Transfer-Encoding: chunked
+    bool m_chunked = false;
+    bool m_bodyEnded = false; // the last chunk (size 0) and its trailer were read
+    enum class ChunkState { Size, Data, DataEnd, Trailer } m_chunkState = ChunkState::Size;
+    size_t m_chunkLeft = 0;
+    std::string m_raw; // received, not yet de-chunked
     // the SSE event being read
     std::string m_id, m_type, m_data;
     int m_dataLines = 0;

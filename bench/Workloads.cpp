@@ -137,7 +137,7 @@ Result runSessions(const Options &o, const std::string &name, int n, int64_t chu
     lat.us.reserve(size_t(n) * size_t(chunks));
     std::vector<Session> sessions(static_cast<size_t>(n));
     std::vector<std::unique_ptr<StreamConn>> conns;
-    conns.reserve(size_t(n) * (drop ? 2 : 1));
+    conns.reserve(size_t(n) * (drop || o.protocol == Protocol::DurableStreams ? 2 : 1));
     std::mt19937 rng(o.seed);
     std::vector<bool> dropping(size_t(n), false);
     for (auto &s : sessions) {
@@ -145,7 +145,9 @@ Result runSessions(const Options &o, const std::string &name, int n, int64_t chu
         if (drop && chunks > 2)
             s.dropAtK = std::uniform_int_distribution<int64_t>(1, chunks - 2)(rng);
     }
-    const std::string create = httpRequest("POST", "/api/agent/create", "text/event-stream", createBody(chunks, o.bytes, rate));
+    const std::string create = httpRequest("POST", "/api/agent/create",
+                                           o.protocol == Protocol::DurableStreams ? "application/json" : "text/event-stream",
+                                           createBody(chunks, o.bytes, rate));
     int next = 0, connecting = 0, finished = 0;
     Monitor mon(o);
     const int64_t t0 = monoUs();
@@ -158,6 +160,18 @@ Result runSessions(const Options &o, const std::string &name, int n, int64_t chu
             --connecting;
             if (sessions[i].convId.empty())
                 sessions[i].convId = headerValue(c.head, "x-conversation-id");
+            if (o.protocol == Protocol::DurableStreams && c.status == 201 && sessions[i].reconnects == 0 && !c.closed) {
+                // The create answered with the stream's path: read it with the protocol's SSE
+                // live mode from the start (the chunks appended since are in it).
+                const std::string path = headerValue(c.head, "Location");
+                if (path.empty())
+                    return; // the status check fails it
+                dropping[i] = true;
+                c.abort();
+                dropping[i] = false;
+                ++connecting;
+                open(i, httpRequest("GET", path + "?offset=-1&live=sse", "text/event-stream", ""));
+            }
         };
         hooks.onChunk = [&, i](StreamConn &c, int64_t k) {
             Session &ss = sessions[i];
@@ -185,7 +199,7 @@ Result runSessions(const Options &o, const std::string &name, int n, int64_t chu
         };
         if (s.startMono == 0)
             s.startMono = monoUs();
-        conns.push_back(std::make_unique<StreamConn>(loop, s, lat, request, hooks));
+        conns.push_back(std::make_unique<StreamConn>(loop, s, lat, request, hooks, o.protocol));
         conns.back()->start(o.port);
     };
     auto starter = [&] {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "HttpConn.h"
 #include "Report.h"
 
 #include <cstdint>
@@ -17,6 +18,11 @@ struct Options
     uint32_t seed = 1;
     int maxConnecting = 64;    // connections waiting for their response head at once
     double timeoutScale = 1.0; // scales every workload's deadline
+    // How sessions start and what the SSE means. DurableStreams (the Durable Streams peer):
+    // POST /api/agent/create answers 201 + Location: <stream path>, then the session reads
+    // GET <path>?offset=-1&live=sse (W1, W2, W5-live only).
+    Protocol protocol = Protocol::AgentStreams;
+    std::string label;         // names the result instead of the workload (one workload only)
     // W1
     int w1Sessions = 200;
     int64_t w1Chunks = 200;

@@ -37,6 +37,10 @@ void usage()
         "  --w5-idle N --w5-hold-ms N                                 (10000, 3000)\n"
         "  --xadd-requests N    redis-benchmark -n (default 200000; half without pipelining)\n"
         "  --quick              small counts for a smoke test\n"
+        "  --protocol P         agent-streams (default) or durable-streams: a peer speaking the Durable\n"
+        "                       Streams protocol (create answers 201 + Location; SSE live mode read;\n"
+        "                       W1, W2, W5-live only). See bench/peers/.\n"
+        "  --label NAME         report the (single) workload under NAME, e.g. W1-resumable-stream\n"
         "Output: a block per workload, a summary table, and one 'BENCH_JSON {...}' line per workload.\n");
 }
 
@@ -119,6 +123,18 @@ bool parseArgs(int argc, char **argv, Options &o, std::vector<std::string> &work
             o.w5IdleHoldMs = atoi(val());
         else if (a == "--xadd-requests")
             o.xaddRequests = atoi(val());
+        else if (a == "--protocol") {
+            const std::string p = val();
+            if (p == "agent-streams")
+                o.protocol = Protocol::AgentStreams;
+            else if (p == "durable-streams")
+                o.protocol = Protocol::DurableStreams;
+            else {
+                fprintf(stderr, "--protocol: agent-streams or durable-streams\n");
+                return false;
+            }
+        } else if (a == "--label")
+            o.label = val();
         else if (a == "--quick") {
             o.w1Sessions = 20;
             o.w1Chunks = 40;
@@ -159,6 +175,16 @@ bool parseArgs(int argc, char **argv, Options &o, std::vector<std::string> &work
         if (comma == std::string::npos)
             break;
         pos = comma + 1;
+    }
+    if (o.protocol == Protocol::DurableStreams)
+        for (const std::string &w : workloads)
+            if (w != "W1" && w != "W2" && w != "W5-live") {
+                fprintf(stderr, "--protocol durable-streams: only W1, W2 and W5-live (not %s)\n", w.c_str());
+                return false;
+            }
+    if (!o.label.empty() && workloads.size() != 1) {
+        fprintf(stderr, "--label needs exactly one workload\n");
+        return false;
     }
     return true;
 }
@@ -205,6 +231,8 @@ int main(int argc, char **argv)
             r = runSessions(o, "W5-live", o.w5Live, o.w5Chunks, o.w5Rate, o.w5RampMs, false);
         else if (w == "W5-idle")
             r = runIdle(o);
+        if (!o.label.empty())
+            r.workload = o.label;
         r.note("loadavg_1min_at_start", load);
         printResult(r);
         printJsonLine(r);

@@ -3,7 +3,8 @@
 # starts a FRESH dedicated redis-server and agent-streams server on 127.0.0.1, runs
 # agent-streams-bench against them, and stops both. Prints medians and min-max per figure.
 #
-#   scripts/bench.sh                       # 3 runs of xadd W1 W2 W3 W4 W5-live W5-idle
+#   scripts/bench.sh                       # 3 runs of xadd W1 W1-resumable-stream W1-durable-streams
+#                                          #   W2 W3 W4 W5-live W5-idle
 #   scripts/bench.sh --runs 1 --quick      # smoke test (small counts)
 #   scripts/bench.sh --workloads "W1 W2"   # a subset
 #   scripts/bench.sh --aof                 # Redis with appendonly yes, appendfsync everysec
@@ -14,6 +15,11 @@
 # By default the COMMITTED tree (HEAD) is exported with git archive to
 # /tmp/agent-streams-bench/src-<sha> and built there (Release), so edits in progress in the
 # working tree never end up in the figures.
+# Peers (bench/peers/, Node): W1-resumable-stream runs W1 against a server built on Vercel's
+# resumable-stream, W1-durable-streams against the Durable Streams reference server (file-backed;
+# W1-durable-streams-memory: in-memory store; W1-durable-streams-http: the producer appends over
+# the protocol's HTTP POST instead of the store API). Each gets a fresh redis-server and a fresh
+# peer process, like our workloads; `npm ci` runs in bench/peers when node_modules is missing.
 # Redis: no persistence by default (save "" and appendonly no): the figures measure the server,
 # not the disk. Results: $OUT (default /tmp/agent-streams-bench/<time>/): runs.jsonl, summary.txt,
 # per-run logs. The server runs with its abuse limits lifted (create rate, streams per address):
@@ -24,7 +30,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REV=HEAD
 WORKTREE=0
 RUNS=3
-WORKLOADS="xadd W1 W2 W3 W4 W5-live W5-idle"
+WORKLOADS="xadd W1 W1-resumable-stream W1-durable-streams W2 W3 W4 W5-live W5-idle"
 AOF=0
 EXTRA=()
 REDIS_PORT=${REDIS_PORT:-16379}
@@ -41,7 +47,7 @@ while [ $# -gt 0 ]; do
         --worktree) WORKTREE=1; shift ;;
         --out) OUT=$2; shift 2 ;;
         --) shift; EXTRA+=("$@"); break ;;
-        -h|--help) sed -n 2,23p "$0"; exit 0 ;;
+        -h|--help) sed -n 2,29p "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -65,6 +71,20 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DAGENT_STREAMS_TESTS=OFF >"$OUT/build.log"
 fi
 ninja -C "$BUILD" -j2 agent-streams agent-streams-bench >>"$OUT/build.log"
+
+# The Node peers, from the same tree as the server (committed tree by default).
+PEERS=$SRC/bench/peers
+case " $WORKLOADS " in
+    *" W1-resumable-stream "*|*" W1-durable-streams"*)
+        if [ ! -f "$PEERS/package-lock.json" ]; then
+            echo "no bench/peers in $SHA: peer workloads skipped" >&2
+            WORKLOADS=$(echo "$WORKLOADS" | tr ' ' '\n' | grep -v -- '-resumable-stream\|-durable-streams' | xargs)
+        elif [ ! -d "$PEERS/node_modules" ]; then
+            echo "npm ci in $PEERS (log: $OUT/npm.log)"
+            (cd "$PEERS" && npm ci --no-audit --no-fund) >"$OUT/npm.log" 2>&1 || { echo "npm ci failed (see $OUT/npm.log)" >&2; exit 1; }
+        fi
+        ;;
+esac
 
 # Sockets: 10,000 idle streams need > 10,000 descriptors in the server and in the client.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -115,7 +135,7 @@ wait_port() { # port, seconds
     return 1
 }
 
-start_all() { # tag
+start_all() { # tag workload
     local dir="$OUT/$1"
     mkdir -p "$dir"
     local persist=(--save "" --appendonly no)
@@ -124,15 +144,27 @@ start_all() { # tag
         --logfile "$dir/redis.log" --daemonize no &
     REDIS_PID=$!
     wait_port "$REDIS_PORT" 10 || { echo "redis-server did not start" >&2; exit 1; }
-    "$BUILD/bin/agent-streams" --headless --bench --listen 127.0.0.1 --port "$SERVER_PORT" --redis "127.0.0.1:$REDIS_PORT" \
-        "${SERVER_FLAGS[@]}" >"$dir/server.log" 2>&1 &
+    case "$2" in
+        W1-resumable-stream)
+            node "$PEERS/resumable-stream-server.mjs" --port "$SERVER_PORT" --redis "127.0.0.1:$REDIS_PORT" >"$dir/server.log" 2>&1 & ;;
+        W1-durable-streams)
+            node "$PEERS/durable-streams-server.mjs" --port "$SERVER_PORT" --data-dir "$dir/durable-streams-data" >"$dir/server.log" 2>&1 & ;;
+        W1-durable-streams-memory)
+            node "$PEERS/durable-streams-server.mjs" --port "$SERVER_PORT" --memory >"$dir/server.log" 2>&1 & ;;
+        W1-durable-streams-http)
+            node "$PEERS/durable-streams-server.mjs" --port "$SERVER_PORT" --data-dir "$dir/durable-streams-data" --append http \
+                >"$dir/server.log" 2>&1 & ;;
+        *)
+            "$BUILD/bin/agent-streams" --headless --bench --listen 127.0.0.1 --port "$SERVER_PORT" --redis "127.0.0.1:$REDIS_PORT" \
+                "${SERVER_FLAGS[@]}" >"$dir/server.log" 2>&1 & ;;
+    esac
     SERVER_PID=$!
-    wait_port "$SERVER_PORT" 20 || { echo "agent-streams did not start (see $dir/server.log)" >&2; exit 1; }
+    wait_port "$SERVER_PORT" 20 || { echo "the server of $2 did not start (see $dir/server.log)" >&2; exit 1; }
     for _ in $(seq 100); do
         curl -sf "http://127.0.0.1:$SERVER_PORT/readyz" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
-    echo "agent-streams is not ready (see $dir/server.log)" >&2
+    echo "the server of $2 is not ready (see $dir/server.log)" >&2
     exit 1
 }
 
@@ -146,13 +178,20 @@ start_all() { # tag
 : >"$OUT/runs.jsonl"
 for run in $(seq "$RUNS"); do
     for w in $WORKLOADS; do
-        start_all "run$run-$w"
+        start_all "run$run-$w" "$w"
         echo "--- run $run/$RUNS $w"
+        case "$w" in
+            W1-resumable-stream) args=(--workload W1 --label "$w") ;;
+            W1-durable-streams*) args=(--workload W1 --label "$w" --protocol durable-streams) ;;
+            *) args=(--workload "$w") ;;
+        esac
         "$BUILD/bin/agent-streams-bench" --port "$SERVER_PORT" --redis "127.0.0.1:$REDIS_PORT" --server-pid "$SERVER_PID" \
-            --redis-pid "$REDIS_PID" --workload "$w" --seed "$run" "${EXTRA[@]}" >"$OUT/run$run-$w/bench.txt" 2>&1 || true
+            --redis-pid "$REDIS_PID" "${args[@]}" --seed "$run" "${EXTRA[@]}" >"$OUT/run$run-$w/bench.txt" 2>&1 || true
         grep '^BENCH_JSON ' "$OUT/run$run-$w/bench.txt" | sed "s/^BENCH_JSON {/{\"run\":$run,/" >>"$OUT/runs.jsonl" || true
         grep -E '^(W|xadd)' "$OUT/run$run-$w/bench.txt" | tail -1 || true
         stop_all
+        # The Node peers print how late their producer emitted the chunks when they stop.
+        grep -h 'producer lateness' "$OUT/run$run-$w/server.log" 2>/dev/null || true
     done
 done
 
@@ -168,7 +207,8 @@ def fmt(v):
     if abs(v) >= 100: return f"{v:.0f}"
     if abs(v) >= 10: return f"{v:.1f}"
     return f"{v:.2f}"
-order = ["xadd", "W1", "W2", "W3", "W4", "W5-live", "W5-idle"]
+order = ["xadd", "W1", "W1-resumable-stream", "W1-durable-streams", "W1-durable-streams-memory", "W1-durable-streams-http",
+         "W2", "W3", "W4", "W5-live", "W5-idle"]
 print(f"\nmedian [min-max] over runs ({', '.join(str(len(by[w])) + ' ' + w for w in order if w in by)})")
 for w in [w for w in order if w in by]:
     print(f"\n== {w}")
@@ -187,5 +227,18 @@ if "xadd" in by and "W2" in by:
     cs = [r["chunks_per_s"] for r in by["W2"] if r.get("chunks_per_s")]
     if cs and x:
         print(f"\nW2 chunks/s / pipelined XADD/s = {statistics.median(cs) / x:.3f} (target >= 0.25)")
+def med(w, k):
+    v = [r[k] for r in by.get(w, []) if r.get(k) is not None]
+    return statistics.median(v) if v else None
+ours = med("W1", "server_cpu_us_per_chunk")
+for peer in [w for w in order if w.startswith("W1-")]:
+    theirs = med(peer, "server_cpu_us_per_chunk")
+    if ours and theirs:
+        target = " (target <= 1)" if peer == "W1-resumable-stream" else ""
+        print(f"W1 server CPU per chunk: ours / {peer[3:]} = {ours:.1f} / {theirs:.1f} us = {ours / theirs:.3f}{target}")
+    p_ours, p_theirs = med("W1", "p99_ms"), med(peer, "p99_ms")
+    if p_ours is not None and p_theirs is not None:
+        print(f"W1 p99: ours {p_ours:.2f} ms, {peer[3:]} {p_theirs:.2f} ms; lost: ours {fmt(med('W1', 'lost'))}, "
+              f"{peer[3:]} {fmt(med(peer, 'lost'))}")
 PY
 echo "results: $OUT"

@@ -8,6 +8,8 @@
 #include <QJsonObject>
 #include <QLoggingCategory>
 
+#include <sys/socket.h>
+
 Q_LOGGING_CATEGORY(lcStream, "agentstreams.http.stream")
 
 namespace {
@@ -100,6 +102,9 @@ void StreamResponse::start(const QByteArray &conversationId, const EntryId &afte
     // The first body write ends the header block; the SSE retry hint is a useful first line.
     m_responder->writeBody(sse ? Sse::retry(m_options.retryMs) : QByteArray());
     m_socket->flush();
+    // Plain TCP only: a TLS socket must encrypt, so everything goes through Qt there.
+    if (!m_socket->inherits("QSslSocket"))
+        m_directFd = m_socket->socketDescriptor();
     m_lastId = after.isNull() ? QByteArray() : after.toBytes();
     Metrics::instance().httpResponse(m_options.status);
     if (!m_hub->isAvailable())
@@ -165,7 +170,18 @@ void StreamResponse::write(const QByteArray &bytes)
 {
     if (bytes.isEmpty() || !m_socket || m_gone)
         return;
-    m_socket->write(bytes);
+    qint64 sent = 0;
+    if (m_directFd >= 0 && m_socket->bytesToWrite() == 0 && m_socket->state() == QAbstractSocket::ConnectedState) {
+        // Nothing queued in Qt: straight to the kernel. QTcpSocket would copy into its buffer,
+        // arm a write notifier and send on the next event-loop pass: three times the work for
+        // thousands of small live events. What the kernel does not take goes through Qt's
+        // buffer (so order holds), and Qt reports errors (reset, broken pipe) as usual.
+        const ssize_t n = ::send(int(m_directFd), bytes.constData(), size_t(bytes.size()), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0)
+            sent = n;
+    }
+    if (sent < bytes.size())
+        m_socket->write(bytes.constData() + sent, bytes.size() - sent);
     m_lastWriteMs = monotonicMs(); // silence is counted from the last write
 }
 

@@ -63,6 +63,7 @@ private:
     Options m_options;
     StreamHub *m_hub;
     QByteArray m_lastId;
+    qintptr m_directFd = -1; // plain TCP: events go straight to the kernel when Qt has nothing queued
     qint64 m_lastWriteMs = 0;
     qint64 m_unavailableSinceMs = -1;
     bool m_sse = true;
