@@ -19,7 +19,11 @@ struct Collector : StreamSubscriber
 {
     QList<StreamEntry> entries;
     bool ended = false;
-    void streamEntries(const QList<StreamEntry> &e) override { entries += e; }
+    void streamEntries(const QList<EntryView> &e) override
+    {
+        for (const EntryView &v : e)
+            entries += v.toEntry();
+    }
     void streamEnded() override { ended = true; }
     QByteArray text() const
     {

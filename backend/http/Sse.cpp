@@ -6,16 +6,28 @@ QByteArray event(const QByteArray &id, const QByteArray &event, const QByteArray
 {
     QByteArray out;
     out.reserve(data.size() + id.size() + event.size() + 32);
-    if (!id.isEmpty())
-        out += "id: " + id + '\n';
-    if (!event.isEmpty())
-        out += "event: " + event + '\n';
+    appendEvent(out, id, event, data);
+    return out;
+}
+
+void appendEvent(QByteArray &out, QByteArrayView id, QByteArrayView event, QByteArrayView data)
+{
+    if (!id.isEmpty()) {
+        out += "id: ";
+        out.append(id);
+        out += '\n';
+    }
+    if (!event.isEmpty()) {
+        out += "event: ";
+        out.append(event);
+        out += '\n';
+    }
     qsizetype start = 0;
     const qsizetype n = data.size();
     for (qsizetype i = 0; i <= n; ++i) {
         if (i == n || data[i] == '\n' || data[i] == '\r') {
             out += "data: ";
-            out.append(data.constData() + start, i - start);
+            out.append(data.data() + start, i - start);
             out += '\n';
             if (i < n && data[i] == '\r' && i + 1 < n && data[i + 1] == '\n')
                 ++i;
@@ -23,7 +35,6 @@ QByteArray event(const QByteArray &id, const QByteArray &event, const QByteArray
         }
     }
     out += '\n';
-    return out;
 }
 
 QByteArray retry(int ms)

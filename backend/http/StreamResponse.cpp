@@ -114,39 +114,60 @@ void StreamResponse::start(const QByteArray &conversationId, const EntryId &afte
 
 QByteArray StreamResponse::frame(const StreamEntry &entry, ResponseFormat format)
 {
-    const QByteArray type = entry.type();
-    const bool sse = format == ResponseFormat::Sse;
-    if (type == "message")
-        return sse ? Sse::event(entry.idText, "message", entry.field("text")) : entry.field("text");
-    if (type == "done")
-        return sse ? Sse::event(entry.idText, "done", "[DONE]") : QByteArray();
-    if (type == "error") {
-        const QByteArray code = entry.field("code").isEmpty() ? QByteArray("agent_error") : entry.field("code");
-        const QByteArray message = entry.field("message");
-        if (!sse)
-            return "\n[Error: " + message + "]\n";
-        const QJsonObject o{{QStringLiteral("code"), QString::fromUtf8(code)}, {QStringLiteral("message"), QString::fromUtf8(message)}};
-        return Sse::event(entry.idText, "error", QJsonDocument(o).toJson(QJsonDocument::Compact));
-    }
-    if (type == "turn") {
-        const int turn = entry.field("turn").toInt();
-        const QByteArray prompt = entry.field("prompt");
-        if (!sse)
-            return turn > 1 ? "\n\n> " + prompt.split('\n').join("\n> ") + "\n\n" : QByteArray();
-        const QJsonObject o{{QStringLiteral("turn"), turn}, {QStringLiteral("prompt"), QString::fromUtf8(prompt)}};
-        return Sse::event(entry.idText, "turn", QJsonDocument(o).toJson(QJsonDocument::Compact));
-    }
-    // Unknown types pass through as named SSE events; plain text has no place for them.
-    return sse ? Sse::event(entry.idText, type, entry.field("text")) : QByteArray();
+    QByteArray out;
+    appendFrame(out, EntryView::of(entry), format);
+    return out;
 }
 
-void StreamResponse::streamEntries(const QList<StreamEntry> &entries)
+void StreamResponse::appendFrame(QByteArray &out, const EntryView &entry, ResponseFormat format)
 {
+    const QByteArrayView type = entry.type();
+    const bool sse = format == ResponseFormat::Sse;
+    if (type == "message") {
+        if (sse)
+            Sse::appendEvent(out, entry.idText, "message", entry.field("text"));
+        else
+            out.append(entry.field("text"));
+    } else if (type == "done") {
+        if (sse)
+            Sse::appendEvent(out, entry.idText, "done", "[DONE]");
+    } else if (type == "error") {
+        const QByteArrayView code = entry.field("code").isEmpty() ? QByteArrayView("agent_error") : entry.field("code");
+        const QByteArrayView message = entry.field("message");
+        if (!sse) {
+            out.append("\n[Error: ").append(message).append("]\n");
+            return;
+        }
+        const QJsonObject o{{QStringLiteral("code"), QString::fromUtf8(code)}, {QStringLiteral("message"), QString::fromUtf8(message)}};
+        Sse::appendEvent(out, entry.idText, "error", QJsonDocument(o).toJson(QJsonDocument::Compact));
+    } else if (type == "turn") {
+        const int turn = entry.field("turn").toByteArray().toInt();
+        const QByteArray prompt = entry.field("prompt").toByteArray();
+        if (!sse) {
+            if (turn > 1)
+                out.append("\n\n> " + prompt.split('\n').join("\n> ") + "\n\n");
+            return;
+        }
+        const QJsonObject o{{QStringLiteral("turn"), turn}, {QStringLiteral("prompt"), QString::fromUtf8(prompt)}};
+        Sse::appendEvent(out, entry.idText, "turn", QJsonDocument(o).toJson(QJsonDocument::Compact));
+    } else if (sse) {
+        // Unknown types pass through as named SSE events; plain text has no place for them.
+        Sse::appendEvent(out, entry.idText, type, entry.field("text"));
+    }
+}
+
+void StreamResponse::streamEntries(const QList<EntryView> &entries)
+{
+    if (entries.isEmpty())
+        return;
     QByteArray out;
-    for (const StreamEntry &e : entries)
-        out += frame(e, m_options.format);
-    if (!entries.isEmpty())
-        m_lastId = entries.last().idText;
+    qsizetype estimate = 0;
+    for (const EntryView &e : entries)
+        estimate += e.idText.size() + e.field("text").size() + 40;
+    out.reserve(estimate);
+    for (const EntryView &e : entries)
+        appendFrame(out, e, m_options.format);
+    m_lastId = entries.last().idText.toByteArray();
     Metrics::instance().chunksDelivered(quint64(entries.size()));
     write(out);
     if (m_socket && m_socket->bytesToWrite() > m_options.dropClientAboveBytes) {

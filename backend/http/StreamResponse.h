@@ -45,12 +45,13 @@ public:
     static qint64 monotonicMs();
 
     // StreamSubscriber
-    void streamEntries(const QList<StreamEntry> &entries) override;
+    void streamEntries(const QList<EntryView> &entries) override;
     void streamEnded() override;
     bool readyForMore() const override;
 
     // Frames one entry for the given format (pure; exposed for tests).
     static QByteArray frame(const StreamEntry &entry, ResponseFormat format);
+    static void appendFrame(QByteArray &out, const EntryView &entry, ResponseFormat format);
 
 private:
     void write(const QByteArray &bytes);

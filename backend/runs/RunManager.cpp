@@ -195,8 +195,8 @@ void RunManager::addTurn(const QByteArray &id, const QString &prompt, const QJso
         }
         const int turn = int(reply.integer);
         // The history is the stream itself: every turn's prompt and the answer that followed.
-        m_query->command({"XRANGE", StreamKeys::stream(id), "-", "+"},
-                         [this, id, prompt, options, done, turn](const RedisReply &entries, const RedisError &error) {
+        m_query->commandRaw({"XRANGE", StreamKeys::stream(id), "-", "+"},
+                            [this, id, prompt, options, done, turn](const redisReply *entries, const RedisError &error) {
             AgentRequest request;
             request.conversationId = id;
             request.prompt = prompt;
@@ -204,9 +204,9 @@ void RunManager::addTurn(const QByteArray &id, const QString &prompt, const QJso
             request.turn = turn;
             EntryId last;
             if (!error.isError()) {
-                for (const StreamEntry &e : StreamHub::parseEntries(entries)) {
+                for (const EntryView &e : EntryView::ofReply(entries)) {
                     last = e.id;
-                    const QByteArray type = e.type();
+                    const QByteArrayView type = e.type();
                     if (type == "turn") {
                         request.history.append({QStringLiteral("user"), QString::fromUtf8(e.field("prompt"))});
                         request.history.append({QStringLiteral("assistant"), QString()});

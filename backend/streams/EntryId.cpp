@@ -19,11 +19,11 @@ bool parseU64(const char *begin, const char *end, quint64 *out)
 }
 } // namespace
 
-std::optional<EntryId> EntryId::parse(const QByteArray &text)
+std::optional<EntryId> EntryId::parse(QByteArrayView text)
 {
-    const char *begin = text.constData();
+    const char *begin = text.data();
     const char *end = begin + text.size();
-    const int dash = text.indexOf('-');
+    const qsizetype dash = text.indexOf('-');
     EntryId id;
     if (dash < 0) {
         if (text == "0")

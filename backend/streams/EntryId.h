@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QByteArray>
+#include <QByteArrayView>
 #include <QString>
 #include <optional>
 
@@ -19,7 +20,7 @@ struct EntryId
 
     // Strict parser for ids that come from Redis or from a client's cursor: "<ms>-<seq>" with
     // decimal digits only, each part within 64 bits. "0" alone means the start of the stream.
-    static std::optional<EntryId> parse(const QByteArray &text);
+    static std::optional<EntryId> parse(QByteArrayView text);
 
     friend bool operator==(const EntryId &a, const EntryId &b) { return a.ms == b.ms && a.seq == b.seq; }
     friend bool operator!=(const EntryId &a, const EntryId &b) { return !(a == b); }

@@ -3,8 +3,11 @@
 #include "streams/EntryId.h"
 
 #include <QByteArray>
+#include <QByteArrayView>
 #include <QList>
 #include <QPair>
+
+struct redisReply;
 
 using FieldList = QList<QPair<QByteArray, QByteArray>>;
 
@@ -29,6 +32,33 @@ struct StreamEntry
         const QByteArray t = type();
         return t == "done" || t == "error";
     }
+};
+
+// One entry read in place, without copies: straight from hiredis's reply to XRANGE/XREAD
+// (valid only while that reply is, i.e. during the call that hands it out) or from a
+// StreamEntry (valid while the entry is). Replays of thousands of entries frame SSE from these
+// instead of copying every field into a QByteArray first.
+struct EntryView
+{
+    EntryId id;
+    QByteArrayView idText;
+    const redisReply *kv = nullptr;     // [field, value, ...] of a reply, or
+    const StreamEntry *entry = nullptr; // an entry of ours
+
+    QByteArrayView field(QByteArrayView name) const;
+    QByteArrayView type() const { return field("type"); }
+    bool isTerminal() const
+    {
+        const QByteArrayView t = type();
+        return t == "done" || t == "error";
+    }
+    StreamEntry toEntry() const;
+
+    static EntryView of(const StreamEntry &entry) { return {entry.id, entry.idText, nullptr, &entry}; }
+    static QList<EntryView> of(const QList<StreamEntry> &entries);
+    // The entries of an XRANGE reply (or of one stream in an XREAD reply): [[id, [f, v, ...]], ...].
+    // Malformed items are skipped.
+    static QList<EntryView> ofReply(const redisReply *array);
 };
 
 namespace StreamKeys {

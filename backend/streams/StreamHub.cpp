@@ -72,56 +72,6 @@ void StreamHub::updateAvailability()
     }
 }
 
-QList<StreamEntry> StreamHub::parseEntries(const RedisReply &array)
-{
-    QList<StreamEntry> out;
-    out.reserve(array.elements.size());
-    for (const RedisReply &item : array.elements) {
-        if (item.elements.size() != 2)
-            continue;
-        StreamEntry e;
-        e.idText = item.elements.at(0).str;
-        const auto id = EntryId::parse(e.idText);
-        if (!id)
-            continue;
-        e.id = *id;
-        const auto &kv = item.elements.at(1).elements;
-        e.fields.reserve(kv.size() / 2);
-        for (qsizetype i = 0; i + 1 < kv.size(); i += 2)
-            e.fields.emplace_back(kv.at(i).str, kv.at(i + 1).str);
-        out.append(std::move(e));
-    }
-    return out;
-}
-
-QList<StreamEntry> StreamHub::parseEntries(const redisReply *array)
-{
-    QList<StreamEntry> out;
-    if (!array || array->type != REDIS_REPLY_ARRAY)
-        return out;
-    out.reserve(qsizetype(array->elements));
-    for (size_t i = 0; i < array->elements; ++i) {
-        const redisReply *item = array->element[i];
-        if (item->type != REDIS_REPLY_ARRAY || item->elements != 2 || item->element[0]->type != REDIS_REPLY_STRING)
-            continue;
-        StreamEntry e;
-        e.idText = QByteArray(item->element[0]->str, qsizetype(item->element[0]->len));
-        const auto id = EntryId::parse(e.idText);
-        if (!id)
-            continue;
-        e.id = *id;
-        const redisReply *kv = item->element[1];
-        if (kv->type == REDIS_REPLY_ARRAY) {
-            e.fields.reserve(qsizetype(kv->elements / 2));
-            for (size_t f = 0; f + 1 < kv->elements; f += 2)
-                e.fields.emplace_back(QByteArray(kv->element[f]->str, qsizetype(kv->element[f]->len)),
-                                      QByteArray(kv->element[f + 1]->str, qsizetype(kv->element[f + 1]->len)));
-        }
-        out.append(std::move(e));
-    }
-    return out;
-}
-
 void StreamHub::subscribe(StreamSubscriber *subscriber, const QByteArray &conversationId, const EntryId &after)
 {
     unsubscribe(subscriber);
@@ -197,7 +147,7 @@ void StreamHub::onCatchUp(StreamSubscriber *s, quint64 token, const redisReply *
         qCWarning(lcHub).noquote() << "replay of" << sub->key << "failed:" << error.message;
         return;
     }
-    QList<StreamEntry> entries = parseEntries(reply);
+    QList<EntryView> entries = EntryView::ofReply(reply);
     const bool inclusive = sub->firstBatch && !sub->cursor.isNull();
     const bool full = entries.size() >= m_batch + (inclusive ? 1 : 0);
     sub->firstBatch = false;
@@ -206,9 +156,10 @@ void StreamHub::onCatchUp(StreamSubscriber *s, quint64 token, const redisReply *
         entries.removeFirst();
     }
     if (full) {
+        // Ask for the next batch before framing this one: Redis reads it meanwhile.
+        sub->cursor = entries.last().id;
+        catchUp(sub);
         deliver(sub, entries, false);
-        if ((sub = find(s, token)))
-            catchUp(sub);
         return;
     }
     auto live = m_live.constFind(sub->key);
@@ -222,7 +173,7 @@ void StreamHub::onCatchUp(StreamSubscriber *s, quint64 token, const redisReply *
         catchUp(sub); // the live reader moved on while we replayed: read up to it first
 }
 
-void StreamHub::deliver(Sub *sub, const QList<StreamEntry> &entries, bool atHead)
+void StreamHub::deliver(Sub *sub, const QList<EntryView> &entries, bool atHead)
 {
     StreamSubscriber *s = sub->subscriber;
     if (!entries.isEmpty()) {
@@ -410,7 +361,7 @@ void StreamHub::deliverStreams(const redisReply *reply, QSet<QByteArray> *more)
         auto live = m_live.find(key);
         if (live == m_live.end())
             continue;
-        const QList<StreamEntry> entries = parseEntries(stream->element[1]);
+        const QList<EntryView> entries = EntryView::ofReply(stream->element[1]);
         if (entries.isEmpty())
             continue;
         const bool atHead = entries.size() < kLiveCount;
@@ -429,10 +380,10 @@ void StreamHub::deliverLocal(const QByteArray &conversationId, const EntryId &pr
         poke(conversationId); // something between our position and these entries: read it
         return;
     }
-    fanOut(live.value(), entries, true);
+    fanOut(live.value(), EntryView::of(entries), true);
 }
 
-void StreamHub::fanOut(Live &live, const QList<StreamEntry> &entries, bool atHead)
+void StreamHub::fanOut(Live &live, const QList<EntryView> &entries, bool atHead)
 {
     if (live.cursor < entries.last().id)
         live.cursor = entries.last().id;
@@ -448,8 +399,8 @@ void StreamHub::fanOut(Live &live, const QList<StreamEntry> &entries, bool atHea
             if (state->cursor < entries.first().id) {
                 deliver(state, entries, atHead);
             } else {
-                QList<StreamEntry> tail;
-                for (const StreamEntry &e : entries)
+                QList<EntryView> tail;
+                for (const EntryView &e : entries)
                     if (e.id > state->cursor)
                         tail.append(e);
                 deliver(state, tail, atHead);

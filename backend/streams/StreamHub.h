@@ -19,8 +19,9 @@ class StreamSubscriber
 {
 public:
     virtual ~StreamSubscriber() = default;
-    // Entries strictly after the subscriber's cursor, in order, never twice.
-    virtual void streamEntries(const QList<StreamEntry> &entries) = 0;
+    // Entries strictly after the subscriber's cursor, in order, never twice. The views are
+    // valid only during the call (they may point into Redis's reply): copy what you keep.
+    virtual void streamEntries(const QList<EntryView> &entries) = 0;
     // The newest entry is a terminal one (done/error): nothing more will come. The hub has
     // already forgotten the subscriber when this is called; the subscriber may delete itself.
     virtual void streamEnded() = 0;
@@ -67,9 +68,6 @@ public:
     void setBlockMs(int ms) { m_blockMs = ms; }
     void setBatchSize(int n) { m_batch = n; }
 
-    static QList<StreamEntry> parseEntries(const RedisReply &array);
-    static QList<StreamEntry> parseEntries(const redisReply *array);
-
 Q_SIGNALS:
     void availabilityChanged(bool available);
 
@@ -108,14 +106,14 @@ private:
     void catchUp(Sub *sub);
     void onCatchUp(StreamSubscriber *s, quint64 token, const redisReply *reply, const RedisError &error);
     void deliverStreams(const redisReply *streams, QSet<QByteArray> *more);
-    void fanOut(Live &live, const QList<StreamEntry> &entries, bool atHead);
+    void fanOut(Live &live, const QList<EntryView> &entries, bool atHead);
     void assignReader(const QByteArray &key, Live &live);
     void flushPokes();
     void goLive(Sub *sub);
     void issueRead(int reader);
     void onRead(int reader, const redisReply *reply, const RedisError &error);
     void unblock(int reader, quint64 generation, int attempt);
-    void deliver(Sub *sub, const QList<StreamEntry> &entries, bool atHead);
+    void deliver(Sub *sub, const QList<EntryView> &entries, bool atHead);
     void dropLiveKey(const QByteArray &key, StreamSubscriber *s);
     Sub *find(StreamSubscriber *s, quint64 token);
 

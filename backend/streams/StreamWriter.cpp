@@ -91,7 +91,7 @@ return results
 )lua";
 
 constexpr int kMaxEntriesPerStream = 512; // per call: a long backlog goes out in several calls
-constexpr int kMaxEntriesPerCall = 4096;  // all streams of one call together
+constexpr int kMaxEntriesPerCall = 1024; // all streams of one call together (bigger calls only copy more)
 } // namespace
 
 StreamWriter::StreamWriter(RedisConnection *connection, QObject *parent)
