@@ -5,6 +5,7 @@
 #include "TestBackend.h"
 #include "agents/Agent.h"
 #include "agents/Itinerary.h"
+#include "http/StreamResponse.h"
 #include "runs/RunManager.h"
 
 #include <QJsonDocument>
@@ -62,6 +63,7 @@ private Q_SLOTS:
     void readiness();
     void ttlAndRunningNeverExpires();
     void keepAlive();
+    void silentClientGoneFreesItsStream();
 
 private:
     std::unique_ptr<Backend> startBackend(Config config, AgentFactory factory = {});
@@ -467,6 +469,22 @@ void TestApi::keepAlive()
     QVERIFY2(c->comments() >= 2, "a silent run must still send keep-alive comments");
     QVERIFY(c->body().contains(": keep-alive\n\n"));
     QCOMPARE(c->events().last().event, QByteArray("done"));
+}
+
+void TestApi::silentClientGoneFreesItsStream()
+{
+    // Streaming sockets are not polled for reading: a client that leaves a silent stream (no
+    // event, no keep-alive due) is found by the shared tick's probe, not by a write.
+    Config config;
+    config.keepAliveMs = 60000;
+    auto backend = startBackend(config, [](const AgentRequest &, QObject *parent) { return new QuietAgent(60000, parent); });
+    QVERIFY(backend);
+    const int before = StreamResponse::openCount();
+    HttpClient *c = create(backend->port(), "quiet");
+    QTRY_VERIFY_WITH_TIMEOUT(!c->events().isEmpty(), 10000);
+    QCOMPARE(StreamResponse::openCount(), before + 1);
+    c->abort();
+    QTRY_COMPARE_WITH_TIMEOUT(StreamResponse::openCount(), before, 5000);
 }
 
 QTEST_GUILESS_MAIN(TestApi)

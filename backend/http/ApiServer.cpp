@@ -54,7 +54,7 @@ ApiServer::ApiServer(const Config &config, RunManager *runs, StreamHub *hub, Red
     m_tick.setInterval(std::clamp(qMin(config.keepAliveMs, qMax(config.readerGraceMs, 100)) / 4, 25, 1000));
     connect(&m_tick, &QTimer::timeout, this, [this] {
         const qint64 now = StreamResponse::monotonicMs();
-        const QList<StreamResponse *> streams = m_streams.values(); // a tick may end streams
+        const QList<StreamResponse *> streams = m_streams.keys(); // a tick may end streams
         for (StreamResponse *s : streams)
             if (m_streams.contains(s))
                 s->tick(now);
@@ -449,11 +449,28 @@ void ApiServer::openStream(QHttpServerResponder &&responder, ResponseFormat form
 {
     // `client` is passed in, not read from m_client: this may run in a Redis callback, after
     // other requests were dispatched.
-    if (StreamResponse::openCount() >= m_config.maxStreams || m_openByClient.value(client) >= m_config.maxStreamsPerKey) {
+    // Upper bounds first (they include streams whose end is being processed); at a limit, the
+    // exact count, after asking every socket once whether its client left without the server
+    // noticing yet (streaming sockets are not polled for reading).
+    int total = int(m_streams.size());
+    int mine = m_openByClient.value(client);
+    if (total >= m_config.maxStreams || mine >= m_config.maxStreamsPerKey) {
+        const QList<StreamResponse *> streams = m_streams.keys();
+        for (StreamResponse *s : streams)
+            if (m_streams.contains(s))
+                s->probeClosed();
+        total = mine = 0;
+        for (auto it = m_streams.cbegin(); it != m_streams.cend(); ++it) {
+            if (!it.key()->isGone()) {
+                ++total;
+                mine += it.value() == client;
+            }
+        }
+    }
+    if (total >= m_config.maxStreams || mine >= m_config.maxStreamsPerKey) {
         Metrics::instance().rateLimited();
-        const bool total = StreamResponse::openCount() >= m_config.maxStreams;
         HttpUtil::sendError(responder, Status::TooManyRequests, "too_many_streams",
-                            total ? QStringLiteral("the server has %1 open streams, its limit; try again shortly").arg(m_config.maxStreams)
+                            total >= m_config.maxStreams ? QStringLiteral("the server has %1 open streams, its limit; try again shortly").arg(m_config.maxStreams)
                                   : QStringLiteral("this key (or address) has %1 open streams, its limit; close some first").arg(m_config.maxStreamsPerKey),
                             false, cors + HeaderPairs{{"Retry-After", "5"}});
         return;
@@ -466,8 +483,8 @@ void ApiServer::openStream(QHttpServerResponder &&responder, ResponseFormat form
     options.retryMs = m_config.retryMs;
     options.graceMs = m_config.readerGraceMs;
     auto *response = new StreamResponse(std::move(responder), options, m_hub, this);
+    m_streams.insert(response, client);
     ++m_openByClient[client];
-    m_streams.insert(response);
     if (!m_tick.isActive())
         m_tick.start();
     connect(response, &QObject::destroyed, this, [this, client, response] { // whatever way it ends

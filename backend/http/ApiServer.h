@@ -62,7 +62,7 @@ private:
     RateLimiter m_createLimiter;
     std::function<Metrics::Gauges()> m_gauges;
     QHash<QByteArray, int> m_openByClient;
-    QSet<class StreamResponse *> m_streams;
+    QHash<class StreamResponse *, QByteArray> m_streams; // open streams and their client (key or address)
     QTimer m_tick;
     // The caller of the request being dispatched (set before any handler runs; handlers copy
     // them into their callbacks).

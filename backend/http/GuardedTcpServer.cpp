@@ -36,6 +36,10 @@ public:
         m_headDone = false;
         m_timer.start(); // the next request (keep-alive) gets a fresh deadline
     }
+    // A streaming response owns the socket until it closes: no deadline. (An armed timer per
+    // open stream would also make every timer start in the process cost O(open streams):
+    // Qt keeps active timers in one sorted list.)
+    void streaming() { m_timer.stop(); }
 
 private:
     void inspect()
@@ -112,4 +116,10 @@ void GuardedTcpServer::requestHandled(QTcpSocket *socket)
 {
     if (auto *guard = socket->findChild<QObject *>(QStringLiteral("agentstreams.guard"), Qt::FindDirectChildrenOnly))
         static_cast<ConnectionGuard *>(guard)->handled();
+}
+
+void GuardedTcpServer::streamingStarted(QTcpSocket *socket)
+{
+    if (auto *guard = socket->findChild<QObject *>(QStringLiteral("agentstreams.guard"), Qt::FindDirectChildrenOnly))
+        static_cast<ConnectionGuard *>(guard)->streaming();
 }

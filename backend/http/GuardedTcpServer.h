@@ -22,6 +22,8 @@ public:
 
     // Called by the API when a request on this socket is complete (resets the guard).
     static void requestHandled(QTcpSocket *socket);
+    // Called when a streaming response takes the socket over (lifts the deadline).
+    static void streamingStarted(QTcpSocket *socket);
     // Puts the guard on a new connection (shared with the TLS variant).
     static void guard(QTcpSocket *socket, const Limits &limits);
 

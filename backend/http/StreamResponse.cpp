@@ -1,6 +1,7 @@
 #include "http/StreamResponse.h"
 
 #include "Metrics.h"
+#include "http/GuardedTcpServer.h"
 #include "http/Sse.h"
 
 #include <QElapsedTimer>
@@ -8,6 +9,9 @@
 #include <QJsonObject>
 #include <QLoggingCategory>
 
+#include <QSocketNotifier>
+
+#include <cerrno>
 #include <sys/socket.h>
 
 Q_LOGGING_CATEGORY(lcStream, "agentstreams.http.stream")
@@ -73,6 +77,22 @@ void StreamResponse::tick(qint64 nowMs)
     }
     if (m_sse && nowMs - m_lastWriteMs >= m_options.keepAliveMs)
         write(Sse::comment("keep-alive"));
+    probeClosed();
+}
+
+bool StreamResponse::probeClosed()
+{
+    if (!m_readsOff || !m_socket || m_gone)
+        return m_gone;
+    // Nothing watches the socket for reading (see start()): ask the kernel whether the client
+    // closed it. 0 = end of stream; EAGAIN = still open.
+    char byte;
+    const ssize_t n = ::recv(int(m_directFd), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        m_socket->abort(); // -> disconnected -> onSocketGone
+        onSocketGone();
+    }
+    return m_gone;
 }
 
 void StreamResponse::start(const QByteArray &conversationId, const EntryId &after)
@@ -85,6 +105,7 @@ void StreamResponse::start(const QByteArray &conversationId, const EntryId &afte
     // socket (Qt 6.4 would answer it in the middle of our body): stop the server reading, and
     // tell the client with Connection: close that this socket ends with the stream.
     m_socket->setProperty("agentstreams.streaming", true);
+    GuardedTcpServer::streamingStarted(m_socket);
     QObject::disconnect(m_socket, &QTcpSocket::readyRead, nullptr, nullptr);
     connect(m_socket, &QTcpSocket::disconnected, this, &StreamResponse::onSocketGone);
     connect(m_socket, &QObject::destroyed, this, &StreamResponse::onSocketGone);
@@ -103,8 +124,20 @@ void StreamResponse::start(const QByteArray &conversationId, const EntryId &afte
     m_responder->writeBody(sse ? Sse::retry(m_options.retryMs) : QByteArray());
     m_socket->flush();
     // Plain TCP only: a TLS socket must encrypt, so everything goes through Qt there.
-    if (!m_socket->inherits("QSslSocket"))
+    if (!m_socket->inherits("QSslSocket")) {
         m_directFd = m_socket->socketDescriptor();
+        // Nothing is read from a streaming socket any more, so it leaves the event loop's poll
+        // set: with thousands of open streams, polling each one on every loop pass was a fifth
+        // of the CPU. A client that goes away is noticed by the next write (reset, broken pipe)
+        // or by the shared tick's probe (at most a second later).
+        const auto notifiers = m_socket->findChildren<QSocketNotifier *>();
+        for (QSocketNotifier *n : notifiers) {
+            if (n->type() == QSocketNotifier::Read && n->socket() == m_directFd) {
+                n->setEnabled(false);
+                m_readsOff = true;
+            }
+        }
+    }
     m_lastId = after.isNull() ? QByteArray() : after.toBytes();
     Metrics::instance().httpResponse(m_options.status);
     if (!m_hub->isAvailable())
@@ -198,8 +231,13 @@ void StreamResponse::write(const QByteArray &bytes)
         // thousands of small live events. What the kernel does not take goes through Qt's
         // buffer (so order holds), and Qt reports errors (reset, broken pipe) as usual.
         const ssize_t n = ::send(int(m_directFd), bytes.constData(), size_t(bytes.size()), MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n > 0)
+        if (n > 0) {
             sent = n;
+        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            m_socket->abort(); // reset or broken pipe: the client is gone
+            onSocketGone();
+            return;
+        }
     }
     if (sent < bytes.size())
         m_socket->write(bytes.constData() + sent, bytes.size() - sent);

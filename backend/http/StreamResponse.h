@@ -43,6 +43,9 @@ public:
     // Redis grace period.
     void tick(qint64 nowMs);
     static qint64 monotonicMs();
+    // True when the client is gone (checked now if nothing else would have noticed yet).
+    bool probeClosed();
+    bool isGone() const { return m_gone; }
 
     // StreamSubscriber
     void streamEntries(const QList<EntryView> &entries) override;
@@ -65,6 +68,7 @@ private:
     StreamHub *m_hub;
     QByteArray m_lastId;
     qintptr m_directFd = -1; // plain TCP: events go straight to the kernel when Qt has nothing queued
+    bool m_readsOff = false; // the socket's read notifier is off; tick() probes for a close
     qint64 m_lastWriteMs = 0;
     qint64 m_unavailableSinceMs = -1;
     bool m_sse = true;
