@@ -14,8 +14,8 @@ Q_LOGGING_CATEGORY(lcWriter, "agentstreams.streams.writer")
 namespace {
 // One call appends to MANY streams. KEYS[1] lease index, then per stream: its stream key and
 // its run record. ARGV[1] ttlMs, then per stream (in KEYS order): conversation id, lease (-1
-// keep, 0 drop, else expiry ms), nRunFields, runFields..., nEntries, then per entry: id,
-// nFields, fields... Returns one result per stream: {added, skipped}, or an error reply for
+// keep, 0 drop, else expiry ms), refresh the TTL of both keys (1/0), nRunFields, runFields...,
+// nEntries, then per entry: id, nFields, fields... Returns one result per stream: {added, skipped}, or an error reply for
 // that stream alone (the other streams of the call are not affected). An XADD whose id is not
 // above the stream's top entry was already written by an earlier attempt of this same batch:
 // counted as skipped, not an error.
@@ -25,8 +25,8 @@ local results = {}
 local a = 2
 for s = 1, (#KEYS - 1) / 2 do
   local skey, rkey = KEYS[2 * s], KEYS[2 * s + 1]
-  local conv, lease, nh = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local hstart = a + 3
+  local conv, lease, refresh, nh = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == '1', tonumber(ARGV[a + 3])
+  local hstart = a + 4
   local ne = tonumber(ARGV[hstart + 2 * nh])
   local first = hstart + 2 * nh + 1
   local j, last = first, first
@@ -80,7 +80,7 @@ for s = 1, (#KEYS - 1) / 2 do
       end
       k = k + 2 + 2 * nf
     end
-    if ttl > 0 then
+    if ttl > 0 and refresh then
       redis.call('PEXPIRE', skey, ttl)
       redis.call('PEXPIRE', rkey, ttl)
     end
@@ -129,7 +129,7 @@ EntryId StreamWriter::append(const QByteArray &conversationId, FieldList fields,
     const bool terminal = std::any_of(fields.cbegin(), fields.cend(), [](const auto &f) {
         return f.first == "type" && (f.second == "done" || f.second == "error");
     });
-    Pending p{id, std::move(fields), runFields, 0, false, lease};
+    Pending p{id, std::move(fields), runFields, 0, false, lease, terminal};
     enqueue(conversationId, std::move(p), terminal);
     return id;
 }
@@ -247,15 +247,19 @@ void StreamWriter::sendCall(std::vector<CallPart> parts, bool useEval)
         args << StreamKeys::stream(part.conversationId) << StreamKeys::run(part.conversationId);
     args << QByteArray::number(m_ttlMs);
     for (const CallPart &part : parts) {
-        const Stream &s = m_streams[part.conversationId];
+        Stream &s = m_streams[part.conversationId];
         // Run-record fields and lease of every entry in the batch, later ones winning.
         FieldList runFields;
         qint64 lease = -1;
         int entries = 0;
+        bool touches = false;
+        bool terminal = false;
         auto end = s.queue.begin() + part.count;
         for (auto p = s.queue.begin(); p != end; ++p) {
             if (p->lease >= 0)
                 lease = p->lease;
+            touches |= p->touchOnly;
+            terminal |= p->terminal;
             if (!p->touchOnly)
                 ++entries;
             for (const auto &f : p->runFields) {
@@ -266,7 +270,15 @@ void StreamWriter::sendCall(std::vector<CallPart> parts, bool useEval)
                     runFields.append(f);
             }
         }
-        args << part.conversationId << QByteArray::number(lease) << QByteArray::number(runFields.size());
+        // Both keys' TTL is set again when it has run down by an eighth (not on every chunk:
+        // two PEXPIREs per call were a third of Redis's work), and always with a heartbeat, a
+        // run-record change or a terminal entry, so that a finished run lives exactly the TTL.
+        const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
+        const bool refresh = touches || !runFields.isEmpty() || terminal || nowMs - s.ttlSetMs >= m_ttlMs / 8;
+        if (refresh)
+            s.ttlSetMs = nowMs;
+        args << part.conversationId << QByteArray::number(lease) << (refresh ? QByteArrayLiteral("1") : QByteArrayLiteral("0"))
+             << QByteArray::number(runFields.size());
         for (const auto &f : runFields)
             args << f.first << f.second;
         args << QByteArray::number(entries);

@@ -70,6 +70,7 @@ private:
         qint64 bytes = 0;
         bool touchOnly = false;
         qint64 lease = -1;
+        bool terminal = false;
     };
     struct Stream
     {
@@ -81,6 +82,7 @@ private:
         bool released = false;
         bool failed = false;
         bool ready = false; // listed in m_ready
+        qint64 ttlSetMs = 0; // when a call last set both keys' TTL (ms since epoch)
     };
     struct CallPart
     {
