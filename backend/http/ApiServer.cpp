@@ -2,6 +2,7 @@
 
 #include "Metrics.h"
 #include "http/GuardedTcpServer.h"
+#include "http/SocketSender.h"
 #include "http/StreamResponse.h"
 #include "redis/RedisConnection.h"
 #include "runs/ConversationId.h"
@@ -50,6 +51,7 @@ ApiServer::ApiServer(const Config &config, RunManager *runs, StreamHub *hub, Red
     , m_access(config.apiKeys)
     , m_createLimiter(config.createsPerMinute, config.createBurst)
 {
+    m_sender = SocketSender::create();
     // One timer for every open stream's keep-alive and Redis grace period.
     m_tick.setInterval(std::clamp(qMin(config.keepAliveMs, qMax(config.readerGraceMs, 100)) / 4, 25, 1000));
     connect(&m_tick, &QTimer::timeout, this, [this] {
@@ -59,6 +61,15 @@ ApiServer::ApiServer(const Config &config, RunManager *runs, StreamHub *hub, Red
             if (m_streams.contains(s))
                 s->tick(now);
     });
+}
+
+ApiServer::~ApiServer()
+{
+    // Streams still open get what can be written now; then the sender thread ends.
+    const QList<StreamResponse *> streams = m_streams.keys();
+    for (StreamResponse *s : streams)
+        delete s;
+    m_sender->stop();
 }
 
 bool ApiServer::corsHeaders(const QHttpServerRequest &request, HeaderPairs *out) const
@@ -482,6 +493,7 @@ void ApiServer::openStream(QHttpServerResponder &&responder, ResponseFormat form
     options.keepAliveMs = m_config.keepAliveMs;
     options.retryMs = m_config.retryMs;
     options.graceMs = m_config.readerGraceMs;
+    options.sender = m_sender;
     auto *response = new StreamResponse(std::move(responder), options, m_hub, this);
     m_streams.insert(response, client);
     ++m_openByClient[client];

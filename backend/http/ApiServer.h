@@ -26,6 +26,7 @@ class ApiServer : public QAbstractHttpServer
 public:
     ApiServer(const Config &config, RunManager *runs, StreamHub *hub, RedisConnection *query,
               RedisConnection *writer, QObject *parent = nullptr);
+    ~ApiServer() override;
 
     void setGauges(std::function<Metrics::Gauges()> gauges) { m_gauges = std::move(gauges); }
 
@@ -64,6 +65,7 @@ private:
     QHash<QByteArray, int> m_openByClient;
     QHash<class StreamResponse *, QByteArray> m_streams; // open streams and their client (key or address)
     QTimer m_tick;
+    std::shared_ptr<class SocketSender> m_sender;
     // The caller of the request being dispatched (set before any handler runs; handlers copy
     // them into their callbacks).
     QByteArray m_tenant;

@@ -10,6 +10,7 @@
 #include <QLoggingCategory>
 
 #include <QSocketNotifier>
+#include <QTimer>
 
 #include <cerrno>
 #include <sys/socket.h>
@@ -18,6 +19,7 @@ Q_LOGGING_CATEGORY(lcStream, "agentstreams.http.stream")
 
 namespace {
 int g_open = 0;
+constexpr qsizetype kDirectWriteBytes = 16 * 1024;
 }
 
 StreamResponse::StreamResponse(QHttpServerResponder &&responder, const Options &options, StreamHub *hub, QObject *parent)
@@ -84,6 +86,12 @@ bool StreamResponse::probeClosed()
 {
     if (!m_readsOff || !m_socket || m_gone)
         return m_gone;
+    if (m_channel && m_channel->broken()) {
+        m_channel->discard();
+        m_socket->abort();
+        onSocketGone();
+        return true;
+    }
     // Nothing watches the socket for reading (see start()): ask the kernel whether the client
     // closed it. 0 = end of stream; EAGAIN = still open.
     char byte;
@@ -126,6 +134,8 @@ void StreamResponse::start(const QByteArray &conversationId, const EntryId &afte
     // Plain TCP only: a TLS socket must encrypt, so everything goes through Qt there.
     if (!m_socket->inherits("QSslSocket")) {
         m_directFd = m_socket->socketDescriptor();
+        if (m_options.sender && m_socket->bytesToWrite() == 0)
+            m_channel = m_options.sender->attach(int(m_directFd));
         // Nothing is read from a streaming socket any more, so it leaves the event loop's poll
         // set: with thousands of open streams, polling each one on every loop pass was a fifth
         // of the CPU. A client that goes away is noticed by the next write (reset, broken pipe)
@@ -203,11 +213,21 @@ void StreamResponse::streamEntries(const QList<EntryView> &entries)
     m_lastId = entries.last().idText.toByteArray();
     Metrics::instance().chunksDelivered(quint64(entries.size()));
     write(out);
-    if (m_socket && m_socket->bytesToWrite() > m_options.dropClientAboveBytes) {
+    if (m_socket && !m_gone && unsent() > m_options.dropClientAboveBytes) {
         Metrics::instance().readersDropped("slow_client");
-        qCWarning(lcStream) << "client too slow:" << m_socket->bytesToWrite() << "bytes unsent; dropping it (it can resume from its last id)";
+        qCWarning(lcStream) << "client too slow:" << unsent() << "bytes unsent; dropping it (it can resume from its last id)";
+        if (m_channel)
+            m_channel->discard();
         m_socket->abort();
+        onSocketGone();
     }
+}
+
+qint64 StreamResponse::unsent() const
+{
+    if (!m_socket)
+        return 0;
+    return m_socket->bytesToWrite() + (m_channel ? m_channel->pending() : 0);
 }
 
 void StreamResponse::streamEnded()
@@ -217,13 +237,39 @@ void StreamResponse::streamEnded()
 
 bool StreamResponse::readyForMore() const
 {
-    return m_socket && m_socket->bytesToWrite() < m_options.pauseReplayAboveBytes;
+    return m_socket && !m_gone && unsent() < m_options.pauseReplayAboveBytes;
 }
 
 void StreamResponse::write(const QByteArray &bytes)
 {
     if (bytes.isEmpty() || !m_socket || m_gone)
         return;
+    if (m_channel) {
+        if (m_channel->broken()) { // reset or broken pipe: the client is gone
+            m_channel->discard();
+            m_socket->abort();
+            onSocketGone();
+            return;
+        }
+        qint64 sent = 0;
+        if (bytes.size() >= kDirectWriteBytes && m_channel->pending() == 0) {
+            // A replay batch: one big send() costs the event loop little, and handing it to
+            // the sender would only add a copy and a wake-up. pending() == 0 means everything
+            // written before is in the kernel already, so the order holds.
+            const ssize_t n = ::send(int(m_directFd), bytes.constData(), size_t(bytes.size()), MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n > 0)
+                sent = n;
+        }
+        m_channel->write(sent == 0 ? bytes : bytes.mid(sent));
+        m_lastWriteMs = monotonicMs();
+        if (!m_drainCheck && m_channel->pending() >= m_options.pauseReplayAboveBytes) {
+            // The hub holds a replay while this much is unsent; the sender thread has no way
+            // to call back, so look again shortly until the client has taken most of it.
+            m_drainCheck = true;
+            QTimer::singleShot(2, this, &StreamResponse::checkDrained);
+        }
+        return;
+    }
     qint64 sent = 0;
     if (m_directFd >= 0 && m_socket->bytesToWrite() == 0 && m_socket->state() == QAbstractSocket::ConnectedState) {
         // Nothing queued in Qt: straight to the kernel. QTcpSocket would copy into its buffer,
@@ -244,6 +290,18 @@ void StreamResponse::write(const QByteArray &bytes)
     m_lastWriteMs = monotonicMs(); // silence is counted from the last write
 }
 
+void StreamResponse::checkDrained()
+{
+    if (m_gone || !m_channel)
+        return;
+    if (m_channel->broken() || m_channel->pending() < m_options.pauseReplayAboveBytes / 4) {
+        m_drainCheck = false;
+        m_hub->resume(this);
+        return;
+    }
+    QTimer::singleShot(2, this, &StreamResponse::checkDrained);
+}
+
 void StreamResponse::onBytesWritten()
 {
     if (m_socket && m_socket->bytesToWrite() < m_options.pauseReplayAboveBytes / 4)
@@ -256,6 +314,8 @@ void StreamResponse::finish()
         return;
     m_finished = true;
     m_hub->unsubscribe(this);
+    if (m_channel)
+        m_channel->close(); // the sender closes its descriptor after the last byte
     if (m_socket && m_socket->state() == QAbstractSocket::ConnectedState)
         m_socket->disconnectFromHost(); // after the pending bytes are written
     else
@@ -267,6 +327,8 @@ void StreamResponse::onSocketGone()
     if (m_gone)
         return;
     m_gone = true;
+    if (m_channel && !m_finished)
+        m_channel->discard(); // the client left: nothing more to send
     m_hub->unsubscribe(this);
     deleteLater();
 }

@@ -2,6 +2,7 @@
 
 #include "http/ContentNegotiation.h"
 #include "http/HttpUtil.h"
+#include "http/SocketSender.h"
 #include "streams/StreamHub.h"
 
 #include <QHttpServerResponder>
@@ -31,6 +32,7 @@ public:
         qint64 pauseReplayAboveBytes = 1 << 20;   // stop reading backlog while this much is unsent
         qint64 dropClientAboveBytes = 16 << 20;   // a live client this far behind is dropped
         int graceMs = 30000;                       // Redis down this long: end with `unavailable`
+        std::shared_ptr<SocketSender> sender;      // plain TCP: bytes are sent by this thread
     };
 
     StreamResponse(QHttpServerResponder &&responder, const Options &options, StreamHub *hub, QObject *parent);
@@ -61,6 +63,8 @@ private:
     void finish();
     void onSocketGone();
     void onBytesWritten();
+    void checkDrained();
+    qint64 unsent() const;
 
     std::optional<QHttpServerResponder> m_responder;
     QPointer<QTcpSocket> m_socket;
@@ -69,6 +73,8 @@ private:
     QByteArray m_lastId;
     qintptr m_directFd = -1; // plain TCP: events go straight to the kernel when Qt has nothing queued
     bool m_readsOff = false; // the socket's read notifier is off; tick() probes for a close
+    std::unique_ptr<SocketSender::Channel> m_channel;
+    bool m_drainCheck = false;
     qint64 m_lastWriteMs = 0;
     qint64 m_unavailableSinceMs = -1;
     bool m_sse = true;
