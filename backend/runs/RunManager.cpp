@@ -33,6 +33,12 @@ return turn
 )lua";
 } // namespace
 
+void RunManager::setHeartbeatMs(int ms)
+{
+    m_heartbeatMs = ms;
+    m_heartbeat.setInterval(qMax(1, ms / 8));
+}
+
 RunManager::RunManager(StreamWriter *writer, RedisConnection *query, AgentFactory factory, qint64 leaseMs, QObject *parent)
     : QObject(parent)
     , m_writer(writer)
@@ -43,11 +49,22 @@ RunManager::RunManager(StreamWriter *writer, RedisConnection *query, AgentFactor
                    + QByteArray::number(QRandomGenerator::global()->generate(), 16))
 {
     // Renew well within both the TTL and the lease, so neither runs out while the run is alive.
-    m_heartbeat.setInterval(int(std::clamp<qint64>(qMin(m_writer->ttlMs(), m_leaseMs) / 3, 100, 30000)));
+    setHeartbeatMs(int(std::clamp<qint64>(qMin(m_writer->ttlMs(), m_leaseMs) / 3, 100, 30000)));
+    // Each run is renewed once per heartbeat period, counted from its own start: the timer
+    // ticks eight times a period and renews the runs that are due, so thousands of runs that
+    // started together do not all hit Redis in the same event-loop turn.
     connect(&m_heartbeat, &QTimer::timeout, this, [this] {
+        const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
         const qint64 lease = leaseUntil();
-        for (auto it = m_runs.cbegin(); it != m_runs.cend(); ++it)
-            m_writer->touch(it.key(), {{"heartbeat_at", now()}}, lease);
+        QByteArray stamp;
+        for (auto it = m_runs.begin(); it != m_runs.end(); ++it) {
+            if (nowMs - it->touchedMs < m_heartbeatMs)
+                continue;
+            if (stamp.isEmpty())
+                stamp = now();
+            it->touchedMs = nowMs;
+            m_writer->touch(it.key(), {{"heartbeat_at", stamp}}, lease);
+        }
     });
     connect(m_writer, &StreamWriter::failed, this, [this](const QByteArray &id, const RedisError &error) {
         auto it = m_runs.find(id);
@@ -105,7 +122,7 @@ QByteArray RunManager::start(const QString &prompt, const QJsonObject &options, 
 void RunManager::startAgent(const QByteArray &id, const AgentRequest &request)
 {
     Agent *agent = m_factory(request, this);
-    m_runs.insert(id, Run{agent, request.turn});
+    m_runs.insert(id, Run{agent, request.turn, QDateTime::currentMSecsSinceEpoch()});
     if (m_runs.size() == 1)
         m_heartbeat.start();
     qCInfo(lcRuns).noquote() << "run" << id << "turn" << request.turn << "started with agent" << agent->name();

@@ -48,7 +48,7 @@ public:
     bool isRunning(const QByteArray &conversationId) const { return m_runs.contains(conversationId); }
     int activeRuns() const { return int(m_runs.size()); }
     QByteArray instanceId() const { return m_instanceId; }
-    void setHeartbeatMs(int ms) { m_heartbeat.setInterval(ms); }
+    void setHeartbeatMs(int ms);
 
 Q_SIGNALS:
     void runEnded(const QByteArray &conversationId, const QByteArray &status);
@@ -58,6 +58,7 @@ private:
     {
         Agent *agent = nullptr;
         int turn = 1;
+        qint64 touchedMs = 0; // last lease/TTL renewal (ms since epoch)
     };
     void startAgent(const QByteArray &conversationId, const AgentRequest &request);
     void end(const QByteArray &conversationId, const QByteArray &status, const QByteArray &code, const QString &message);
@@ -70,5 +71,6 @@ private:
     AgentFactory m_factory;
     QHash<QByteArray, Run> m_runs;
     QTimer m_heartbeat;
+    qint64 m_heartbeatMs = 5000;
     QByteArray m_instanceId;
 };
