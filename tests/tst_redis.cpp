@@ -219,12 +219,12 @@ void TestRedis::writerBuffersThroughOutage()
     QVERIFY(connected.wait(5000));
     StreamWriter writer(&c);
     for (int i = 0; i < 50; ++i)
-        writer.append("outage", {{"type", "message"}, {"text", QByteArray::number(i) + ' '}});
+        writer.append("outage", {{"type", "message"}, {"text", QByteArray::number(i) + '|'}});
     QTRY_VERIFY(!writer.hasPending("outage"));
     redis.kill();
     QTRY_VERIFY(!c.isConnected());
     for (int i = 50; i < 120; ++i)
-        writer.append("outage", {{"type", "message"}, {"text", QByteArray::number(i) + ' '}});
+        writer.append("outage", {{"type", "message"}, {"text", QByteArray::number(i) + '|'}});
     QVERIFY(writer.hasPending("outage"));
     QVERIFY(redis.restart());
     QVERIFY(connected.wait(10000));
@@ -233,8 +233,8 @@ void TestRedis::writerBuffersThroughOutage()
     const QByteArray all = redis.cli({QStringLiteral("XRANGE"), QStringLiteral("agent-stream:{outage}"), QStringLiteral("-"), QStringLiteral("+")});
     int expected = 0;
     for (const QByteArray &line : all.split('\n')) {
-        if (line.endsWith(' ')) {
-            QCOMPARE(line, QByteArray::number(expected) + ' ');
+        if (line.endsWith('|')) {
+            QCOMPARE(line, QByteArray::number(expected) + '|');
             ++expected;
         }
     }

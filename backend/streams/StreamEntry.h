@@ -11,7 +11,7 @@ struct redisReply;
 
 using FieldList = QList<QPair<QByteArray, QByteArray>>;
 
-// One entry of a conversation's stream. Fields: type (message, done, error, turn), text, seq,
+// One entry of a conversation's stream. Fields: type (message, done, error, turn), text,
 // ts, and per type: code + message (error), turn + prompt (turn).
 struct StreamEntry
 {

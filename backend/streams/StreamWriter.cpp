@@ -124,8 +124,6 @@ EntryId StreamWriter::append(const QByteArray &conversationId, FieldList fields,
     const quint64 now = quint64(QDateTime::currentMSecsSinceEpoch());
     const EntryId id = now > s.last.ms ? EntryId{now, 0} : s.last.next();
     s.last = id;
-    fields.emplace_back(QByteArrayLiteral("seq"), QByteArray::number(++s.seq));
-    fields.emplace_back(QByteArrayLiteral("ts"), QByteArray::number(now));
     const bool terminal = std::any_of(fields.cbegin(), fields.cend(), [](const auto &f) {
         return f.first == "type" && (f.second == "done" || f.second == "error");
     });

@@ -76,7 +76,6 @@ private:
     {
         EntryId last;
         EntryId acked; // the newest entry known to be stored (primed, or acknowledged)
-        quint64 seq = 0;
         std::deque<Pending> queue;
         int inFlight = 0; // entries of the queue's front that are in the current call
         bool released = false;
