@@ -151,6 +151,7 @@ void Backend::startWith(const RedisConfig &redis)
         Metrics::Gauges g;
         g.activeRuns = m_runs ? m_runs->activeRuns() : 0;
         g.openStreams = StreamResponse::openCount();
+        g.unsentBytes = StreamResponse::unsentTotal();
         g.liveStreamKeys = m_hub->liveStreamCount();
         g.chunksWritten = m_writer->entriesWritten();
         g.writeBufferBytes = m_writer->bufferedBytes();

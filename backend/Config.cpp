@@ -56,7 +56,8 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
     const QCommandLineOption writeBuffer(QStringLiteral("write-buffer-bytes"), QStringLiteral("Chunks kept in memory while Redis is unreachable before runs fail (default 67108864)."), QStringLiteral("bytes"));
     const QCommandLineOption bench(QStringLiteral("bench"), QStringLiteral("Enable the synthetic benchmark provider."));
     const QCommandLineOption dataDir(QStringLiteral("data-dir"), QStringLiteral("Where the embedded redis-server keeps its data."), QStringLiteral("dir"));
-    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, apiKeys, rate, burst, perKey, total, grace, writeBuffer, tlsCert, tlsKey, bench, dataDir});
+    const QCommandLineOption clientBuffer(QStringLiteral("client-buffer-bytes"), QStringLiteral("Unsent bytes a stream holds for a client that reads too slowly before it is dropped; it can resume from its last id (default 16777216)."), QStringLiteral("bytes"));
+    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, apiKeys, rate, burst, perKey, total, grace, writeBuffer, clientBuffer, tlsCert, tlsKey, bench, dataDir});
 
     if (!p.parse(arguments)) {
         *error = p.errorText();
@@ -164,6 +165,7 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
         {&total, 1, 10000000, [&c](qint64 v) { c.maxStreams = int(v); }},
         {&grace, 0, 3600000, [&c](qint64 v) { c.readerGraceMs = int(v); }},
         {&writeBuffer, 1024, qint64(16) << 30, [&c](qint64 v) { c.writeBufferBytes = v; }},
+        {&clientBuffer, 65536, qint64(4) << 30, [&c](qint64 v) { c.clientBufferBytes = v; }},
     };
     for (const IntFlag &f : ints) {
         if (!p.isSet(*f.option))

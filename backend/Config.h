@@ -26,6 +26,7 @@ struct Config
     qint64 leaseMs = 15000;          // a run whose owner stops renewing for this long is interrupted
     int readerConnections = 2;       // blocking XREAD connections shared by all readers
     qint64 writeBufferBytes = 64 * 1024 * 1024;
+    qint64 clientBufferBytes = 16 * 1024 * 1024; // unsent bytes a stream may hold for a slow client before it is dropped
     QString dataDir;                 // embedded Redis data; default: user data dir
     // Production limits (see README "Running in production").
     QStringList apiKeys;             // AGENT_STREAMS_API_KEYS / --api-keys: "k1,k2" or "@file"; empty = no auth

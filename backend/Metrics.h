@@ -26,6 +26,7 @@ public:
     {
         int activeRuns = 0;
         int openStreams = 0;
+        qint64 unsentBytes = 0;
         int liveStreamKeys = 0;
         quint64 chunksWritten = 0;
         qint64 writeBufferBytes = 0;

@@ -494,6 +494,8 @@ void ApiServer::openStream(QHttpServerResponder &&responder, ResponseFormat form
     options.retryMs = m_config.retryMs;
     options.graceMs = m_config.readerGraceMs;
     options.sender = m_sender;
+    options.dropClientAboveBytes = m_config.clientBufferBytes;
+    options.pauseReplayAboveBytes = qMin<qint64>(options.pauseReplayAboveBytes, m_config.clientBufferBytes / 4);
     auto *response = new StreamResponse(std::move(responder), options, m_hub, this);
     m_streams.insert(response, client);
     ++m_openByClient[client];

@@ -9,6 +9,7 @@
 #include <QJsonObject>
 #include <QLoggingCategory>
 
+#include <QSet>
 #include <QSocketNotifier>
 #include <QTimer>
 
@@ -19,6 +20,7 @@ Q_LOGGING_CATEGORY(lcStream, "agentstreams.http.stream")
 
 namespace {
 int g_open = 0;
+QSet<StreamResponse *> g_instances; // the event loop's thread only
 constexpr qsizetype kDirectWriteBytes = 16 * 1024;
 }
 
@@ -30,6 +32,7 @@ StreamResponse::StreamResponse(QHttpServerResponder &&responder, const Options &
     , m_hub(hub)
 {
     ++g_open;
+    g_instances.insert(this);
     m_sse = m_options.format == ResponseFormat::Sse;
     m_lastWriteMs = monotonicMs();
     connect(hub, &StreamHub::availabilityChanged, this, [this](bool available) {
@@ -43,12 +46,21 @@ StreamResponse::StreamResponse(QHttpServerResponder &&responder, const Options &
 StreamResponse::~StreamResponse()
 {
     --g_open;
+    g_instances.remove(this);
     m_hub->unsubscribe(this);
 }
 
 int StreamResponse::openCount()
 {
     return g_open;
+}
+
+qint64 StreamResponse::unsentTotal()
+{
+    qint64 total = 0;
+    for (const StreamResponse *r : std::as_const(g_instances))
+        total += r->unsent();
+    return total;
 }
 
 qint64 StreamResponse::monotonicMs()
@@ -210,9 +222,9 @@ void StreamResponse::streamEntries(const QList<EntryView> &entries)
     out.reserve(estimate);
     for (const EntryView &e : entries)
         appendFrame(out, e, m_options.format);
-    m_lastId = entries.last().idText.toByteArray();
-    Metrics::instance().chunksDelivered(quint64(entries.size()));
-    write(out);
+    // A live client this far behind is dropped before more is queued for it (a replay never
+    // gets here: the hub holds it while a quarter of this is unsent). It resumes from the last
+    // id it received.
     if (m_socket && !m_gone && unsent() > m_options.dropClientAboveBytes) {
         Metrics::instance().readersDropped("slow_client");
         qCWarning(lcStream) << "client too slow:" << unsent() << "bytes unsent; dropping it (it can resume from its last id)";
@@ -220,7 +232,11 @@ void StreamResponse::streamEntries(const QList<EntryView> &entries)
             m_channel->discard();
         m_socket->abort();
         onSocketGone();
+        return;
     }
+    m_lastId = entries.last().idText.toByteArray();
+    Metrics::instance().chunksDelivered(quint64(entries.size()));
+    write(out);
 }
 
 qint64 StreamResponse::unsent() const

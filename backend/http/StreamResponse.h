@@ -40,6 +40,8 @@ public:
 
     void start(const QByteArray &conversationId, const EntryId &after);
     static int openCount();
+    // Bytes held for clients over every open stream (sender channels and Qt's buffers).
+    static qint64 unsentTotal();
     // Driven by one shared timer of the server instead of timers per stream (thousands of
     // re-armed timers cost more than the streams): keep-alive after silence, end after the
     // Redis grace period.

@@ -147,6 +147,12 @@ void StreamHub::onCatchUp(StreamSubscriber *s, quint64 token, const redisReply *
         qCWarning(lcHub).noquote() << "replay of" << sub->key << "failed:" << error.message;
         return;
     }
+    if (!sub->firstBatch && !s->readyForMore()) {
+        // A batch asked for ahead of time, and the client has not taken the last one yet:
+        // forget it (the cursor did not move) and read it again on resume().
+        sub->parked = true;
+        return;
+    }
     QList<EntryView> entries = EntryView::ofReply(reply);
     const bool inclusive = sub->firstBatch && !sub->cursor.isNull();
     const bool full = entries.size() >= m_batch + (inclusive ? 1 : 0);

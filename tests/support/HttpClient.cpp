@@ -44,6 +44,14 @@ void HttpClient::sendRaw(quint16 port, const QByteArray &bytes)
     m_socket.write(bytes);
 }
 
+void HttpClient::setPaused(bool paused)
+{
+    m_paused = paused;
+    m_socket.setReadBufferSize(paused ? 4096 : 0);
+    if (!paused)
+        QMetaObject::invokeMethod(this, &HttpClient::onReadyRead, Qt::QueuedConnection);
+}
+
 void HttpClient::abort()
 {
     m_socket.abort();
@@ -69,6 +77,8 @@ QByteArray HttpClient::messageText() const
 
 void HttpClient::onReadyRead()
 {
+    if (m_paused)
+        return;
     m_raw += m_socket.readAll();
     if (!m_headersDone) {
         const qsizetype end = m_raw.indexOf("\r\n\r\n");

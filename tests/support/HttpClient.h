@@ -32,6 +32,9 @@ public:
     // Sends raw bytes as-is (pipelining, malformed requests).
     void sendRaw(quint16 port, const QByteArray &bytes);
     void abort(); // drop the connection like a network loss
+    // Paused: takes no more bytes from the socket, so the kernel's buffers fill up and the
+    // server sees a client that reads too slowly. Unpaused: reads on.
+    void setPaused(bool paused);
 
     bool isFinished() const { return m_finished; }
     bool headersDone() const { return m_headersDone; }
@@ -58,6 +61,7 @@ private:
     void onReadyRead();
     void parseEvents();
     QTcpSocket m_socket;
+    bool m_paused = false;
     QByteArray m_raw;
     QByteArray m_body;
     qsizetype m_sseOffset = 0;
