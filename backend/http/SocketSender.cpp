@@ -45,6 +45,17 @@ struct SocketSender::Core
 };
 
 namespace {
+// Forgets the backlog, and its bytes from pending (which the event loop may be adding to).
+void dropBacklog(SocketSender::State &s)
+{
+    qint64 bytes = -s.offset;
+    for (const QByteArray &b : s.backlog)
+        bytes += b.size();
+    s.backlog.clear();
+    s.offset = 0;
+    s.pending.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
 // Sends as much of the backlog as the kernel takes now. Returns false when it would block.
 bool drain(SocketSender::State &s)
 {
@@ -66,9 +77,7 @@ bool drain(SocketSender::State &s)
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return false;
             s.broken.store(true, std::memory_order_relaxed); // reset, broken pipe: the client is gone
-            s.backlog.clear();
-            s.offset = 0;
-            s.pending.store(0, std::memory_order_relaxed);
+            dropBacklog(s);
             break;
         }
         s.pending.fetch_sub(sent, std::memory_order_relaxed);
@@ -245,9 +254,7 @@ void SocketSender::run()
                     s.backlog.push_back(std::move(item.bytes));
                 break;
             case Op::Discard:
-                s.backlog.clear();
-                s.offset = 0;
-                s.pending.store(0, std::memory_order_relaxed);
+                dropBacklog(s);
                 s.closing = true;
                 break;
             case Op::Close:
