@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <sys/resource.h>
 
 int main(int argc, char **argv)
 {
@@ -29,6 +30,13 @@ int main(int argc, char **argv)
     // cost a third of the CPU; measured in docs/BENCHMARKS.md (W5: p99 8.2 s -> 0.29 s).
     if (headless && !qEnvironmentVariableIsSet("QT_NO_GLIB"))
         qputenv("QT_NO_GLIB", "1");
+    // Every open stream is a socket (and, for the sender thread, a second descriptor): lift the
+    // soft limit on descriptors to the hard one, as servers do (the soft default is often 1,024).
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &files);
+    }
     std::unique_ptr<QCoreApplication> app(headless ? new QCoreApplication(argc, argv) : new QApplication(argc, argv));
     QCoreApplication::setApplicationName(QStringLiteral("agent-streams"));
     QCoreApplication::setOrganizationName(QStringLiteral("agent-streams"));

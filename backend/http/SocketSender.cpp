@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 struct SocketSender::State
 {
     int fd = -1; // our dup(); closed by the sender thread (or by post() once stopped)
+    std::atomic<int> *attached = nullptr; // the sender's count of open dup()s
     std::atomic<qint64> pending{0};
     std::atomic<bool> broken{false};
     // Sender thread only:
@@ -40,6 +42,8 @@ struct SocketSender::Core
     bool stopping = false;
     bool stopped = false;
     std::atomic<bool> sleeping{false};
+    std::atomic<int> attached{0}; // dup()ed descriptors not closed yet
+    int maxAttached = 0;
     int wakeFd = -1;
     std::thread thread;
 };
@@ -97,6 +101,7 @@ bool drain(SocketSender::State &s)
     if (s.backlog.empty() && s.closing && s.fd >= 0) {
         ::close(s.fd);
         s.fd = -1;
+        s.attached->fetch_sub(1, std::memory_order_relaxed);
     }
     return true;
 }
@@ -156,6 +161,9 @@ std::shared_ptr<SocketSender> SocketSender::create()
 {
     std::shared_ptr<SocketSender> sender(new SocketSender);
     sender->d->wakeFd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    rlimit limit{};
+    const rlim_t soft = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 1024;
+    sender->d->maxAttached = soft == RLIM_INFINITY ? 1 << 20 : int(std::max<rlim_t>(soft, 512) - 256) / 4;
     sender->d->thread = std::thread([raw = sender.get()] { raw->run(); });
     return sender;
 }
@@ -174,11 +182,17 @@ std::unique_ptr<SocketSender::Channel> SocketSender::attach(int fd)
         if (d->stopping || d->wakeFd < 0)
             return nullptr;
     }
+    // Every channel costs a second descriptor: use them while they are plentiful, and leave
+    // the rest of the process's limit to sockets (past it, streams write from the event loop).
+    if (d->attached.load(std::memory_order_relaxed) >= d->maxAttached)
+        return nullptr;
     const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (copy < 0)
         return nullptr; // out of descriptors: the caller writes through Qt instead
+    d->attached.fetch_add(1, std::memory_order_relaxed);
     auto state = std::make_shared<State>();
     state->fd = copy;
+    state->attached = &d->attached;
     return std::make_unique<Channel>(shared_from_this(), std::move(state));
 }
 
@@ -194,6 +208,7 @@ void SocketSender::post(const std::shared_ptr<State> &state, Op op, const QByteA
             if (op != Op::Write && state->fd >= 0) {
                 ::close(state->fd);
                 state->fd = -1;
+                d->attached.fetch_sub(1, std::memory_order_relaxed);
             }
             return;
         }
@@ -277,8 +292,10 @@ void SocketSender::run()
             if (!d->queue.empty())
                 continue; // take what was queued before the stop
             for (auto &s : waiting) {
-                if (s->fd >= 0)
+                if (s->fd >= 0) {
                     ::close(s->fd);
+                    d->attached.fetch_sub(1, std::memory_order_relaxed);
+                }
                 s->fd = -1;
                 s->pending.store(0, std::memory_order_relaxed);
             }

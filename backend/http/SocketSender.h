@@ -13,7 +13,9 @@
 // descriptor, so the connection stays open until the channel has written everything and is
 // closed, even after Qt closed its own descriptor, and a reused descriptor number can never
 // receive another client's bytes. A client that does not read keeps its bytes in the channel
-// (pending() says how many); the event loop decides when to drop it.
+// (pending() says how many); the event loop decides when to drop it. Channels are handed out
+// while descriptors are plentiful (a quarter of the process's limit); past that attach()
+// returns nullptr and the stream writes from the event loop itself.
 //
 //   auto sender = SocketSender::create();            // one per server; stop() when done
 //   auto ch = sender->attach(socket->socketDescriptor());
