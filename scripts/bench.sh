@@ -81,7 +81,10 @@ case " $WORKLOADS " in
             WORKLOADS=$(echo "$WORKLOADS" | tr ' ' '\n' | grep -v -- '-resumable-stream\|-durable-streams' | xargs)
         elif [ ! -d "$PEERS/node_modules" ]; then
             echo "npm ci in $PEERS (log: $OUT/npm.log)"
-            (cd "$PEERS" && npm ci --no-audit --no-fund) >"$OUT/npm.log" 2>&1 || { echo "npm ci failed (see $OUT/npm.log)" >&2; exit 1; }
+            # npm 11 refuses `npm ci` when the lock lacks other platforms' optional packages
+            # (msgpackr-extract); `npm install` then installs the same pinned versions.
+            (cd "$PEERS" && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; }) >"$OUT/npm.log" 2>&1 \
+                || { echo "npm install failed (see $OUT/npm.log)" >&2; exit 1; }
         fi
         ;;
 esac
