@@ -1,5 +1,7 @@
 #include "agents/PaceScheduler.h"
 
+#include <algorithm>
+
 PaceScheduler::PaceScheduler(QObject *parent)
     : QObject(parent)
 {
@@ -22,29 +24,33 @@ PaceScheduler *PaceScheduler::of(QObject *parent)
 quint64 PaceScheduler::schedule(qint64 dueNs, std::function<void()> fn)
 {
     const quint64 ticket = m_next++;
-    const bool earliest = m_queue.empty() || dueNs < m_queue.begin()->first;
-    m_tickets.insert(ticket, m_queue.emplace(dueNs, std::make_pair(ticket, std::move(fn))));
-    if (earliest)
+    m_heap.push_back({dueNs, ticket, std::move(fn)});
+    std::push_heap(m_heap.begin(), m_heap.end(), Later());
+    if (m_armedFor < 0 || dueNs < m_armedFor)
         arm();
     return ticket;
 }
 
 void PaceScheduler::cancel(quint64 ticket)
 {
-    auto it = m_tickets.find(ticket);
-    if (it == m_tickets.end())
-        return;
-    m_queue.erase(it.value());
-    m_tickets.erase(it);
+    if (ticket != 0 && ticket < m_next)
+        m_cancelled.insert(ticket); // skipped when it comes up (or dropped if it already ran)
 }
 
 void PaceScheduler::arm()
 {
-    if (m_queue.empty()) {
+    while (!m_heap.empty() && m_cancelled.erase(m_heap.front().ticket)) {
+        std::pop_heap(m_heap.begin(), m_heap.end(), Later());
+        m_heap.pop_back();
+    }
+    if (m_heap.empty()) {
         m_timer.stop();
+        m_armedFor = -1;
+        m_cancelled.clear(); // nothing is waiting: every cancelled ticket has run or gone
         return;
     }
-    const qint64 waitNs = m_queue.begin()->first - nowNs();
+    m_armedFor = m_heap.front().dueNs;
+    const qint64 waitNs = m_armedFor - nowNs();
     m_timer.start(waitNs <= 0 ? 0 : int((waitNs + 999'999) / 1'000'000));
 }
 
@@ -52,10 +58,14 @@ void PaceScheduler::fire()
 {
     // Everything due (within the timer's millisecond resolution) runs now, in due order.
     const qint64 now = nowNs() + 500'000;
-    while (!m_queue.empty() && m_queue.begin()->first <= now) {
-        auto node = m_queue.extract(m_queue.begin());
-        m_tickets.remove(node.mapped().first);
-        node.mapped().second(); // may schedule or cancel others
+    m_armedFor = -1;
+    while (!m_heap.empty() && m_heap.front().dueNs <= now) {
+        std::pop_heap(m_heap.begin(), m_heap.end(), Later());
+        Item item = std::move(m_heap.back());
+        m_heap.pop_back();
+        if (m_cancelled.erase(item.ticket))
+            continue;
+        item.fn(); // may schedule or cancel others
     }
     arm();
 }

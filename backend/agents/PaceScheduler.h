@@ -1,14 +1,16 @@
 #pragma once
 
 #include <QElapsedTimer>
-#include <QHash>
 #include <QObject>
 #include <QTimer>
 #include <functional>
-#include <map>
+#include <unordered_set>
+#include <vector>
 
 // One timer for every paced agent that shares a parent: thousands of agents re-arming their own
-// timers (Qt keeps timers in a sorted list) cost more than the agents themselves.
+// timers (Qt keeps timers in a sorted list) cost more than the agents themselves. Due work sits
+// in a binary heap; a callback small enough for std::function's inline storage (a lambda
+// capturing a pointer) costs no allocation, so scheduling a chunk allocates nothing.
 //
 //   auto *s = PaceScheduler::of(parent);          // found or created as a child of parent
 //   quint64 t = s->schedule(s->nowNs() + 50'000'000, [] { ... });
@@ -27,9 +29,20 @@ private:
     void fire();
     void arm();
 
+    struct Item
+    {
+        qint64 dueNs;
+        quint64 ticket; // also the tie-break: equal due times run in scheduling order
+        std::function<void()> fn;
+    };
+    struct Later
+    {
+        bool operator()(const Item &a, const Item &b) const { return a.dueNs > b.dueNs || (a.dueNs == b.dueNs && a.ticket > b.ticket); }
+    };
     QElapsedTimer m_clock;
     QTimer m_timer;
-    std::multimap<qint64, std::pair<quint64, std::function<void()>>> m_queue;
-    QHash<quint64, std::multimap<qint64, std::pair<quint64, std::function<void()>>>::iterator> m_tickets;
+    std::vector<Item> m_heap;                // min-heap on (dueNs, ticket)
+    std::unordered_set<quint64> m_cancelled; // tickets still in the heap that must not run
+    qint64 m_armedFor = -1;                  // due time the timer is set for
     quint64 m_next = 1;
 };

@@ -97,6 +97,11 @@ void SyntheticAgent::cancel()
     cancelWait();
 }
 
+SyntheticAgent::~SyntheticAgent()
+{
+    cancelWait();
+}
+
 void SyntheticAgent::cancelWait()
 {
     if (m_pace && m_waitTicket)
@@ -120,12 +125,10 @@ void SyntheticAgent::tick()
             if (offsetUs > elapsedUs) { // not due yet: wait on the shared pace timer
                 if (!m_pace)
                     m_pace = PaceScheduler::of(parent() ? parent() : this);
-                QPointer<SyntheticAgent> self(this);
-                m_waitTicket = m_pace->schedule(m_pace->nowNs() + (offsetUs - elapsedUs) * 1000, [self] {
-                    if (self) {
-                        self->m_waitTicket = 0;
-                        self->tick();
-                    }
+                // A raw pointer keeps the callback allocation-free; the destructor cancels it.
+                m_waitTicket = m_pace->schedule(m_pace->nowNs() + (offsetUs - elapsedUs) * 1000, [this] {
+                    m_waitTicket = 0;
+                    tick();
                 });
                 return;
             }

@@ -3,6 +3,7 @@
 #include "agents/Agent.h"
 
 #include <QElapsedTimer>
+#include <QPointer>
 #include <QTimer>
 #include <optional>
 
@@ -35,6 +36,7 @@ public:
     static constexpr int kBurst = 256;
 
     explicit SyntheticAgent(QObject *parent = nullptr);
+    ~SyntheticAgent() override;
     void start(const AgentRequest &request) override;
     void cancel() override;
     QString name() const override { return QStringLiteral("synthetic"); }
@@ -54,6 +56,6 @@ private:
     qint64 m_startUs = 0;  // wall clock at start: stamps
     qint64 m_next = 0;
     bool m_running = false;
-    class PaceScheduler *m_pace = nullptr; // shared with the other agents of our parent
+    QPointer<class PaceScheduler> m_pace; // shared with the other agents of our parent
     quint64 m_waitTicket = 0;
 };
