@@ -31,6 +31,17 @@ QList<int> chunkNumbers(const QList<HttpClient::Event> &events)
     return ks;
 }
 
+// A loopback connection: `client` connected to `server`; returns the server's side (or nullptr).
+QTcpSocket *connectedPair(QTcpServer &server, QTcpSocket &client)
+{
+    if (!server.listen(QHostAddress::LocalHost))
+        return nullptr;
+    client.connectToHost(QHostAddress::LocalHost, server.serverPort());
+    if (!server.waitForNewConnection(5000) || !client.waitForConnected(5000))
+        return nullptr;
+    return server.nextPendingConnection();
+}
+
 bool isZeroToN(const QList<int> &ks, int n)
 {
     if (ks.size() != n)
@@ -64,12 +75,9 @@ void TestBackpressure::initTestCase()
 void TestBackpressure::senderKeepsOrderThroughAFullSocket()
 {
     QTcpServer server;
-    QVERIFY(server.listen(QHostAddress::LocalHost));
     QTcpSocket client;
-    client.connectToHost(QHostAddress::LocalHost, server.serverPort());
-    QVERIFY(server.waitForNewConnection(5000));
-    QTcpSocket *accepted = server.nextPendingConnection();
-    QVERIFY(client.waitForConnected(5000));
+    QTcpSocket *accepted = connectedPair(server, client);
+    QVERIFY(accepted);
 
     auto sender = SocketSender::create();
     auto channel = sender->attach(int(accepted->socketDescriptor()));
@@ -103,12 +111,9 @@ void TestBackpressure::senderKeepsOrderThroughAFullSocket()
 void TestBackpressure::senderNoticesAResetPeer()
 {
     QTcpServer server;
-    QVERIFY(server.listen(QHostAddress::LocalHost));
     QTcpSocket client;
-    client.connectToHost(QHostAddress::LocalHost, server.serverPort());
-    QVERIFY(server.waitForNewConnection(5000));
-    QTcpSocket *accepted = server.nextPendingConnection();
-    QVERIFY(client.waitForConnected(5000));
+    QTcpSocket *accepted = connectedPair(server, client);
+    QVERIFY(accepted);
     auto sender = SocketSender::create();
     auto channel = sender->attach(int(accepted->socketDescriptor()));
     QVERIFY(channel);
