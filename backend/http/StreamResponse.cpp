@@ -99,19 +99,15 @@ bool StreamResponse::probeClosed()
     if (!m_readsOff || !m_socket || m_gone)
         return m_gone;
     if (m_channel && m_channel->broken()) {
-        m_channel->discard();
-        m_socket->abort();
-        onSocketGone();
+        dropConnection();
         return true;
     }
     // Nothing watches the socket for reading (see start()): ask the kernel whether the client
     // closed it. 0 = end of stream; EAGAIN = still open.
     char byte;
     const ssize_t n = ::recv(int(m_directFd), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        m_socket->abort(); // -> disconnected -> onSocketGone
-        onSocketGone();
-    }
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        dropConnection();
     return m_gone;
 }
 
@@ -215,6 +211,15 @@ void StreamResponse::streamEntries(const QList<EntryView> &entries)
 {
     if (entries.isEmpty())
         return;
+    // A live client this far behind is dropped before more is queued for it (a replay never
+    // gets here: the hub holds it while a quarter of this is unsent). It resumes from the last
+    // id it received.
+    if (m_socket && !m_gone && unsent() > m_options.dropClientAboveBytes) {
+        Metrics::instance().readersDropped("slow_client");
+        qCWarning(lcStream) << "client too slow:" << unsent() << "bytes unsent; dropping it (it can resume from its last id)";
+        dropConnection();
+        return;
+    }
     QByteArray out;
     qsizetype estimate = 0;
     for (const EntryView &e : entries)
@@ -222,18 +227,6 @@ void StreamResponse::streamEntries(const QList<EntryView> &entries)
     out.reserve(estimate);
     for (const EntryView &e : entries)
         appendFrame(out, e, m_options.format);
-    // A live client this far behind is dropped before more is queued for it (a replay never
-    // gets here: the hub holds it while a quarter of this is unsent). It resumes from the last
-    // id it received.
-    if (m_socket && !m_gone && unsent() > m_options.dropClientAboveBytes) {
-        Metrics::instance().readersDropped("slow_client");
-        qCWarning(lcStream) << "client too slow:" << unsent() << "bytes unsent; dropping it (it can resume from its last id)";
-        if (m_channel)
-            m_channel->discard();
-        m_socket->abort();
-        onSocketGone();
-        return;
-    }
     m_lastId = entries.last().idText.toByteArray();
     Metrics::instance().chunksDelivered(quint64(entries.size()));
     write(out);
@@ -262,9 +255,7 @@ void StreamResponse::write(const QByteArray &bytes)
         return;
     if (m_channel) {
         if (m_channel->broken()) { // reset or broken pipe: the client is gone
-            m_channel->discard();
-            m_socket->abort();
-            onSocketGone();
+            dropConnection();
             return;
         }
         qint64 sent = 0;
@@ -296,8 +287,7 @@ void StreamResponse::write(const QByteArray &bytes)
         if (n > 0) {
             sent = n;
         } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            m_socket->abort(); // reset or broken pipe: the client is gone
-            onSocketGone();
+            dropConnection(); // reset or broken pipe: the client is gone
             return;
         }
     }
@@ -336,6 +326,15 @@ void StreamResponse::finish()
         m_socket->disconnectFromHost(); // after the pending bytes are written
     else
         onSocketGone();
+}
+
+void StreamResponse::dropConnection()
+{
+    if (m_channel)
+        m_channel->discard();
+    if (m_socket)
+        m_socket->abort();
+    onSocketGone();
 }
 
 void StreamResponse::onSocketGone()

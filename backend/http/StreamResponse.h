@@ -64,6 +64,8 @@ private:
     void write(const QByteArray &bytes);
     void finish();
     void onSocketGone();
+    // The client is gone or too slow: close now, drop whatever is unsent.
+    void dropConnection();
     void onBytesWritten();
     void checkDrained();
     qint64 unsent() const;
