@@ -26,12 +26,6 @@ struct StreamEntry
                 return f.second;
         return {};
     }
-    QByteArray type() const { return field("type"); }
-    bool isTerminal() const
-    {
-        const QByteArray t = type();
-        return t == "done" || t == "error";
-    }
 };
 
 // One entry read in place, without copies: straight from hiredis's reply to XRANGE/XREAD

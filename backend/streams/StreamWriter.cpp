@@ -15,8 +15,9 @@ namespace {
 // One call appends to MANY streams. KEYS[1] lease index, then per stream: its stream key and
 // its run record. ARGV[1] ttlMs, then per stream (in KEYS order): conversation id, lease (-1
 // keep, 0 drop, else expiry ms), refresh the TTL of both keys (1/0), nRunFields, runFields...,
-// nEntries, then per entry: id, nFields, fields... Returns one result per stream: {added, skipped}, or an error reply for
-// that stream alone (the other streams of the call are not affected). An XADD whose id is not
+// nEntries, then per entry: id, nFields, fields... Returns one result per stream: {added,
+// skipped}, or an error reply for that stream alone (the other streams of the call are not
+// affected). An XADD whose id is not
 // above the stream's top entry was already written by an earlier attempt of this same batch:
 // counted as skipped, not an error.
 const char kAppendScript[] = R"lua(
@@ -29,10 +30,9 @@ for s = 1, (#KEYS - 1) / 2 do
   local hstart = a + 4
   local ne = tonumber(ARGV[hstart + 2 * nh])
   local first = hstart + 2 * nh + 1
-  local j, last = first, first
-  for e = 1, ne do j = j + 2 + 2 * tonumber(ARGV[j + 1]) end
-  last = j
-  a = j
+  local last = first
+  for e = 1, ne do last = last + 2 + 2 * tonumber(ARGV[last + 1]) end
+  a = last
   local status = redis.call('HGET', rkey, 'status')
   if status and status ~= 'in_progress' and status ~= 'queued' then
     -- Ended elsewhere (cancelled from another instance, or declared interrupted): refuse new
@@ -304,20 +304,20 @@ void StreamWriter::onCallReply(std::vector<CallPart> parts, const redisReply *re
     const bool wellFormed = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == parts.size();
     for (size_t i = 0; i < parts.size(); ++i) {
         if (error.isError() || !wellFormed) {
-            finishPart(parts[i], nullptr,
+            finishPart(parts[i],
                        error.isError() ? error : RedisError{RedisError::Kind::Protocol, QStringLiteral("unexpected reply to the append script")});
             continue;
         }
         const redisReply *r = reply->element[i];
         if (r->type == REDIS_REPLY_ERROR)
-            finishPart(parts[i], nullptr, {RedisError::Kind::Reply, QString::fromUtf8(r->str, int(r->len))});
+            finishPart(parts[i], {RedisError::Kind::Reply, QString::fromUtf8(r->str, int(r->len))});
         else
-            finishPart(parts[i], r, {});
+            finishPart(parts[i], {});
     }
     flush(); // streams that queued more while this call was out
 }
 
-void StreamWriter::finishPart(const CallPart &part, const redisReply *, const RedisError &error)
+void StreamWriter::finishPart(const CallPart &part, const RedisError &error)
 {
     const QByteArray &conversationId = part.conversationId;
     auto it = m_streams.find(conversationId);

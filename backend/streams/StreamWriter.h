@@ -93,7 +93,7 @@ private:
     void markReady(const QByteArray &conversationId, Stream &s);
     void sendCall(std::vector<CallPart> parts, bool useEval);
     void onCallReply(std::vector<CallPart> parts, const redisReply *reply, const RedisError &error);
-    void finishPart(const CallPart &part, const redisReply *result, const RedisError &error);
+    void finishPart(const CallPart &part, const RedisError &error);
     void enqueue(const QByteArray &conversationId, Pending pending, bool terminal);
 
     RedisConnection *m_connection;
