@@ -46,6 +46,8 @@ private Q_SLOTS:
     void writerBatchesInOrder();
     void writerSkipsEntriesThatAlreadyLanded();
     void writerSharesOneCallAcrossStreams();
+    void writerPipelinesTwoCallsPerStream();
+    void writerNeverLeavesAHoleAfterAFailedCall();
     void writerBuffersThroughOutage();
     void writerBufferBound();
     void hubFanOutUsesFixedConnections();
@@ -187,6 +189,71 @@ void TestRedis::writerSharesOneCallAcrossStreams()
     };
     QVERIFY2(calls("evalsha") + calls("eval") >= 1 && calls("evalsha") <= 1 && calls("eval") <= 1, stats.constData());
     QCOMPARE(calls("xadd"), 100);
+}
+
+// Appends while the writer's first call of a stream is still out go out as a second call at
+// once (Redis is paused so that both are out together), and land in order after the first.
+void TestRedis::writerPipelinesTwoCallsPerStream()
+{
+    RedisConnection c(configFor(m_redis), QStringLiteral("w"));
+    QSignalSpy connected(&c, &RedisConnection::connected);
+    c.open();
+    QVERIFY(connected.wait(5000));
+    StreamWriter writer(&c);
+    QList<QPair<EntryId, EntryId>> batches; // previous, last of each `appended`
+    connect(&writer, &StreamWriter::appended, this, [&](const QByteArray &, const EntryId &previous, const QList<StreamEntry> &entries) {
+        batches.append({previous, entries.last().id});
+    });
+    m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("PAUSE"), QStringLiteral("10000"), QStringLiteral("WRITE")});
+    QList<EntryId> ids;
+    for (int i = 0; i < 400; ++i)
+        ids << writer.append("pipe", {{"type", "message"}, {"text", QByteArray::number(i)}});
+    QTRY_COMPARE(c.pendingCommands(), 1);
+    for (int i = 400; i < 500; ++i)
+        ids << writer.append("pipe", {{"type", "message"}, {"text", QByteArray::number(i)}});
+    QTRY_COMPARE(c.pendingCommands(), 2); // sent while the first is still out
+    m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("UNPAUSE")});
+    QTRY_VERIFY(!writer.hasPending("pipe"));
+    QCOMPARE(m_redis.cli({QStringLiteral("XLEN"), QStringLiteral("agent-stream:{pipe}")}), QByteArray("500"));
+    QCOMPARE(batches.size(), 2);
+    QCOMPARE(batches.at(0), qMakePair(EntryId{}, ids.at(399)));
+    QCOMPARE(batches.at(1), qMakePair(ids.at(399), ids.at(499)));
+}
+
+// The first of two calls out together fails part way (an entry Redis refuses): the second
+// must not land, or the stream would have a hole. The stream fails once and keeps exactly the
+// entries before the refused one.
+void TestRedis::writerNeverLeavesAHoleAfterAFailedCall()
+{
+    RedisConnection c(configFor(m_redis), QStringLiteral("w"));
+    QSignalSpy connected(&c, &RedisConnection::connected);
+    c.open();
+    QVERIFY(connected.wait(5000));
+    StreamWriter writer(&c);
+    QSignalSpy failed(&writer, &StreamWriter::failed);
+    QSignalSpy appended(&writer, &StreamWriter::appended);
+    m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("PAUSE"), QStringLiteral("10000"), QStringLiteral("WRITE")});
+    QList<EntryId> ids;
+    for (int i = 0; i < 300; ++i)
+        ids << writer.append("hole", {{"type", "message"}, {"text", QByteArray::number(i)}});
+    writer.append("hole", {}); // XADD without fields: refused by Redis
+    for (int i = 301; i < 400; ++i)
+        writer.append("hole", {{"type", "message"}, {"text", QByteArray::number(i)}});
+    QTRY_COMPARE(c.pendingCommands(), 1);
+    for (int i = 400; i < 450; ++i)
+        writer.append("hole", {{"type", "message"}, {"text", QByteArray::number(i)}});
+    QTRY_COMPARE(c.pendingCommands(), 2);
+    m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("UNPAUSE")});
+    QTRY_COMPARE(c.pendingCommands(), 0);
+    QCOMPARE(failed.size(), 1);
+    QCOMPARE(appended.size(), 0);
+    QVERIFY(!writer.hasPending("hole"));
+    QCOMPARE(m_redis.cli({QStringLiteral("XLEN"), QStringLiteral("agent-stream:{hole}")}), QByteArray("300"));
+    QCOMPARE(m_redis.cli({QStringLiteral("XREVRANGE"), QStringLiteral("agent-stream:{hole}"), QStringLiteral("+"), QStringLiteral("-"),
+                          QStringLiteral("COUNT"), QStringLiteral("1")})
+                 .split('\n')
+                 .first(),
+             ids.last().toBytes());
 }
 
 void TestRedis::writerSkipsEntriesThatAlreadyLanded()

@@ -14,13 +14,13 @@ Q_LOGGING_CATEGORY(lcRedis, "agentstreams.redis")
 namespace {
 constexpr int kFirstBackoffMs = 100;
 constexpr int kMaxBackoffMs = 3000;
-
-struct PendingCall
-{
-    RedisConnection::Callback cb;
-    RedisConnection::RawCallback raw;
-};
 } // namespace
+
+struct RedisConnection::PendingCall
+{
+    Callback cb;
+    RawCallback raw;
+};
 
 RedisConnection::RedisConnection(const RedisConfig &config, const QString &name, QObject *parent)
     : QObject(parent)
@@ -200,7 +200,22 @@ bool RedisConnection::send(const QList<QByteArray> &args, Callback cb, RawCallba
         argvlen.append(size_t(a.size()));
     }
     auto *call = new PendingCall{std::move(cb), std::move(raw)};
-    if (redisAsyncCommandArgv(m_ac, &RedisConnection::onReply, call, int(argv.size()), argv.data(), argvlen.data()) != REDIS_OK) {
+    return queued(redisAsyncCommandArgv(m_ac, &RedisConnection::onReply, call, int(argv.size()), argv.data(), argvlen.data()), call);
+}
+
+bool RedisConnection::commandFormatted(QByteArrayView resp, RawCallback cb)
+{
+    if (m_state != State::Ready || !m_ac) {
+        cb(nullptr, {RedisError::Kind::Closed, QStringLiteral("not connected to Redis (%1)").arg(m_lastError.message)});
+        return false;
+    }
+    auto *call = new PendingCall{{}, std::move(cb)};
+    return queued(redisAsyncFormattedCommand(m_ac, &RedisConnection::onReply, call, resp.data(), size_t(resp.size())), call);
+}
+
+bool RedisConnection::queued(int status, PendingCall *call)
+{
+    if (status != REDIS_OK) {
         std::unique_ptr<PendingCall> failed(call);
         const RedisError error{RedisError::Kind::Closed, QStringLiteral("connection is closing")};
         if (failed->cb)

@@ -48,6 +48,8 @@ public:
     // Returns false (and calls cb with the error) when the command could not be queued.
     bool command(const QList<QByteArray> &args, Callback cb = {});
     bool commandRaw(const QList<QByteArray> &args, RawCallback cb);
+    // A command already in RESP form (see RespCommand); hiredis copies it.
+    bool commandFormatted(QByteArrayView resp, RawCallback cb);
 
 Q_SIGNALS:
     void connected();
@@ -59,6 +61,8 @@ private:
     static void onDisconnect(const redisAsyncContext *ac, int status);
     static void onReply(redisAsyncContext *ac, void *reply, void *privdata);
     bool send(const QList<QByteArray> &args, Callback cb, RawCallback raw = {});
+    struct PendingCall; // a callback waiting for its reply
+    bool queued(int status, PendingCall *call);
     void startConnect();
     void handshake();
     void lost(const RedisError &error);

@@ -1,6 +1,7 @@
 #include "streams/StreamWriter.h"
 
 #include "redis/RedisConnection.h"
+#include "redis/RespCommand.h"
 
 #include <QCryptographicHash>
 #include <QDateTime>
@@ -14,27 +15,36 @@ Q_LOGGING_CATEGORY(lcWriter, "agentstreams.streams.writer")
 namespace {
 // One call appends to MANY streams. KEYS[1] lease index, then per stream: its stream key and
 // its run record. ARGV[1] ttlMs, then per stream (in KEYS order): conversation id, lease (-1
-// keep, 0 drop, else expiry ms), refresh the TTL of both keys (1/0), nRunFields, runFields...,
-// nEntries, then per entry: id, nFields, fields... Returns one result per stream: {added,
-// skipped}, or an error reply for that stream alone (the other streams of the call are not
-// affected). An XADD whose id is not
-// above the stream's top entry was already written by an earlier attempt of this same batch:
-// counted as skipped, not an error.
+// keep, 0 drop, else expiry ms), refresh the TTL of both keys (1/0), after (an id the stream
+// must already hold, because the call before this one wrote it; '' = no check), nRunFields,
+// runFields..., nEntries, then per entry: id, nFields, fields... Returns one result per
+// stream: {added, skipped}, or an error reply for that stream alone (the other streams of the
+// call are not affected). An XADD whose id is not above the stream's top entry was already
+// written by an earlier attempt of this same batch: counted as skipped, not an error.
 const char kAppendScript[] = R"lua(
 local ttl = tonumber(ARGV[1])
 local results = {}
 local a = 2
 for s = 1, (#KEYS - 1) / 2 do
   local skey, rkey = KEYS[2 * s], KEYS[2 * s + 1]
-  local conv, lease, refresh, nh = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == '1', tonumber(ARGV[a + 3])
-  local hstart = a + 4
+  local conv, lease, refresh, after, nh = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == '1', ARGV[a + 3], tonumber(ARGV[a + 4])
+  local hstart = a + 5
   local ne = tonumber(ARGV[hstart + 2 * nh])
   local first = hstart + 2 * nh + 1
   local last = first
   for e = 1, ne do last = last + 2 + 2 * tonumber(ARGV[last + 1]) end
   a = last
   local status = redis.call('HGET', rkey, 'status')
-  if status and status ~= 'in_progress' and status ~= 'queued' then
+  local gap = false
+  if after ~= '' then
+    -- The previous call of this stream was refused or failed part way: writing this one
+    -- would leave a hole.
+    local top = redis.call('XREVRANGE', skey, '+', after, 'COUNT', 1)
+    gap = #top == 0
+  end
+  if gap then
+    results[s] = {err = 'GAP the entries before this batch are not stored'}
+  elseif status and status ~= 'in_progress' and status ~= 'queued' then
     -- Ended elsewhere (cancelled from another instance, or declared interrupted): refuse new
     -- entries; a retry of entries that are already stored is still fine.
     local top = redis.call('XREVRANGE', skey, '+', '-', 'COUNT', 1)
@@ -92,6 +102,9 @@ return results
 
 constexpr int kMaxEntriesPerStream = 512; // per call: a long backlog goes out in several calls
 constexpr int kMaxEntriesPerCall = 1024; // all streams of one call together (bigger calls only copy more)
+// Two calls of one stream may be out at once, so that Redis appends one batch while this
+// process frames the replies of the one before and builds the next.
+constexpr int kMaxCallsPerStream = 2;
 } // namespace
 
 StreamWriter::StreamWriter(RedisConnection *connection, QObject *parent)
@@ -195,7 +208,7 @@ void StreamWriter::scheduleFlush()
 
 void StreamWriter::markReady(const QByteArray &conversationId, Stream &s)
 {
-    if (!s.ready && s.inFlight == 0 && !s.queue.empty()) {
+    if (!s.ready && s.calls < kMaxCallsPerStream && s.queue.size() > size_t(s.inFlight)) {
         s.ready = true;
         m_ready.push_back(conversationId);
     }
@@ -206,8 +219,8 @@ void StreamWriter::flush()
     m_flushScheduled = false;
     if (!m_connection->isConnected())
         return; // the connected signal schedules the next flush
-    // Every stream with queued entries and no call in flight, in the order they became ready,
-    // goes into calls of at most kMaxEntriesPerCall entries each; the calls are pipelined.
+    // Every stream with entries not yet sent and a free call slot, in the order they became
+    // ready, goes into calls of at most kMaxEntriesPerCall entries each; the calls are pipelined.
     std::vector<CallPart> call;
     int entries = 0;
     while (!m_ready.empty()) {
@@ -218,11 +231,12 @@ void StreamWriter::flush()
             continue;
         Stream &s = it.value();
         s.ready = false;
-        if (s.inFlight != 0 || s.queue.empty())
+        if (s.calls >= kMaxCallsPerStream || s.queue.size() <= size_t(s.inFlight))
             continue;
-        const int count = int(qMin<size_t>(s.queue.size(), kMaxEntriesPerStream));
-        s.inFlight = count;
-        call.push_back({id, count});
+        const int count = int(qMin<size_t>(s.queue.size() - size_t(s.inFlight), kMaxEntriesPerStream));
+        call.push_back({id, s.inFlight, count, s.epoch});
+        s.inFlight += count;
+        ++s.calls;
         entries += count;
         if (entries >= kMaxEntriesPerCall) {
             sendCall(std::move(call), false);
@@ -236,14 +250,16 @@ void StreamWriter::flush()
 
 void StreamWriter::sendCall(std::vector<CallPart> parts, bool useEval)
 {
-    QList<QByteArray> args;
-    args.reserve(4 + qsizetype(parts.size()) * 8);
-    args << (useEval ? QByteArrayLiteral("EVAL") : QByteArrayLiteral("EVALSHA"))
-         << (useEval ? QByteArray(kAppendScript) : m_scriptSha) << QByteArray::number(1 + 2 * qsizetype(parts.size()))
-         << StreamKeys::leases();
+    RespCommand cmd(m_lastCallBytes + 1024);
+    cmd.arg(useEval ? QByteArrayView("EVAL") : QByteArrayView("EVALSHA"));
+    if (useEval)
+        cmd.arg(kAppendScript);
+    else
+        cmd.arg(m_scriptSha);
+    cmd.arg(qint64(1 + 2 * parts.size())).arg(StreamKeys::leases());
     for (const CallPart &part : parts)
-        args << StreamKeys::stream(part.conversationId) << StreamKeys::run(part.conversationId);
-    args << QByteArray::number(m_ttlMs);
+        cmd.arg(StreamKeys::stream(part.conversationId)).arg(StreamKeys::run(part.conversationId));
+    cmd.arg(m_ttlMs);
     for (const CallPart &part : parts) {
         Stream &s = m_streams[part.conversationId];
         // Run-record fields and lease of every entry in the batch, later ones winning.
@@ -252,8 +268,9 @@ void StreamWriter::sendCall(std::vector<CallPart> parts, bool useEval)
         int entries = 0;
         bool touches = false;
         bool terminal = false;
-        auto end = s.queue.begin() + part.count;
-        for (auto p = s.queue.begin(); p != end; ++p) {
+        const auto begin = s.queue.begin() + part.offset;
+        const auto end = begin + part.count;
+        for (auto p = begin; p != end; ++p) {
             if (p->lease >= 0)
                 lease = p->lease;
             touches |= p->touchOnly;
@@ -275,20 +292,34 @@ void StreamWriter::sendCall(std::vector<CallPart> parts, bool useEval)
         const bool refresh = touches || !runFields.isEmpty() || terminal || nowMs - s.ttlSetMs >= m_ttlMs / 8;
         if (refresh)
             s.ttlSetMs = nowMs;
-        args << part.conversationId << QByteArray::number(lease) << (refresh ? QByteArrayLiteral("1") : QByteArrayLiteral("0"))
-             << QByteArray::number(runFields.size());
+        cmd.arg(part.conversationId).arg(lease).arg(refresh ? "1" : "0");
+        // A call sent while the one before it is still out checks that the entries of the
+        // earlier call are stored (if that one failed part way, this one must not land).
+        const EntryId *after = nullptr;
+        for (auto p = begin; p != s.queue.begin() && !after;) {
+            --p;
+            if (!p->touchOnly)
+                after = &p->id;
+        }
+        if (after)
+            cmd.arg(after->ms, after->seq);
+        else
+            cmd.arg("");
+        cmd.arg(qint64(runFields.size()));
         for (const auto &f : runFields)
-            args << f.first << f.second;
-        args << QByteArray::number(entries);
-        for (auto p = s.queue.begin(); p != end; ++p) {
+            cmd.arg(f.first).arg(f.second);
+        cmd.arg(entries);
+        for (auto p = begin; p != end; ++p) {
             if (p->touchOnly)
                 continue;
-            args << p->id.toBytes() << QByteArray::number(p->fields.size());
+            cmd.arg(p->id.ms, p->id.seq).arg(qint64(p->fields.size()));
             for (const auto &f : p->fields)
-                args << f.first << f.second;
+                cmd.arg(f.first).arg(f.second);
         }
     }
-    m_connection->commandRaw(args, [this, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
+    const QByteArrayView resp = cmd.finish();
+    m_lastCallBytes = qMin<qsizetype>(resp.size(), 1 << 20);
+    m_connection->commandFormatted(resp, [this, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
         onCallReply(std::move(parts), reply, error);
     });
 }
@@ -324,7 +355,15 @@ void StreamWriter::finishPart(const CallPart &part, const RedisError &error)
     if (it == m_streams.end())
         return;
     Stream &s = it.value();
-    s.inFlight = 0;
+    if (part.epoch != s.epoch)
+        return; // a call that failed before this one already reset the stream
+    if (error.isError()) {
+        // Every call of this stream still out is void from here on: it is sent again (after a
+        // connection error) or dropped with the queue (after an error reply).
+        s.epoch = newEpoch();
+        s.inFlight = 0;
+        s.calls = 0;
+    }
     if (error.isConnectionError()) {
         // Stays queued; sent again after the reconnect, and the ids make the retry idempotent.
         return;
@@ -340,7 +379,9 @@ void StreamWriter::finishPart(const CallPart &part, const RedisError &error)
         Q_EMIT failed(conversationId, error);
         return;
     }
-    EntryId last;
+    s.inFlight -= part.count;
+    --s.calls;
+EntryId last;
     bool wroteEntries = false;
     const EntryId previous = s.acked;
     QList<StreamEntry> entries;
@@ -361,7 +402,7 @@ void StreamWriter::finishPart(const CallPart &part, const RedisError &error)
     const bool empty = s.queue.empty();
     if (!empty)
         markReady(conversationId, s);
-    else if (s.released)
+    else if (s.released && s.calls == 0)
         m_streams.erase(it);
     if (wroteEntries) {
         Q_EMIT appended(conversationId, previous, entries);

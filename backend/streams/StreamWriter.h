@@ -15,7 +15,8 @@ struct redisReply;
 // ids at once and written in batches: everything appended during one event-loop turn, for
 // every stream, goes out as ONE script call (per stream: XADD each entry, HSET the run record,
 // PEXPIRE both keys), so a chunk costs a share of one round trip however many runs write.
-// A stream has at most one call in flight (order, idempotent retries); calls are pipelined.
+// A stream has at most two calls in flight, the second checked by the script against the
+// first (order, no holes, idempotent retries); calls are pipelined.
 //
 // While Redis is unreachable entries wait in memory (bounded by maxBufferedBytes) and are sent
 // again, in order, after the reconnect; a batch whose first attempt did land is recognised by
@@ -77,16 +78,27 @@ private:
         EntryId last;
         EntryId acked; // the newest entry known to be stored (primed, or acknowledged)
         std::deque<Pending> queue;
-        int inFlight = 0; // entries of the queue's front that are in the current call
+        int inFlight = 0; // entries of the queue's front that are in calls still out
+        int calls = 0; // calls still out (at most kMaxCallsPerStream)
+        // A new value when a call fails (replies to the calls sent before are void), unique
+        // across streams so that a stream dropped and tracked again never matches old calls.
+        quint64 epoch = newEpoch();
         bool released = false;
         bool failed = false;
         bool ready = false; // listed in m_ready
         qint64 ttlSetMs = 0; // when a call last set both keys' TTL (ms since epoch)
     };
+    static quint64 newEpoch()
+    {
+        static quint64 epochs = 0;
+        return ++epochs;
+    }
     struct CallPart
     {
         QByteArray conversationId;
-        int count = 0; // queue entries (front) carried by the call
+        int offset = 0; // first queue entry carried by the call (entries before it are in earlier calls)
+        int count = 0; // queue entries carried by the call
+        quint64 epoch = 0;
     };
     void scheduleFlush();
     void flush();
@@ -104,5 +116,6 @@ private:
     qint64 m_maxBufferedBytes = 64 * 1024 * 1024;
     qint64 m_bufferedBytes = 0;
     quint64 m_entriesWritten = 0;
+    qsizetype m_lastCallBytes = 0; // size of the last call: the next one reserves that much
     bool m_flushScheduled = false;
 };
