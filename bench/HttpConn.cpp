@@ -307,7 +307,7 @@ void StreamConn::line(const char *p, size_t n, int64_t nowWall, int64_t nowMono)
             if (m_type == "data") {
                 const int64_t lat = session.onMessage(m_id, m_data, nowWall, nowMono);
                 if (lat != -1) {
-                    m_lat.add(lat);
+                    m_lat.add(lat, nowMono);
                     if (m_hooks.onChunk)
                         m_hooks.onChunk(*this, session.lastNewK);
                 }
@@ -322,7 +322,7 @@ void StreamConn::line(const char *p, size_t n, int64_t nowWall, int64_t nowMono)
             if (type == "message") {
                 const int64_t lat = session.onMessage(m_id, m_data, nowWall, nowMono);
                 if (lat != -1) {
-                    m_lat.add(lat);
+                    m_lat.add(lat, nowMono);
                     if (m_hooks.onChunk)
                         m_hooks.onChunk(*this, session.lastNewK);
                 }

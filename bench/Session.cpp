@@ -88,6 +88,30 @@ double Latencies::percentileMs(double p)
     return double(us[std::min(i, us.size() - 1)]) / 1000.0;
 }
 
+std::string Latencies::timeline(int64_t t0Mono, int64_t bucketUs) const
+{
+    std::vector<std::vector<int64_t>> buckets;
+    for (size_t i = 0; i < us.size(); ++i) {
+        const size_t b = size_t(std::max<int64_t>(0, atMono[i] - t0Mono) / bucketUs);
+        if (b >= buckets.size())
+            buckets.resize(b + 1);
+        buckets[b].push_back(us[i]);
+    }
+    std::string out = "# t_s chunks p50_ms p99_ms max_ms\n";
+    char line[128];
+    for (size_t b = 0; b < buckets.size(); ++b) {
+        auto &v = buckets[b];
+        if (v.empty())
+            continue;
+        std::sort(v.begin(), v.end());
+        auto at = [&](double p) { return double(v[std::min(v.size() - 1, size_t(p * double(v.size())))]) / 1000.0; };
+        snprintf(line, sizeof line, "%.2f %zu %.3f %.3f %.3f\n", double(b) * double(bucketUs) / 1e6, v.size(), at(0.5), at(0.99),
+                 double(v.back()) / 1000.0);
+        out += line;
+    }
+    return out;
+}
+
 double Latencies::maxMs()
 {
     if (us.empty())

@@ -54,7 +54,14 @@ struct Session
 struct Latencies
 {
     std::vector<int64_t> us;
-    void add(int64_t v) { us.push_back(v); }
+    std::vector<int64_t> atMono; // when each sample arrived (monotonic µs), for the timeline
+    void add(int64_t v, int64_t recvMonoUs)
+    {
+        us.push_back(v);
+        atMono.push_back(recvMonoUs);
+    }
+    // Per-bucket count, p50, p99 and max since t0Mono, as text (one line per bucket).
+    std::string timeline(int64_t t0Mono, int64_t bucketUs) const;
     double percentileMs(double p); // sorts
     double maxMs();
 };

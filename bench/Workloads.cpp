@@ -218,6 +218,13 @@ Result runSessions(const Options &o, const std::string &name, int n, int64_t chu
     if (!completed)
         r.note("timeout", "deadline passed with " + std::to_string(n - finished) + " sessions open");
     conns.clear(); // closes whatever is still open
+    if (!o.timelineDir.empty()) {
+        const std::string path = o.timelineDir + "/" + (o.label.empty() ? name : o.label) + "-timeline.txt";
+        if (FILE *f = fopen(path.c_str(), "w")) {
+            fputs(lat.timeline(t0, 250000).c_str(), f);
+            fclose(f);
+        }
+    }
     addCounts(r, sessions, lat);
     int64_t firstStart = INT64_MAX, lastChunk = 0;
     for (const Session &s : sessions) {

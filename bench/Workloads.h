@@ -23,6 +23,7 @@ struct Options
     // GET <path>?offset=-1&live=sse (W1, W2, W5-live only).
     Protocol protocol = Protocol::AgentStreams;
     std::string label;         // names the result instead of the workload (one workload only)
+    std::string timelineDir;   // when set: <dir>/<workload>-timeline.txt, latency per 250 ms of the run
     // W1
     int w1Sessions = 200;
     int64_t w1Chunks = 200;

@@ -37,6 +37,7 @@ void usage()
         "  --w5-idle N --w5-hold-ms N                                 (10000, 3000)\n"
         "  --xadd-requests N    redis-benchmark -n (default 200000; half without pipelining)\n"
         "  --quick              small counts for a smoke test\n"
+        "  --timeline-dir D     write D/<workload>-timeline.txt: latency p50/p99/max per 250 ms\n"
         "  --protocol P         agent-streams (default) or durable-streams: a peer speaking the Durable\n"
         "                       Streams protocol (create answers 201 + Location; SSE live mode read;\n"
         "                       W1, W2, W5-live only). See bench/peers/.\n"
@@ -85,6 +86,8 @@ bool parseArgs(int argc, char **argv, Options &o, std::vector<std::string> &work
             o.seed = uint32_t(strtoul(val(), nullptr, 10));
         else if (a == "--max-connecting")
             o.maxConnecting = atoi(val());
+        else if (a == "--timeline-dir")
+            o.timelineDir = val();
         else if (a == "--timeout-scale")
             o.timeoutScale = atof(val());
         else if (a == "--w1-sessions")

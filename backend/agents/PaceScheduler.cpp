@@ -21,10 +21,10 @@ PaceScheduler *PaceScheduler::of(QObject *parent)
     return new PaceScheduler(parent);
 }
 
-quint64 PaceScheduler::schedule(qint64 dueNs, std::function<void()> fn)
+quint64 PaceScheduler::schedule(qint64 dueNs, Callback fn, void *context)
 {
     const quint64 ticket = m_next++;
-    m_heap.push_back({dueNs, ticket, std::move(fn)});
+    m_heap.push_back({dueNs, ticket, fn, context});
     std::push_heap(m_heap.begin(), m_heap.end(), Later());
     if (m_armedFor < 0 || dueNs < m_armedFor)
         arm();
@@ -56,16 +56,17 @@ void PaceScheduler::arm()
 
 void PaceScheduler::fire()
 {
-    // Everything due (within the timer's millisecond resolution) runs now, in due order.
-    const qint64 now = nowNs() + 500'000;
+    // Everything due runs now, in due order (the timer is armed to whole milliseconds, rounded
+    // up, so it does not fire before the first item is due).
+    const qint64 now = nowNs();
     m_armedFor = -1;
     while (!m_heap.empty() && m_heap.front().dueNs <= now) {
         std::pop_heap(m_heap.begin(), m_heap.end(), Later());
-        Item item = std::move(m_heap.back());
+        const Item item = m_heap.back();
         m_heap.pop_back();
-        if (m_cancelled.erase(item.ticket))
+        if (!m_cancelled.empty() && m_cancelled.erase(item.ticket))
             continue;
-        item.fn(); // may schedule or cancel others
+        item.fn(item.context, now); // may schedule or cancel others
     }
     arm();
 }

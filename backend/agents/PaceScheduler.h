@@ -3,17 +3,17 @@
 #include <QElapsedTimer>
 #include <QObject>
 #include <QTimer>
-#include <functional>
 #include <unordered_set>
 #include <vector>
 
 // One timer for every paced agent that shares a parent: thousands of agents re-arming their own
 // timers (Qt keeps timers in a sorted list) cost more than the agents themselves. Due work sits
-// in a binary heap; a callback small enough for std::function's inline storage (a lambda
-// capturing a pointer) costs no allocation, so scheduling a chunk allocates nothing.
+// in a binary heap of plain items (a function pointer and its context), so scheduling a chunk
+// allocates nothing and moves only a few words; a callback gets the time it runs at, so paced
+// work needs no clock read of its own.
 //
 //   auto *s = PaceScheduler::of(parent);          // found or created as a child of parent
-//   quint64 t = s->schedule(s->nowNs() + 50'000'000, [] { ... });
+//   quint64 t = s->schedule(s->nowNs() + 50'000'000, &Agent::onDue, agent); // onDue(void *, qint64 nowNs)
 //   s->cancel(t);
 class PaceScheduler : public QObject
 {
@@ -21,7 +21,8 @@ class PaceScheduler : public QObject
 public:
     static PaceScheduler *of(QObject *parent);
     qint64 nowNs() const { return m_clock.nsecsElapsed(); }
-    quint64 schedule(qint64 dueNs, std::function<void()> fn);
+    using Callback = void (*)(void *context, qint64 nowNs);
+    quint64 schedule(qint64 dueNs, Callback fn, void *context);
     void cancel(quint64 ticket);
 
 private:
@@ -33,7 +34,8 @@ private:
     {
         qint64 dueNs;
         quint64 ticket; // also the tie-break: equal due times run in scheduling order
-        std::function<void()> fn;
+        Callback fn;
+        void *context;
     };
     struct Later
     {

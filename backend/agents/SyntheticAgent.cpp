@@ -86,7 +86,11 @@ void SyntheticAgent::start(const AgentRequest &request)
     m_params = *params;
     m_next = 0;
     m_startUs = wallUs();
-    m_clock.start();
+    if (m_params.rate > 0) {
+        if (!m_pace)
+            m_pace = PaceScheduler::of(parent() ? parent() : this);
+        m_startNs = m_pace->nowNs();
+    }
     m_timer.start(0);
 }
 
@@ -111,32 +115,46 @@ void SyntheticAgent::cancelWait()
 
 void SyntheticAgent::tick()
 {
-    const double rate = m_params.rate;
+    if (m_params.rate > 0) {
+        if (m_running && m_pace)
+            paced(m_pace->nowNs());
+        return;
+    }
+    // As fast as possible: kBurst chunks per loop turn, each due when it is made.
     for (int burst = 0; burst < kBurst && m_running; ++burst) {
         if (m_next >= m_params.chunks) {
             m_running = false;
             Q_EMIT finished();
             return;
         }
-        qint64 dueUs;
-        if (rate > 0) {
-            const qint64 offsetUs = qint64(double(m_next) * 1e6 / rate);
-            const qint64 elapsedUs = m_clock.nsecsElapsed() / 1000;
-            if (offsetUs > elapsedUs) { // not due yet: wait on the shared pace timer
-                if (!m_pace)
-                    m_pace = PaceScheduler::of(parent() ? parent() : this);
-                // A raw pointer keeps the callback allocation-free; the destructor cancels it.
-                m_waitTicket = m_pace->schedule(m_pace->nowNs() + (offsetUs - elapsedUs) * 1000, [this] {
-                    m_waitTicket = 0;
-                    tick();
-                });
-                return;
-            }
-            dueUs = m_startUs + offsetUs;
-        } else {
-            dueUs = wallUs();
+        Q_EMIT chunk(makeChunk(m_next++, wallUs(), m_params.bytes));
+    }
+    if (m_running)
+        m_timer.start(0); // a burst is over: let the event loop breathe, then go on
+}
+
+void SyntheticAgent::paced(qint64 nowNs)
+{
+    // Every chunk that is due by nowNs (the scheduler's clock), then a wait on the shared pace
+    // timer for the next one. Chunk k is due at start + k/rate, so timer drift never adds up.
+    const double nsPerChunk = 1e9 / m_params.rate;
+    for (int burst = 0; burst < kBurst && m_running; ++burst) {
+        if (m_next >= m_params.chunks) {
+            m_running = false;
+            Q_EMIT finished();
+            return;
         }
-        Q_EMIT chunk(makeChunk(m_next++, dueUs, m_params.bytes));
+        const qint64 offsetNs = qint64(double(m_next) * nsPerChunk);
+        if (m_startNs + offsetNs > nowNs) {
+            // A raw pointer keeps the item plain; the destructor cancels it.
+            m_waitTicket = m_pace->schedule(m_startNs + offsetNs, [](void *self, qint64 now) {
+                auto *agent = static_cast<SyntheticAgent *>(self);
+                agent->m_waitTicket = 0;
+                agent->paced(now);
+            }, this);
+            return;
+        }
+        Q_EMIT chunk(makeChunk(m_next++, m_startUs + offsetNs / 1000, m_params.bytes));
     }
     if (m_running)
         m_timer.start(0); // a burst is over: let the event loop breathe, then go on

@@ -2,7 +2,6 @@
 
 #include "agents/Agent.h"
 
-#include <QElapsedTimer>
 #include <QPointer>
 #include <QTimer>
 #include <optional>
@@ -48,12 +47,13 @@ public:
 
 private:
     void tick();
+    void paced(qint64 nowNs);
     void cancelWait();
 
     Params m_params;
     QTimer m_timer;
-    QElapsedTimer m_clock; // monotonic: schedules
-    qint64 m_startUs = 0;  // wall clock at start: stamps
+    qint64 m_startNs = 0; // the pace scheduler's clock at start: schedules (rate > 0)
+    qint64 m_startUs = 0; // wall clock at start: stamps
     qint64 m_next = 0;
     bool m_running = false;
     QPointer<class PaceScheduler> m_pace; // shared with the other agents of our parent

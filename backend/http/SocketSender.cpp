@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -164,7 +165,10 @@ std::shared_ptr<SocketSender> SocketSender::create()
     rlimit limit{};
     const rlim_t soft = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 1024;
     sender->d->maxAttached = soft == RLIM_INFINITY ? 1 << 20 : int(std::max<rlim_t>(soft, 512) - 256) / 4;
-    sender->d->thread = std::thread([raw = sender.get()] { raw->run(); });
+    sender->d->thread = std::thread([raw = sender.get()] {
+        ::pthread_setname_np(::pthread_self(), "socket-sender"); // for top -H, perf --comm
+        raw->run();
+    });
     return sender;
 }
 
