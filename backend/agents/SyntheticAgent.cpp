@@ -5,6 +5,7 @@
 #include <QPointer>
 
 #include <QJsonValue>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 
@@ -59,11 +60,17 @@ std::optional<SyntheticAgent::Params> SyntheticAgent::parse(const QJsonObject &o
 
 QString SyntheticAgent::makeChunk(qint64 k, qint64 dueUs, qint64 bytes)
 {
-    QByteArray text = QByteArray::number(k) + ' ' + QByteArray::number(dueUs) + ' ';
-    text.reserve(bytes);
-    text.append(bytes - 1 - text.size(), 'x'); // the header is < 32 bytes <= S
-    text.append('\n');
-    return QString::fromLatin1(text);
+    QString text(bytes, u'x'); // the header is < 32 bytes <= S
+    char header[48];
+    char *end = std::to_chars(header, header + 20, k).ptr;
+    *end++ = ' ';
+    end = std::to_chars(end, header + 42, dueUs).ptr;
+    *end++ = ' ';
+    QChar *out = text.data();
+    for (const char *p = header; p != end; ++p)
+        *out++ = QLatin1Char(*p);
+    text[bytes - 1] = u'\n';
+    return text;
 }
 
 void SyntheticAgent::start(const AgentRequest &request)

@@ -83,7 +83,7 @@ void StreamResponse::tick(qint64 nowMs)
     if (m_unavailableSinceMs >= 0 && nowMs - m_unavailableSinceMs >= m_options.graceMs) {
         Metrics::instance().readersDropped("redis_unavailable");
         StreamEntry e;
-        e.idText = m_lastId;
+        e.idText = m_lastId.isNull() ? QByteArray() : m_lastId.toBytes();
         e.fields = {{"type", "error"}, {"code", "unavailable"}, {"message", "Redis is unavailable; resume from the last event id later"}};
         write(frame(e, m_options.format));
         finish();
@@ -156,7 +156,7 @@ void StreamResponse::start(const QByteArray &conversationId, const EntryId &afte
             }
         }
     }
-    m_lastId = after.isNull() ? QByteArray() : after.toBytes();
+    m_lastId = after;
     Metrics::instance().httpResponse(m_options.status);
     if (!m_hub->isAvailable())
         m_unavailableSinceMs = monotonicMs();
@@ -227,7 +227,7 @@ void StreamResponse::streamEntries(const QList<EntryView> &entries)
     out.reserve(estimate);
     for (const EntryView &e : entries)
         appendFrame(out, e, m_options.format);
-    m_lastId = entries.last().idText.toByteArray();
+    m_lastId = entries.last().id;
     Metrics::instance().chunksDelivered(quint64(entries.size()));
     write(out);
 }

@@ -74,7 +74,7 @@ private:
     QPointer<QTcpSocket> m_socket;
     Options m_options;
     StreamHub *m_hub;
-    QByteArray m_lastId;
+    EntryId m_lastId; // the last entry written to the client
     qintptr m_directFd = -1; // plain TCP: events go straight to the kernel when Qt has nothing queued
     bool m_readsOff = false; // the socket's read notifier is off; tick() probes for a close
     std::unique_ptr<SocketSender::Channel> m_channel;

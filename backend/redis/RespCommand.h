@@ -4,6 +4,7 @@
 #include <QByteArrayView>
 #include <charconv>
 #include <cstring>
+#include <initializer_list>
 
 // Builds one Redis command (a RESP array of bulk strings) straight into a single buffer, for
 // hot paths that would otherwise allocate a QByteArray per argument and have hiredis format
@@ -35,6 +36,30 @@ public:
             std::memcpy(out, a.data(), size_t(a.size()));
         out[a.size()] = '\r';
         out[a.size() + 1] = '\n';
+        ++m_count;
+        return *this;
+    }
+    // One argument made of several pieces (a key from prefix + id + suffix, without building it).
+    RespCommand &arg(std::initializer_list<QByteArrayView> pieces)
+    {
+        qsizetype size = 0;
+        for (QByteArrayView p : pieces)
+            size += p.size();
+        char head[24];
+        head[0] = '$';
+        char *end = std::to_chars(head + 1, head + sizeof head - 2, size).ptr;
+        *end++ = '\r';
+        *end++ = '\n';
+        char *out = grow(qsizetype(end - head) + size + 2);
+        std::memcpy(out, head, size_t(end - head));
+        out += end - head;
+        for (QByteArrayView p : pieces) {
+            if (!p.isEmpty())
+                std::memcpy(out, p.data(), size_t(p.size()));
+            out += p.size();
+        }
+        out[0] = '\r';
+        out[1] = '\n';
         ++m_count;
         return *this;
     }

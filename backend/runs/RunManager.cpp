@@ -127,8 +127,11 @@ void RunManager::startAgent(const QByteArray &id, const AgentRequest &request)
         m_heartbeat.start();
     qCInfo(lcRuns).noquote() << "run" << id << "turn" << request.turn << "started with agent" << agent->name();
     connect(agent, &Agent::chunk, this, [this, id](const QString &text) {
+        // Shared field names: a chunk allocates only its text and its field list.
+        static const QByteArray type = QByteArrayLiteral("type"), message = QByteArrayLiteral("message"),
+                                textField = QByteArrayLiteral("text");
         if (m_runs.contains(id) && !text.isEmpty())
-            m_writer->append(id, {{"type", "message"}, {"text", text.toUtf8()}});
+            m_writer->append(id, {{type, message}, {textField, text.toUtf8()}});
     });
     connect(agent, &Agent::finished, this, [this, id] { end(id, "completed", {}, {}); });
     connect(agent, &Agent::failed, this, [this, id](const QString &code, const QString &message) {

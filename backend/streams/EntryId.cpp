@@ -1,5 +1,7 @@
 #include "streams/EntryId.h"
 
+#include <charconv>
+
 namespace {
 bool parseU64(const char *begin, const char *end, quint64 *out)
 {
@@ -18,6 +20,15 @@ bool parseU64(const char *begin, const char *end, quint64 *out)
     return true;
 }
 } // namespace
+
+QByteArray EntryId::toBytes() const
+{
+    char text[42];
+    char *end = std::to_chars(text, text + 20, ms).ptr;
+    *end++ = '-';
+    end = std::to_chars(end, text + sizeof text, seq).ptr;
+    return QByteArray(text, end - text);
+}
 
 std::optional<EntryId> EntryId::parse(QByteArrayView text)
 {

@@ -12,7 +12,7 @@ struct EntryId
     quint64 seq = 0;
 
     bool isNull() const { return ms == 0 && seq == 0; }
-    QByteArray toBytes() const { return QByteArray::number(ms) + '-' + QByteArray::number(seq); }
+    QByteArray toBytes() const; // "<ms>-<seq>", one allocation
     // The smallest id strictly greater than this one.
     EntryId next() const { return seq == ~quint64(0) ? EntryId{ms + 1, 0} : EntryId{ms, seq + 1}; }
     // The largest id strictly smaller than this one (this one when null).

@@ -56,8 +56,17 @@ struct EntryView
 };
 
 namespace StreamKeys {
-inline QByteArray stream(const QByteArray &conversationId) { return "agent-stream:{" + conversationId + '}'; }
-inline QByteArray run(const QByteArray &conversationId) { return "agent-run:{" + conversationId + '}'; }
+inline QByteArray wrapped(QByteArrayView prefix, const QByteArray &conversationId)
+{
+    QByteArray key;
+    key.reserve(prefix.size() + conversationId.size() + 1);
+    key.append(prefix).append(conversationId).append('}');
+    return key;
+}
+inline constexpr char kStreamPrefix[] = "agent-stream:{";
+inline constexpr char kRunPrefix[] = "agent-run:{";
+inline QByteArray stream(const QByteArray &conversationId) { return wrapped(kStreamPrefix, conversationId); }
+inline QByteArray run(const QByteArray &conversationId) { return wrapped(kRunPrefix, conversationId); }
 // Every running run's conversation id, scored by its lease expiry (ms since epoch).
 inline QByteArray leases() { return QByteArrayLiteral("agent-streams:leases"); }
 } // namespace StreamKeys

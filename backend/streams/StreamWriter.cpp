@@ -258,7 +258,7 @@ void StreamWriter::sendCall(std::vector<CallPart> parts, bool useEval)
         cmd.arg(m_scriptSha);
     cmd.arg(qint64(1 + 2 * parts.size())).arg(StreamKeys::leases());
     for (const CallPart &part : parts)
-        cmd.arg(StreamKeys::stream(part.conversationId)).arg(StreamKeys::run(part.conversationId));
+        cmd.arg({StreamKeys::kStreamPrefix, part.conversationId, "}"}).arg({StreamKeys::kRunPrefix, part.conversationId, "}"});
     cmd.arg(m_ttlMs);
     for (const CallPart &part : parts) {
         Stream &s = m_streams[part.conversationId];
