@@ -115,6 +115,7 @@ void Backend::startWith(const RedisConfig &redis)
     StreamWriter *writer = m_writer;
     m_hub->setLocalWriter([writer](const QByteArray &id) { return writer->isTracking(id); });
     connect(m_writer, &StreamWriter::appended, m_hub, &StreamHub::deliverLocal);
+    connect(m_writer, &StreamWriter::stopped, m_hub, &StreamHub::localWriterStopped);
     connect(m_writer, &StreamWriter::failed, m_hub, [this](const QByteArray &id) { m_hub->poke(id); });
     m_runs = new RunManager(m_writer, query, m_factory, m_config.leaseMs, this);
     auto *recovery = new RunRecovery(query, m_config.leaseMs, m_config.ttlMs, this);

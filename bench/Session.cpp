@@ -97,8 +97,10 @@ std::string Latencies::timeline(int64_t t0Mono, int64_t bucketUs) const
             buckets.resize(b + 1);
         buckets[b].push_back(us[i]);
     }
-    std::string out = "# t_s chunks p50_ms p99_ms max_ms\n";
     char line[128];
+    snprintf(line, sizeof line, "# t0 = %.6f s CLOCK_MONOTONIC\n", double(t0Mono) / 1e6);
+    std::string out = line;
+    out += "# t_s chunks p50_ms p99_ms max_ms\n";
     for (size_t b = 0; b < buckets.size(); ++b) {
         auto &v = buckets[b];
         if (v.empty())

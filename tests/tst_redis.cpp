@@ -53,6 +53,7 @@ private Q_SLOTS:
     void hubFanOutUsesFixedConnections();
     void hubNewReaderDoesNotWaitForBlockTimeout();
     void hubReplaysLargeBacklogInOrder();
+    void hubFollowsElsewhereOnceTheLocalWriterStops();
 
 private:
     RedisServer m_redis;
@@ -415,6 +416,43 @@ void TestRedis::hubReplaysLargeBacklogInOrder()
     for (int i = 0; i < 5000; ++i)
         QCOMPARE(all.entries.at(i).id, ids.at(i));
     QCOMPARE(hub.liveStreamCount(), 0); // finished streams never join the live read
+}
+
+// A stream written here is followed from the writer's acknowledgements (no blocking read).
+// Once the writer lets it go, what another process appends must still reach the followers.
+void TestRedis::hubFollowsElsewhereOnceTheLocalWriterStops()
+{
+    RedisConnection w(configFor(m_redis), QStringLiteral("w"));
+    RedisConnection q(configFor(m_redis), QStringLiteral("q"));
+    RedisConnection b(configFor(m_redis), QStringLiteral("b"));
+    for (auto *c : {&w, &q, &b})
+        c->open();
+    QTRY_VERIFY(w.isConnected() && q.isConnected() && b.isConnected());
+    StreamWriter writer(&w);
+    StreamHub hub(&q, {&b});
+    hub.setBlockMs(60000); // joining the blocking read must interrupt it, not wait it out
+    hub.setLocalWriter([&writer](const QByteArray &id) { return writer.isTracking(id); });
+    connect(&writer, &StreamWriter::appended, &hub, &StreamHub::deliverLocal);
+    connect(&writer, &StreamWriter::stopped, &hub, &StreamHub::localWriterStopped);
+    QSignalSpy stopped(&writer, &StreamWriter::stopped);
+
+    writer.append("handover", {{"type", "message"}, {"text", "here\n"}});
+    Collector follower;
+    hub.subscribe(&follower, "handover", EntryId{});
+    QTRY_COMPARE(follower.entries.size(), 1);
+    writer.append("handover", {{"type", "message"}, {"text", "still here\n"}});
+    QTRY_COMPARE(follower.entries.size(), 2);
+    writer.release("handover");
+    QTRY_COMPARE(stopped.size(), 1);
+    QVERIFY(!writer.isTracking("handover"));
+
+    // The next turn runs in another instance: a plain XADD, as its writer would do.
+    m_redis.cli({QStringLiteral("XADD"), QStringLiteral("agent-stream:{handover}"), QStringLiteral("*"), QStringLiteral("type"),
+                 QStringLiteral("message"), QStringLiteral("text"), QStringLiteral("elsewhere\n")});
+    QTRY_COMPARE_WITH_TIMEOUT(follower.entries.size(), 3, 5000);
+    QCOMPARE(follower.text(), QByteArray("here\nstill here\nelsewhere\n"));
+    QVERIFY(!follower.ended);
+    hub.unsubscribe(&follower);
 }
 
 QTEST_GUILESS_MAIN(TestRedis)

@@ -501,7 +501,7 @@ void ApiServer::openStream(QHttpServerResponder &&responder, ResponseFormat form
     ++m_openByClient[client];
     if (!m_tick.isActive())
         m_tick.start();
-    connect(response, &QObject::destroyed, this, [this, client, response] { // whatever way it ends
+    connect(response, &QObject::destroyed, &m_streamContext, [this, client, response] { // whatever way it ends
         if (--m_openByClient[client] <= 0)
             m_openByClient.remove(client);
         m_streams.remove(response);

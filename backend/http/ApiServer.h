@@ -65,6 +65,10 @@ private:
     QHash<QByteArray, int> m_openByClient;
     QHash<class StreamResponse *, QByteArray> m_streams; // open streams and their client (key or address)
     QTimer m_tick;
+    // Context of the per-stream connections, so that they do not pile up on this object:
+    // QAbstractHttpServer calls sender() on every new connection, which walks this object's
+    // list of senders (one entry per open stream made each accept O(open streams)).
+    QObject m_streamContext;
     std::shared_ptr<class SocketSender> m_sender;
     // The caller of the request being dispatched (set before any handler runs; handlers copy
     // them into their callbacks).

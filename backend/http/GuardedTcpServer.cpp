@@ -50,7 +50,8 @@ private:
         }
         if (m_headDone)
             return;
-        m_head = m_socket->peek(m_limits.maxHeaderBytes + 4);
+        // peek(n) allocates n bytes: ask for what is there, not for the limit.
+        m_head = m_socket->peek(qMin(m_socket->bytesAvailable(), m_limits.maxHeaderBytes + 4));
         const qsizetype end = m_head.indexOf("\r\n\r\n");
         if (end < 0) {
             if (m_head.size() > m_limits.maxHeaderBytes)

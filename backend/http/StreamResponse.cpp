@@ -127,18 +127,21 @@ void StreamResponse::start(const QByteArray &conversationId, const EntryId &afte
     connect(m_socket, &QObject::destroyed, this, &StreamResponse::onSocketGone);
     connect(m_socket, &QTcpSocket::bytesWritten, this, &StreamResponse::onBytesWritten);
 
+    // The head goes out with the first bytes of the body (the replay, or nothing once the
+    // replay finds the stream empty): one send instead of two on every new stream.
     const bool sse = m_options.format == ResponseFormat::Sse;
-    m_responder->writeStatusLine(QHttpServerResponder::StatusCode(m_options.status));
-    m_responder->writeHeader("Content-Type", sse ? "text/event-stream" : "text/plain; charset=utf-8");
-    m_responder->writeHeader("Cache-Control", "no-cache");
-    m_responder->writeHeader("Connection", "close");
-    m_responder->writeHeader("X-Accel-Buffering", "no");
-    m_responder->writeHeader("x-conversation-id", conversationId);
+    m_head = "HTTP/1.1 " + QByteArray::number(m_options.status) + ' ' + reasonPhrase(m_options.status) + "\r\n";
+    auto header = [this](QByteArrayView name, QByteArrayView value) { m_head.append(name).append(": ").append(value).append("\r\n"); };
+    header("Content-Type", sse ? "text/event-stream" : "text/plain; charset=utf-8");
+    header("Cache-Control", "no-cache");
+    header("Connection", "close");
+    header("X-Accel-Buffering", "no");
+    header("x-conversation-id", conversationId);
     for (const auto &h : m_options.extraHeaders)
-        m_responder->writeHeader(h.first, h.second);
-    // The first body write ends the header block; the SSE retry hint is a useful first line.
-    m_responder->writeBody(sse ? Sse::retry(m_options.retryMs) : QByteArray());
-    m_socket->flush();
+        header(h.first, h.second);
+    m_head.append("\r\n");
+    if (sse)
+        m_head.append(Sse::retry(m_options.retryMs)); // a useful first line
     // Plain TCP only: a TLS socket must encrypt, so everything goes through Qt there.
     if (!m_socket->inherits("QSslSocket")) {
         m_directFd = m_socket->socketDescriptor();
@@ -157,10 +160,38 @@ void StreamResponse::start(const QByteArray &conversationId, const EntryId &afte
         }
     }
     m_lastId = after;
+    m_lastWriteMs = monotonicMs();
     Metrics::instance().httpResponse(m_options.status);
-    if (!m_hub->isAvailable())
+    if (!m_hub->isAvailable()) {
         m_unavailableSinceMs = monotonicMs();
+        sendHead(); // the replay waits for Redis: the client knows at once that it is connected
+    }
     m_hub->subscribe(this, conversationId, after);
+}
+
+QByteArray StreamResponse::reasonPhrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    default:
+        return {}; // HTTP/1.1 allows an empty reason phrase
+    }
+}
+
+void StreamResponse::sendHead()
+{
+    if (!m_head.isEmpty())
+        write({});
+}
+
+void StreamResponse::streamCaughtUp()
+{
+    sendHead();
 }
 
 QByteArray StreamResponse::frame(const StreamEntry &entry, ResponseFormat format)
@@ -249,9 +280,16 @@ bool StreamResponse::readyForMore() const
     return m_socket && !m_gone && unsent() < m_options.pauseReplayAboveBytes;
 }
 
-void StreamResponse::write(const QByteArray &bytes)
+void StreamResponse::write(const QByteArray &body)
 {
-    if (bytes.isEmpty() || !m_socket || m_gone)
+    if (!m_socket || m_gone)
+        return;
+    QByteArray bytes = body;
+    if (!m_head.isEmpty()) {
+        bytes.prepend(m_head);
+        m_head.clear();
+    }
+    if (bytes.isEmpty())
         return;
     if (m_channel) {
         if (m_channel->broken()) { // reset or broken pipe: the client is gone
@@ -319,6 +357,7 @@ void StreamResponse::finish()
     if (m_finished)
         return;
     m_finished = true;
+    sendHead(); // a stream that ended before it had anything to send still answers
     m_hub->unsubscribe(this);
     if (m_channel)
         m_channel->close(); // the sender closes its descriptor after the last byte

@@ -54,6 +54,7 @@ public:
     // StreamSubscriber
     void streamEntries(const QList<EntryView> &entries) override;
     void streamEnded() override;
+    void streamCaughtUp() override;
     bool readyForMore() const override;
 
     // Frames one entry for the given format (pure; exposed for tests).
@@ -61,7 +62,9 @@ public:
     static void appendFrame(QByteArray &out, const EntryView &entry, ResponseFormat format);
 
 private:
-    void write(const QByteArray &bytes);
+    void write(const QByteArray &body);
+    void sendHead();
+    static QByteArray reasonPhrase(int status);
     void finish();
     void onSocketGone();
     // The client is gone or too slow: close now, drop whatever is unsent.
@@ -75,6 +78,7 @@ private:
     Options m_options;
     StreamHub *m_hub;
     EntryId m_lastId; // the last entry written to the client
+    QByteArray m_head; // status line and headers until the first write sends them
     qintptr m_directFd = -1; // plain TCP: events go straight to the kernel when Qt has nothing queued
     bool m_readsOff = false; // the socket's read notifier is off; tick() probes for a close
     std::unique_ptr<SocketSender::Channel> m_channel;

@@ -207,14 +207,16 @@ void StreamHub::goLive(Sub *sub)
         live.conversationId = sub->conversationId;
         it = m_live.insert(sub->key, live);
     }
-    it->subs.append(sub->subscriber);
+    StreamSubscriber *subscriber = sub->subscriber;
+    it->subs.append(subscriber);
     sub->live = true;
-    if (!created)
-        return;
-    if (m_isLocal && m_isLocal(sub->conversationId))
-        poke(sub->conversationId); // a write may have landed between the replay and now
-    else
-        assignReader(sub->key, it.value());
+    if (created) {
+        if (m_isLocal && m_isLocal(sub->conversationId))
+            poke(sub->conversationId); // a write may have landed between the replay and now
+        else
+            assignReader(sub->key, it.value());
+    }
+    subscriber->streamCaughtUp(); // last: the subscriber may leave inside
 }
 
 void StreamHub::assignReader(const QByteArray &key, Live &live)
@@ -232,6 +234,13 @@ void StreamHub::assignReader(const QByteArray &key, Live &live)
         unblock(best, reader.generation, 0);
     else
         issueRead(best);
+}
+
+void StreamHub::localWriterStopped(const QByteArray &conversationId)
+{
+    auto it = m_live.find(StreamKeys::stream(conversationId));
+    if (it != m_live.end() && it->reader < 0)
+        assignReader(it.key(), it.value()); // whatever comes next is written elsewhere
 }
 
 void StreamHub::poke(const QByteArray &conversationId)
@@ -276,10 +285,6 @@ void StreamHub::flushPokes()
             deliverStreams(reply, &more);
         for (const QByteArray &key : std::as_const(more))
             m_pokes.insert(key);
-        // Streams no longer written here (their run ended or moved) go to the blocking reads.
-        for (auto it = m_live.begin(); it != m_live.end(); ++it)
-            if (it->reader < 0 && !(m_isLocal && m_isLocal(it->conversationId)))
-                assignReader(it.key(), it.value());
         if (!m_pokes.isEmpty())
             flushPokes();
     });

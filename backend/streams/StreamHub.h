@@ -25,6 +25,9 @@ public:
     // The newest entry is a terminal one (done/error): nothing more will come. The hub has
     // already forgotten the subscriber when this is called; the subscriber may delete itself.
     virtual void streamEnded() = 0;
+    // The replay reached the newest entry; what follows comes live. Called once per
+    // subscribe() for a stream that has not ended.
+    virtual void streamCaughtUp() {}
     // Back-pressure for replays: while false the hub holds further catch-up batches until
     // StreamHub::resume() is called.
     virtual bool readyForMore() const { return true; }
@@ -55,6 +58,9 @@ public:
     void resume(StreamSubscriber *subscriber);
     // Says which conversations this process writes itself (their writes arrive by poke()).
     void setLocalWriter(std::function<bool(const QByteArray &conversationId)> isLocal) { m_isLocal = std::move(isLocal); }
+    // The local writer stopped writing this conversation: its live subscribers move to the
+    // blocking reads (the next turn may run in another process).
+    void localWriterStopped(const QByteArray &conversationId);
     // New entries were stored for this conversation: read them for its live subscribers.
     void poke(const QByteArray &conversationId);
     // Entries this process just stored, directly after `previous`: delivered without reading

@@ -188,8 +188,10 @@ void StreamWriter::release(const QByteArray &conversationId)
     if (it == m_streams.end())
         return;
     it->released = true;
-    if (it->queue.empty())
+    if (it->queue.empty()) {
         m_streams.erase(it);
+        Q_EMIT stopped(conversationId);
+    }
 }
 
 bool StreamWriter::hasPending(const QByteArray &conversationId) const
@@ -374,14 +376,17 @@ void StreamWriter::finishPart(const CallPart &part, const RedisError &error)
         for (const auto &p : s.queue)
             m_bufferedBytes -= p.bytes;
         s.queue.clear();
-        if (s.released)
+        const bool gone = s.released;
+        if (gone)
             m_streams.erase(it);
         Q_EMIT failed(conversationId, error);
+        if (gone)
+            Q_EMIT stopped(conversationId);
         return;
     }
     s.inFlight -= part.count;
     --s.calls;
-EntryId last;
+    EntryId last;
     bool wroteEntries = false;
     const EntryId previous = s.acked;
     QList<StreamEntry> entries;
@@ -400,9 +405,10 @@ EntryId last;
     if (wroteEntries)
         s.acked = last;
     const bool empty = s.queue.empty();
+    const bool gone = empty && s.released && s.calls == 0;
     if (!empty)
         markReady(conversationId, s);
-    else if (s.released && s.calls == 0)
+    else if (gone)
         m_streams.erase(it);
     if (wroteEntries) {
         Q_EMIT appended(conversationId, previous, entries);
@@ -410,4 +416,6 @@ EntryId last;
     }
     if (empty)
         Q_EMIT drained(conversationId);
+    if (gone)
+        Q_EMIT stopped(conversationId);
 }

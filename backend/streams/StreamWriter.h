@@ -61,6 +61,9 @@ Q_SIGNALS:
     // The stream cannot be written (buffer bound exceeded, or Redis refused the write).
     void failed(const QByteArray &conversationId, const RedisError &error);
     void drained(const QByteArray &conversationId);
+    // This writer no longer writes the conversation (isTracking() turned false): whatever is
+    // appended to it from now on comes from elsewhere.
+    void stopped(const QByteArray &conversationId);
 
 private:
     struct Pending
