@@ -373,7 +373,7 @@ void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &
     if (format == ResponseFormat::Json)
         sendAccepted(responder, id, cors);
     else
-        openStream(std::move(responder), format, 200, id, EntryId{}, cors, m_client);
+        openStream(std::move(responder), format, 200, id, EntryId{}, cors, m_client, true); // nothing to replay yet
 }
 
 void ApiServer::addMessage(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id,
@@ -456,7 +456,7 @@ void ApiServer::stream(const QHttpServerRequest &request, QHttpServerResponder &
 }
 
 void ApiServer::openStream(QHttpServerResponder &&responder, ResponseFormat format, int status, const QByteArray &id,
-                           const EntryId &after, const HeaderPairs &cors, const QByteArray &client)
+                           const EntryId &after, const HeaderPairs &cors, const QByteArray &client, bool newStream)
 {
     // `client` is passed in, not read from m_client: this may run in a Redis callback, after
     // other requests were dispatched.
@@ -508,7 +508,7 @@ void ApiServer::openStream(QHttpServerResponder &&responder, ResponseFormat form
         if (m_streams.isEmpty())
             m_tick.stop();
     });
-    response->start(id, after);
+    response->start(id, after, newStream);
 }
 
 void ApiServer::status(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors)

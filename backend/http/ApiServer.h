@@ -50,7 +50,7 @@ private:
     void status(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors);
     void cancel(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors);
     void openStream(QHttpServerResponder &&responder, ResponseFormat format, int status, const QByteArray &id,
-                    const EntryId &after, const HeaderPairs &cors, const QByteArray &client);
+                    const EntryId &after, const HeaderPairs &cors, const QByteArray &client, bool newStream = false);
     // CORS headers for this request's Origin; false when the origin is not allowed.
     bool corsHeaders(const QHttpServerRequest &request, HeaderPairs *out) const;
 

@@ -91,6 +91,8 @@ void StreamResponse::tick(qint64 nowMs)
     }
     if (m_sse && nowMs - m_lastWriteMs >= m_options.keepAliveMs)
         write(Sse::comment("keep-alive"));
+    else
+        sendHead(); // a new stream whose first entry is slow to be stored: at most a tick late
     probeClosed();
 }
 
@@ -111,7 +113,7 @@ bool StreamResponse::probeClosed()
     return m_gone;
 }
 
-void StreamResponse::start(const QByteArray &conversationId, const EntryId &after)
+void StreamResponse::start(const QByteArray &conversationId, const EntryId &after, bool newStream)
 {
     if (!m_socket) {
         deleteLater();
@@ -166,7 +168,10 @@ void StreamResponse::start(const QByteArray &conversationId, const EntryId &afte
         m_unavailableSinceMs = monotonicMs();
         sendHead(); // the replay waits for Redis: the client knows at once that it is connected
     }
-    m_hub->subscribe(this, conversationId, after);
+    if (newStream)
+        m_hub->followNew(this, conversationId);
+    else
+        m_hub->subscribe(this, conversationId, after);
 }
 
 QByteArray StreamResponse::reasonPhrase(int status)

@@ -38,7 +38,9 @@ public:
     StreamResponse(QHttpServerResponder &&responder, const Options &options, StreamHub *hub, QObject *parent);
     ~StreamResponse() override;
 
-    void start(const QByteArray &conversationId, const EntryId &after);
+    // Streams the conversation after `after`. newStream: a conversation this process has only
+    // just started writing, followed from its first entry without a replay (StreamHub::follow).
+    void start(const QByteArray &conversationId, const EntryId &after, bool newStream = false);
     static int openCount();
     // Bytes held for clients over every open stream (sender channels and Qt's buffers).
     static qint64 unsentTotal();

@@ -84,6 +84,23 @@ void StreamHub::subscribe(StreamSubscriber *subscriber, const QByteArray &conver
     catchUp(&sub);
 }
 
+void StreamHub::followNew(StreamSubscriber *subscriber, const QByteArray &conversationId)
+{
+    const QByteArray key = StreamKeys::stream(conversationId);
+    if (!(m_isLocal && m_isLocal(conversationId)) || m_live.contains(key)) {
+        subscribe(subscriber, conversationId, EntryId{});
+        return;
+    }
+    unsubscribe(subscriber);
+    Sub &sub = m_subs[subscriber];
+    sub.subscriber = subscriber;
+    sub.key = key;
+    sub.conversationId = conversationId;
+    sub.token = m_nextToken++;
+    sub.firstBatch = false;
+    goLive(&sub, true);
+}
+
 void StreamHub::unsubscribe(StreamSubscriber *subscriber)
 {
     auto it = m_subs.find(subscriber);
@@ -197,7 +214,9 @@ void StreamHub::deliver(Sub *sub, const QList<EntryView> &entries, bool atHead)
     }
 }
 
-void StreamHub::goLive(Sub *sub)
+// fresh: followNew(), nothing can be stored yet, so there is nothing to read and the
+// subscriber learns nothing by being told it caught up (its first entries are on their way).
+void StreamHub::goLive(Sub *sub, bool fresh)
 {
     auto it = m_live.find(sub->key);
     const bool created = it == m_live.end();
@@ -210,6 +229,8 @@ void StreamHub::goLive(Sub *sub)
     StreamSubscriber *subscriber = sub->subscriber;
     it->subs.append(subscriber);
     sub->live = true;
+    if (fresh)
+        return;
     if (created) {
         if (m_isLocal && m_isLocal(sub->conversationId))
             poke(sub->conversationId); // a write may have landed between the replay and now

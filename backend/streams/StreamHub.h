@@ -54,6 +54,11 @@ public:
     ~StreamHub() override;
 
     void subscribe(StreamSubscriber *subscriber, const QByteArray &conversationId, const EntryId &after);
+    // A conversation this process has only just started writing (none of it acknowledged yet):
+    // followed live from its first entry, with no replay and no read, since everything it
+    // will hold arrives with the writer's acknowledgements (deliverLocal). Any other
+    // conversation takes subscribe() from the start.
+    void followNew(StreamSubscriber *subscriber, const QByteArray &conversationId);
     void unsubscribe(StreamSubscriber *subscriber);
     void resume(StreamSubscriber *subscriber);
     // Says which conversations this process writes itself (their writes arrive by poke()).
@@ -115,7 +120,7 @@ private:
     void fanOut(Live &live, const QList<EntryView> &entries, bool atHead);
     void assignReader(const QByteArray &key, Live &live);
     void flushPokes();
-    void goLive(Sub *sub);
+    void goLive(Sub *sub, bool fresh = false);
     void issueRead(int reader);
     void onRead(int reader, const redisReply *reply, const RedisError &error);
     void unblock(int reader, quint64 generation, int attempt);
