@@ -180,4 +180,17 @@ http = {
 for name, body in http.items():
     write("fuzz_http_handlers", name, body)
 
+# --- RESP replies (first byte: how many bytes each feed carries) ------------------------------
+resp = {
+    "xrange": b"*2\r\n*2\r\n$15\r\n1734567890123-0\r\n*4\r\n$4\r\ntype\r\n$7\r\nmessage\r\n$4\r\ntext\r\n$5\r\nhello\r\n"
+              b"*2\r\n$15\r\n1734567890123-1\r\n*2\r\n$4\r\ntype\r\n$4\r\ndone\r\n",
+    "script_results": b"*3\r\n*2\r\n:3\r\n:0\r\n-ENDED the run was ended\r\n*2\r\n:1\r\n:1\r\n",
+    "mixed": b"+OK\r\n:42\r\n$-1\r\n*-1\r\n*0\r\n$0\r\n\r\n-ERR bad\r\n",
+    "nested": b"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:7\r\n",
+    "xread_nil": b"*-1\r\n*1\r\n*2\r\n$14\r\nagent-stream:x\r\n*0\r\n",
+    "bad_type": b"*2\r\n:1\r\n!oops\r\n",
+}
+for i, (name, body) in enumerate(resp.items()):
+    write("fuzz_resp_replies", name, bytes([i * 7 % 64]) + body)
+
 print("seeds written to", CORPUS)

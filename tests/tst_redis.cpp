@@ -41,6 +41,7 @@ class TestRedis : public QObject
 private Q_SLOTS:
     void initTestCase();
     void commandsAndErrors();
+    void repliesOfEveryShapeAndSize();
     void connectionRefusedRetries();
     void reconnectsAfterRestart();
     void writerBatchesInOrder();
@@ -86,6 +87,57 @@ void TestRedis::commandsAndErrors()
     QTRY_VERIFY(done);
     QCOMPARE(gotError.kind, RedisError::Kind::Reply);
     QVERIFY(gotError.message.contains(QStringLiteral("not an integer")));
+}
+
+// Replies are built in a per-connection arena (ReplyArena): nested arrays, nils, integers,
+// errors, replies spanning many blocks and one larger than what the arena keeps, each read
+// right, one after the other on the same connection.
+void TestRedis::repliesOfEveryShapeAndSize()
+{
+    RedisConnection c(configFor(m_redis), QStringLiteral("t"));
+    QSignalSpy connected(&c, &RedisConnection::connected);
+    c.open();
+    QVERIFY(connected.wait(5000));
+    auto run = [&c](const QList<QByteArray> &args) -> RedisReply {
+        RedisReply got;
+        RedisError error;
+        bool done = false;
+        c.command(args, [&](const RedisReply &r, const RedisError &e) { got = r; error = e; done = true; });
+        if (!QTest::qWaitFor([&] { return done; }, 10000))
+            error = {RedisError::Kind::Other, QStringLiteral("no reply")};
+        if (error.isError()) {
+            got.type = RedisReply::Type::Error;
+            got.str = error.message.toUtf8();
+        }
+        return got;
+    };
+    const RedisReply nested = run({"EVAL", "return {1, {'two', {3}}, false, 'four'}", "0"});
+    QVERIFY(nested.isArray());
+    QCOMPARE(nested.elements.size(), 4);
+    QCOMPARE(nested.elements.at(0).integer, 1);
+    QCOMPARE(nested.elements.at(1).elements.at(0).str, QByteArray("two"));
+    QCOMPARE(nested.elements.at(1).elements.at(1).elements.at(0).integer, 3);
+    QVERIFY(nested.elements.at(2).isNil());
+    QCOMPARE(nested.elements.at(3).str, QByteArray("four"));
+    QVERIFY(run({"GET", "no-such-key"}).isNil());
+    QVERIFY(run({"EVAL", "return redis.error_reply('broken')", "0"}).str.contains("broken"));
+
+    // 4,000 values of 1 KiB: a 4 MiB reply, more than the arena keeps between replies.
+    const QByteArray big(1024, 'x');
+    for (int i = 0; i < 4000; i += 500) {
+        QList<QByteArray> push{"RPUSH", "arena-list"};
+        for (int j = i; j < i + 500; ++j)
+            push << QByteArray::number(j) + ':' + big;
+        QCOMPARE(run(push).integer, i + 500);
+    }
+    for (int round = 0; round < 2; ++round) {
+        const RedisReply all = run({"LRANGE", "arena-list", "0", "-1"});
+        QCOMPARE(all.elements.size(), 4000);
+        for (int j = 0; j < 4000; j += 997)
+            QCOMPARE(all.elements.at(j).str, QByteArray::number(j) + ':' + big);
+        QCOMPARE(all.elements.last().str, QByteArray("3999:") + big);
+        QCOMPARE(run({"LLEN", "arena-list"}).integer, 4000); // a small one right after
+    }
 }
 
 void TestRedis::connectionRefusedRetries()

@@ -76,6 +76,7 @@ void RedisConnection::startConnect()
         return;
     }
     ac->data = this;
+    m_arena->install(ac->c.reader);
     RedisQtAdapter::attach(ac);
     redisAsyncSetConnectCallback(ac, &RedisConnection::onConnect);
     redisAsyncSetDisconnectCallback(ac, &RedisConnection::onDisconnect);

@@ -3,12 +3,14 @@
 #include "redis/RedisConfig.h"
 #include "redis/RedisError.h"
 #include "redis/RedisReply.h"
+#include "redis/ReplyArena.h"
 
 #include <QElapsedTimer>
 #include <QList>
 #include <QObject>
 #include <QTimer>
 #include <functional>
+#include <memory>
 
 struct redisAsyncContext;
 
@@ -68,6 +70,8 @@ private:
     void lost(const RedisError &error);
     void scheduleReconnect();
 
+    // Declared first so that it is destroyed last: freeing the context frees replies into it.
+    std::unique_ptr<ReplyArena> m_arena = std::make_unique<ReplyArena>();
     RedisConfig m_config;
     QString m_name;
     redisAsyncContext *m_ac = nullptr;
