@@ -15,6 +15,21 @@ RedisConfig configFor(const RedisServer &server)
     return *RedisConfig::parse(server.connectionString(), nullptr);
 }
 
+// A writer connection, a query connection and one blocking reader: what a hub test needs.
+struct HubConnections
+{
+    explicit HubConnections(const RedisConfig &config)
+        : w(config, QStringLiteral("w"))
+        , q(config, QStringLiteral("q"))
+        , b(config, QStringLiteral("b"))
+    {
+        for (RedisConnection *c : {&w, &q, &b})
+            c->open();
+    }
+    bool ready() const { return w.isConnected() && q.isConnected() && b.isConnected(); }
+    RedisConnection w, q, b;
+};
+
 struct Collector : StreamSubscriber
 {
     QList<StreamEntry> entries;
@@ -418,14 +433,10 @@ void TestRedis::hubFanOutUsesFixedConnections()
 
 void TestRedis::hubNewReaderDoesNotWaitForBlockTimeout()
 {
-    RedisConnection w(configFor(m_redis), QStringLiteral("w"));
-    RedisConnection q(configFor(m_redis), QStringLiteral("q"));
-    RedisConnection b(configFor(m_redis), QStringLiteral("b"));
-    for (auto *c : {&w, &q, &b})
-        c->open();
-    QTRY_VERIFY(w.isConnected() && q.isConnected() && b.isConnected());
-    StreamWriter writer(&w);
-    StreamHub hub(&q, {&b});
+    HubConnections c(configFor(m_redis));
+    QTRY_VERIFY(c.ready());
+    StreamWriter writer(&c.w);
+    StreamHub hub(&c.q, {&c.b});
     hub.setBlockMs(60000); // a reader joining must interrupt this, not wait it out
     Collector first, second;
     hub.subscribe(&first, "unblock-a", EntryId{});
@@ -444,19 +455,15 @@ void TestRedis::hubNewReaderDoesNotWaitForBlockTimeout()
 
 void TestRedis::hubReplaysLargeBacklogInOrder()
 {
-    RedisConnection w(configFor(m_redis), QStringLiteral("w"));
-    RedisConnection q(configFor(m_redis), QStringLiteral("q"));
-    RedisConnection b(configFor(m_redis), QStringLiteral("b"));
-    for (auto *c : {&w, &q, &b})
-        c->open();
-    QTRY_VERIFY(w.isConnected() && q.isConnected() && b.isConnected());
-    StreamWriter writer(&w);
+    HubConnections c(configFor(m_redis));
+    QTRY_VERIFY(c.ready());
+    StreamWriter writer(&c.w);
     QList<EntryId> ids;
     for (int i = 0; i < 5000; ++i)
         ids << writer.append("backlog", {{"type", "message"}, {"text", QByteArray::number(i) + '\n'}});
     writer.append("backlog", {{"type", "done"}});
     QTRY_VERIFY_WITH_TIMEOUT(!writer.hasPending("backlog"), 10000);
-    StreamHub hub(&q, {&b});
+    StreamHub hub(&c.q, {&c.b});
     hub.setBatchSize(700);
     Collector all, tail;
     hub.subscribe(&all, "backlog", EntryId{});
@@ -474,14 +481,10 @@ void TestRedis::hubReplaysLargeBacklogInOrder()
 // Once the writer lets it go, what another process appends must still reach the followers.
 void TestRedis::hubFollowsElsewhereOnceTheLocalWriterStops()
 {
-    RedisConnection w(configFor(m_redis), QStringLiteral("w"));
-    RedisConnection q(configFor(m_redis), QStringLiteral("q"));
-    RedisConnection b(configFor(m_redis), QStringLiteral("b"));
-    for (auto *c : {&w, &q, &b})
-        c->open();
-    QTRY_VERIFY(w.isConnected() && q.isConnected() && b.isConnected());
-    StreamWriter writer(&w);
-    StreamHub hub(&q, {&b});
+    HubConnections c(configFor(m_redis));
+    QTRY_VERIFY(c.ready());
+    StreamWriter writer(&c.w);
+    StreamHub hub(&c.q, {&c.b});
     hub.setBlockMs(60000); // joining the blocking read must interrupt it, not wait it out
     hub.setLocalWriter([&writer](const QByteArray &id) { return writer.isTracking(id); });
     connect(&writer, &StreamWriter::appended, &hub, &StreamHub::deliverLocal);
