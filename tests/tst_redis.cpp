@@ -137,9 +137,10 @@ void TestRedis::repliesOfEveryShapeAndSize()
     QVERIFY(run({"GET", "no-such-key"}).isNil());
     QVERIFY(run({"EVAL", "return redis.error_reply('broken')", "0"}).str.contains("broken"));
 
-    // 6,000 values of 1 KiB: a 6 MiB reply, more than the arena keeps between replies.
-    const QByteArray big(1024, 'x');
-    for (int i = 0; i < 6000; i += 500) {
+    // 9,000 values of 700 bytes: a 6 MiB reply, more than the arena keeps between replies, whose
+    // element vector (72 KB) is larger than an arena block.
+    const QByteArray big(700, 'x');
+    for (int i = 0; i < 9000; i += 500) {
         QList<QByteArray> push{"RPUSH", "arena-list"};
         for (int j = i; j < i + 500; ++j)
             push << QByteArray::number(j) + ':' + big;
@@ -147,11 +148,11 @@ void TestRedis::repliesOfEveryShapeAndSize()
     }
     for (int round = 0; round < 2; ++round) {
         const RedisReply all = run({"LRANGE", "arena-list", "0", "-1"});
-        QCOMPARE(all.elements.size(), 6000);
-        for (int j = 0; j < 6000; j += 997)
+        QCOMPARE(all.elements.size(), 9000);
+        for (int j = 0; j < 9000; j += 997)
             QCOMPARE(all.elements.at(j).str, QByteArray::number(j) + ':' + big);
-        QCOMPARE(all.elements.last().str, QByteArray("5999:") + big);
-        QCOMPARE(run({"LLEN", "arena-list"}).integer, 6000); // a small one right after
+        QCOMPARE(all.elements.last().str, QByteArray("8999:") + big);
+        QCOMPARE(run({"LLEN", "arena-list"}).integer, 9000); // a small one right after
     }
 }
 

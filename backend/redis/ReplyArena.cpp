@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace {
@@ -22,7 +23,11 @@ size_t aligned(size_t n)
 }
 } // namespace
 
-ReplyArena::~ReplyArena() = default;
+ReplyArena::~ReplyArena()
+{
+    for (void *p : m_large)
+        std::free(p);
+}
 
 void ReplyArena::install(redisReader *reader)
 {
@@ -64,6 +69,9 @@ void *ReplyArena::allocate(size_t bytes)
 
 void ReplyArena::rewind()
 {
+    for (void *p : m_large)
+        std::free(p);
+    m_large.clear();
     m_block = 0;
     m_used = 0;
     // Keep enough for a typical reply; give back what one huge reply needed.
@@ -106,11 +114,21 @@ void *ReplyArena::createArray(const redisReadTask *task, int elements)
     auto *arena = static_cast<ReplyArena *>(task->privdata);
     redisReply *r = arena->create(task, REDIS_REPLY_ARRAY);
     r->elements = size_t(elements);
-    if (elements > 0) {
-        const size_t bytes = size_t(elements) * sizeof(redisReply *);
+    if (elements <= 0)
+        return r;
+    const size_t bytes = size_t(elements) * sizeof(redisReply *);
+    if (bytes <= kBlockBytes) {
         r->element = static_cast<redisReply **>(arena->allocate(bytes));
         std::memset(r->element, 0, bytes);
+        return r;
     }
+    // The count comes from the reply's header, before any element has arrived: like hiredis,
+    // take it from calloc (untouched pages cost nothing until the elements come), not from a
+    // block we would have to clear.
+    r->element = static_cast<redisReply **>(std::calloc(size_t(elements), sizeof(redisReply *)));
+    if (!r->element)
+        return nullptr; // hiredis reports "Out of memory"
+    arena->m_large.push_back(r->element);
     return r;
 }
 

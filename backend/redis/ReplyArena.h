@@ -53,4 +53,5 @@ private:
     std::vector<Block> m_blocks;
     size_t m_block = 0; // the block being filled
     size_t m_used = 0;  // bytes used in it
+    std::vector<void *> m_large; // element vectors too large for a block (calloc'd)
 };
