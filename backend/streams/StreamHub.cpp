@@ -72,7 +72,7 @@ void StreamHub::updateAvailability()
     }
 }
 
-void StreamHub::subscribe(StreamSubscriber *subscriber, const QByteArray &conversationId, const EntryId &after)
+StreamHub::Sub &StreamHub::newSub(StreamSubscriber *subscriber, const QByteArray &conversationId, const EntryId &after)
 {
     unsubscribe(subscriber);
     Sub &sub = m_subs[subscriber];
@@ -81,22 +81,21 @@ void StreamHub::subscribe(StreamSubscriber *subscriber, const QByteArray &conver
     sub.conversationId = conversationId;
     sub.cursor = after;
     sub.token = m_nextToken++;
-    catchUp(&sub);
+    return sub;
+}
+
+void StreamHub::subscribe(StreamSubscriber *subscriber, const QByteArray &conversationId, const EntryId &after)
+{
+    catchUp(&newSub(subscriber, conversationId, after));
 }
 
 void StreamHub::followNew(StreamSubscriber *subscriber, const QByteArray &conversationId)
 {
-    const QByteArray key = StreamKeys::stream(conversationId);
-    if (!(m_isLocal && m_isLocal(conversationId)) || m_live.contains(key)) {
+    if (!(m_isLocal && m_isLocal(conversationId)) || m_live.contains(StreamKeys::stream(conversationId))) {
         subscribe(subscriber, conversationId, EntryId{});
         return;
     }
-    unsubscribe(subscriber);
-    Sub &sub = m_subs[subscriber];
-    sub.subscriber = subscriber;
-    sub.key = key;
-    sub.conversationId = conversationId;
-    sub.token = m_nextToken++;
+    Sub &sub = newSub(subscriber, conversationId, EntryId{});
     sub.firstBatch = false;
     goLive(&sub, true);
 }

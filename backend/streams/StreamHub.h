@@ -120,6 +120,7 @@ private:
     void fanOut(Live &live, const QList<EntryView> &entries, bool atHead);
     void assignReader(const QByteArray &key, Live &live);
     void flushPokes();
+    Sub &newSub(StreamSubscriber *subscriber, const QByteArray &conversationId, const EntryId &after); // replaces any old one
     void goLive(Sub *sub, bool fresh = false);
     void issueRead(int reader);
     void onRead(int reader, const redisReply *reply, const RedisError &error);
