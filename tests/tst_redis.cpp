@@ -61,6 +61,7 @@ private Q_SLOTS:
     void reconnectsAfterRestart();
     void writerBatchesInOrder();
     void writerSkipsEntriesThatAlreadyLanded();
+    void writerRefusesARunEndedElsewhereWhoseEntryTookItsId();
     void writerSharesOneCallAcrossStreams();
     void writerPipelinesTwoCallsPerStream();
     void writerNeverLeavesAHoleAfterAFailedCall();
@@ -343,6 +344,37 @@ void TestRedis::writerSkipsEntriesThatAlreadyLanded()
     // The retried entry was recognised by its id and not written twice.
     QCOMPARE(m_redis.cli({QStringLiteral("XLEN"), QStringLiteral("agent-stream:{dup}")}), QByteArray("2"));
     QVERIFY(id < next);
+}
+
+void TestRedis::writerRefusesARunEndedElsewhereWhoseEntryTookItsId()
+{
+    RedisConnection c(configFor(m_redis), QStringLiteral("w"));
+    QSignalSpy connected(&c, &RedisConnection::connected);
+    c.open();
+    QVERIFY(connected.wait(5000));
+    StreamWriter writer(&c);
+    QSignalSpy failed(&writer, &StreamWriter::failed);
+    QSignalSpy appended(&writer, &StreamWriter::appended);
+    // Our entry "a" is stored; then another instance cancels the run, and its clock gives the
+    // error entry the id our writer assigns next.
+    const QString key = QStringLiteral("agent-stream:{taken}");
+    m_redis.cli({QStringLiteral("XADD"), key, QStringLiteral("9999999999999-0"), QStringLiteral("type"), QStringLiteral("message"),
+                 QStringLiteral("text"), QStringLiteral("a")});
+    m_redis.cli({QStringLiteral("XADD"), key, QStringLiteral("9999999999999-1"), QStringLiteral("type"), QStringLiteral("error"),
+                 QStringLiteral("code"), QStringLiteral("cancelled")});
+    m_redis.cli({QStringLiteral("HSET"), QStringLiteral("agent-run:{taken}"), QStringLiteral("status"), QStringLiteral("cancelled")});
+    writer.prime("taken", EntryId{9999999999998, ~quint64(0)});
+    // A retry of the stored entry is still accepted...
+    QCOMPARE(writer.append("taken", {{"type", "message"}, {"text", "a"}}), (EntryId{9999999999999, 0}));
+    QVERIFY(appended.wait(5000));
+    QCOMPARE(failed.size(), 0);
+    // ...but an entry that only shares the error entry's id is not ours: refused, never
+    // acknowledged (a reader told it was stored would skip the real end of the stream).
+    QCOMPARE(writer.append("taken", {{"type", "message"}, {"text", "b"}}), (EntryId{9999999999999, 1}));
+    QVERIFY(failed.wait(5000));
+    QVERIFY(failed.first().at(1).value<RedisError>().message.startsWith(QLatin1String("ENDED")));
+    QCOMPARE(appended.size(), 1);
+    QCOMPARE(m_redis.cli({QStringLiteral("XLEN"), key}), QByteArray("2"));
 }
 
 void TestRedis::writerBuffersThroughOutage()

@@ -45,23 +45,25 @@ for s = 1, (#KEYS - 1) / 2 do
   if gap then
     results[s] = {err = 'GAP the entries before this batch are not stored'}
   elseif status and status ~= 'in_progress' and status ~= 'queued' then
-    -- Ended elsewhere (cancelled from another instance, or declared interrupted): refuse new
-    -- entries; a retry of entries that are already stored is still fine.
-    local top = redis.call('XREVRANGE', skey, '+', '-', 'COUNT', 1)
-    local tms, tseq = -1, -1
-    if #top > 0 then
-      local x, y = string.match(top[1][1], '(%d+)-(%d+)')
-      tms, tseq = tonumber(x), tonumber(y)
-    end
+    -- Ended (cancelled from another instance, declared interrupted, or by us): refuse new
+    -- entries; a retry of entries that are already stored is still fine. "Stored" means an
+    -- entry with this id AND these fields: the entry that ended the run may have taken an id
+    -- we also picked (the other instance's clock), and it is not ours.
     local res = {0, 0}
     local k = first
     while k < last do
-      local x, y = string.match(ARGV[k], '(%d+)-(%d+)')
-      if tonumber(x) > tms or (tonumber(x) == tms and tonumber(y) > tseq) then
+      local nf = tonumber(ARGV[k + 1])
+      local got = redis.call('XRANGE', skey, ARGV[k], ARGV[k], 'COUNT', 1)
+      local same = #got == 1 and #got[1][2] == 2 * nf
+      for f = 1, 2 * nf do
+        if not same then break end
+        same = got[1][2][f] == ARGV[k + 1 + f]
+      end
+      if not same then
         res = {err = 'ENDED the run was ended (' .. status .. ') by another instance'}
         break
       end
-      k = k + 2 + 2 * tonumber(ARGV[k + 1])
+      k = k + 2 + 2 * nf
     end
     results[s] = res
   else
