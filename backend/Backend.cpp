@@ -119,6 +119,9 @@ void Backend::startWith(const RedisConfig &redis)
     connect(m_writer, &StreamWriter::failed, m_hub, [this](const QByteArray &id) { m_hub->poke(id); });
     m_runs = new RunManager(m_writer, query, m_factory, m_config.leaseMs, this);
     auto *recovery = new RunRecovery(query, m_config.leaseMs, m_config.ttlMs, this);
+    RunManager *runs = m_runs;
+    recovery->setLocalRuns([runs](const QByteArray &id) { return runs->isRunning(id); });
+    connect(writerConnection, &RedisConnection::connected, m_runs, &RunManager::renewLeases);
     connect(recovery, &RunRecovery::recovered, m_hub, &StreamHub::poke);
     m_api = new ApiServer(m_config, m_runs, m_hub, query, writerConnection, this);
 

@@ -7,6 +7,7 @@
 #include "agents/Agent.h"
 #include "agents/DemoAgent.h"
 #include "agents/Itinerary.h"
+#include "runs/RunManager.h"
 
 #include <QElapsedTimer>
 #include <QJsonDocument>
@@ -85,6 +86,7 @@ private Q_SLOTS:
     void restartedProcessRecoversItsOwnRuns();
     void gracefulShutdownEndsRuns();
     void redisRestartMidRunLosesNothing();
+    void redisOutageLongerThanTheLeaseKeepsLiveRuns();
     void multiTurnConversation();
 
 private:
@@ -196,6 +198,53 @@ void TestDurability::redisRestartMidRunLosesNothing()
     QCOMPARE(replay.events().size(), follower.events().size());
     const int chunks = DemoAgent::split(Itinerary::write(QString::fromUtf8(prompt))).size();
     QCOMPARE(replay.events().size(), chunks + 2); // turn + every chunk exactly once + done
+}
+
+void TestDurability::redisOutageLongerThanTheLeaseKeepsLiveRuns()
+{
+    // No owner can renew a lease while Redis is away, so an expired lease right after an
+    // outage does not mean the owner died: neither the owner's own sweeper nor another
+    // instance's may end the run.
+    RedisServer redis;
+    QVERIFY(redis.start(true));
+    Config config;
+    config.demoPaceMs = 20;
+    config.leaseMs = 1000;
+    auto owner = startTestBackend(config, redis.connectionString());
+    auto other = startTestBackend(config, redis.connectionString());
+    QVERIFY(owner && other);
+    // And a third instance that dies during the outage: its run must still be recovered.
+    AppProcess doomed;
+    QVERIFY2(doomed.start(redis.connectionString(), {QStringLiteral("--lease-ms"), QStringLiteral("1000"), QStringLiteral("--demo-pace-ms"),
+                                                     QStringLiteral("50")}),
+             doomed.log.constData());
+    HttpClient doomedCreate;
+    doomedCreate.request(doomed.port, "POST", "/api/agent/create", {{"Accept", "application/json"}}, "Plan a 7-day trip to Rome");
+    QTRY_VERIFY_WITH_TIMEOUT(doomedCreate.headersDone(), 10000);
+    const QByteArray doomedId = doomedCreate.header("x-conversation-id");
+    QVERIFY(!doomedId.isEmpty());
+    const QByteArray prompt = "Plan a 6-day trip to Lisbon";
+    HttpClient follower;
+    follower.request(owner->port(), "POST", "/api/agent/create", {{"Content-Type", "text/plain"}}, prompt);
+    QTRY_VERIFY_WITH_TIMEOUT(follower.events().size() >= 10, 20000);
+    const QByteArray id = follower.header("x-conversation-id");
+    QSignalSpy ownerLost(owner.get(), &Backend::redisAvailabilityChanged);
+    QSignalSpy otherLost(other.get(), &Backend::redisAvailabilityChanged);
+    QElapsedTimer outage;
+    outage.start();
+    redis.kill();
+    QTRY_VERIFY_WITH_TIMEOUT(!ownerLost.isEmpty() && !otherLost.isEmpty(), 10000);
+    doomed.kill9();
+    // The outage itself must outlast the lease (this is the scenario, not a wait for a result).
+    QTRY_VERIFY_WITH_TIMEOUT(outage.hasExpired(3 * config.leaseMs), 10000);
+    QVERIFY(owner->runs()->isRunning(id));
+    QVERIFY(redis.restart());
+    QTRY_VERIFY_WITH_TIMEOUT(follower.isFinished(), 60000);
+    QCOMPARE(follower.events().last().event, QByteArray("done"));
+    QCOMPARE(follower.messageText(), Itinerary::write(QString::fromUtf8(prompt)).toUtf8());
+    QCOMPARE(redis.cli({QStringLiteral("HGET"), QString::fromUtf8("agent-run:{" + id + "}"), QStringLiteral("status")}), QByteArray("completed"));
+    const QString doomedRun = QString::fromUtf8("agent-run:{" + doomedId + "}");
+    QTRY_COMPARE_WITH_TIMEOUT(redis.cli({QStringLiteral("HGET"), doomedRun, QStringLiteral("error_code")}), QByteArray("interrupted"), 15000);
 }
 
 void TestDurability::multiTurnConversation()

@@ -92,6 +92,17 @@ RunManager::~RunManager()
         run.agent->cancel();
 }
 
+void RunManager::renewLeases()
+{
+    const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
+    const qint64 lease = leaseUntil();
+    const QByteArray stamp = now();
+    for (auto it = m_runs.begin(); it != m_runs.end(); ++it) {
+        it->touchedMs = nowMs;
+        m_writer->touch(it.key(), {{"heartbeat_at", stamp}}, lease);
+    }
+}
+
 QByteArray RunManager::now()
 {
     return QByteArray::number(QDateTime::currentMSecsSinceEpoch());

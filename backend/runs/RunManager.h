@@ -46,6 +46,9 @@ public:
     // Ends every run of this process with `interrupted` (graceful shutdown).
     void shutdown();
     bool isRunning(const QByteArray &conversationId) const { return m_runs.contains(conversationId); }
+    // Renews every local run's lease now (after Redis was away, the leases queued with the
+    // writes of the outage have expired already).
+    void renewLeases();
     int activeRuns() const { return int(m_runs.size()); }
     QByteArray instanceId() const { return m_instanceId; }
     void setHeartbeatMs(int ms);

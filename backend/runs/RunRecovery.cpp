@@ -15,16 +15,26 @@ RunRecovery::RunRecovery(RedisConnection *query, qint64 leaseMs, qint64 ttlMs, Q
     : QObject(parent)
     , m_query(query)
     , m_ttlMs(ttlMs)
+    , m_leaseMs(leaseMs)
 {
     m_timer.setInterval(int(std::clamp<qint64>(leaseMs / 2, 200, 60000)));
     connect(&m_timer, &QTimer::timeout, this, &RunRecovery::sweep);
-    connect(m_query, &RedisConnection::connected, this, &RunRecovery::sweep);
+    connect(m_query, &RedisConnection::disconnected, this, [this] { m_lostRedis = true; });
+    connect(m_query, &RedisConnection::connected, this, [this] {
+        if (m_lostRedis) {
+            m_lostRedis = false;
+            m_holdUntilMs = QDateTime::currentMSecsSinceEpoch() + m_leaseMs;
+            QTimer::singleShot(int(qMin<qint64>(m_leaseMs, 24 * 3600 * 1000)) + 1, this, &RunRecovery::sweep);
+            return;
+        }
+        sweep();
+    });
     m_timer.start();
 }
 
 void RunRecovery::sweep()
 {
-    if (m_sweeping || !m_query->isConnected())
+    if (m_sweeping || !m_query->isConnected() || QDateTime::currentMSecsSinceEpoch() < m_holdUntilMs)
         return;
     m_sweeping = true;
     const QByteArray now = QByteArray::number(QDateTime::currentMSecsSinceEpoch());
@@ -34,7 +44,8 @@ void RunRecovery::sweep()
                          if (error.isError())
                              return;
                          for (const RedisReply &id : reply.elements)
-                             recover(id.str);
+                             if (!(m_isLocal && m_isLocal(id.str)))
+                                 recover(id.str); // ours are alive: their lease is renewed with their next write
                      });
 }
 

@@ -2,6 +2,7 @@
 
 #include <QObject>
 #include <QTimer>
+#include <functional>
 
 class RedisConnection;
 
@@ -11,13 +12,19 @@ class RedisConnection;
 // `error` entry with code `interrupted`, atomically, in one script. Readers following the run
 // then end instead of waiting forever.
 //
+// An expired lease is not proof of death while Redis itself was away: no owner could renew
+// then. So runs of this process are never swept, and after this instance lost Redis it waits
+// one lease period from the reconnect before it sweeps again (live owners renew meanwhile).
+//
 //   auto *r = new RunRecovery(query, leaseMs, ttlMs, this);  // sweeps at connect and every leaseMs/2
+//   r->setLocalRuns([runs](const QByteArray &id) { return runs->isRunning(id); });
 //   connect(r, &RunRecovery::recovered, ...);
 class RunRecovery : public QObject
 {
     Q_OBJECT
 public:
     RunRecovery(RedisConnection *query, qint64 leaseMs, qint64 ttlMs, QObject *parent = nullptr);
+    void setLocalRuns(std::function<bool(const QByteArray &)> isLocal) { m_isLocal = std::move(isLocal); }
     void sweep();
 
 Q_SIGNALS:
@@ -27,6 +34,10 @@ private:
     void recover(const QByteArray &conversationId);
     RedisConnection *m_query;
     qint64 m_ttlMs;
+    qint64 m_leaseMs;
     QTimer m_timer;
+    std::function<bool(const QByteArray &)> m_isLocal;
     bool m_sweeping = false;
+    bool m_lostRedis = false; // the query connection dropped since the last connect
+    qint64 m_holdUntilMs = 0; // no sweep before this (ms since epoch): owners renew after an outage
 };
