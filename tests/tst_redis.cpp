@@ -15,6 +15,14 @@ RedisConfig configFor(const RedisServer &server)
     return *RedisConfig::parse(server.connectionString(), nullptr);
 }
 
+// Opens the connection and waits until it is up.
+bool openAndWait(RedisConnection &c)
+{
+    QSignalSpy connected(&c, &RedisConnection::connected);
+    c.open();
+    return c.isConnected() || connected.wait(5000);
+}
+
 // A writer connection, a query connection and one blocking reader: what a hub test needs.
 struct HubConnections
 {
@@ -84,9 +92,7 @@ void TestRedis::initTestCase()
 void TestRedis::commandsAndErrors()
 {
     RedisConnection c(configFor(m_redis), QStringLiteral("t"));
-    QSignalSpy connected(&c, &RedisConnection::connected);
-    c.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(openAndWait(c));
     QVERIFY(c.clientId() > 0);
     RedisReply got;
     RedisError gotError;
@@ -111,9 +117,7 @@ void TestRedis::commandsAndErrors()
 void TestRedis::repliesOfEveryShapeAndSize()
 {
     RedisConnection c(configFor(m_redis), QStringLiteral("t"));
-    QSignalSpy connected(&c, &RedisConnection::connected);
-    c.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(openAndWait(c));
     auto run = [&c](const QList<QByteArray> &args) -> RedisReply {
         RedisReply got;
         RedisError error;
@@ -193,9 +197,7 @@ void TestRedis::reconnectsAfterRestart()
 void TestRedis::writerBatchesInOrder()
 {
     RedisConnection c(configFor(m_redis), QStringLiteral("w"));
-    QSignalSpy connected(&c, &RedisConnection::connected);
-    c.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(openAndWait(c));
     StreamWriter writer(&c);
     writer.setTtlMs(60000);
     QSignalSpy drained(&writer, &StreamWriter::drained);
@@ -219,9 +221,7 @@ void TestRedis::writerBatchesInOrder()
 void TestRedis::writerSharesOneCallAcrossStreams()
 {
     RedisConnection c(configFor(m_redis), QStringLiteral("w"));
-    QSignalSpy connected(&c, &RedisConnection::connected);
-    c.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(openAndWait(c));
     StreamWriter writer(&c);
     // A run ended by another instance: its appends are refused, the other streams' are not.
     m_redis.cli({QStringLiteral("HSET"), QStringLiteral("agent-run:{multi-ended}"), QStringLiteral("status"), QStringLiteral("cancelled")});
@@ -266,9 +266,7 @@ void TestRedis::writerSharesOneCallAcrossStreams()
 void TestRedis::writerPipelinesTwoCallsPerStream()
 {
     RedisConnection c(configFor(m_redis), QStringLiteral("w"));
-    QSignalSpy connected(&c, &RedisConnection::connected);
-    c.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(openAndWait(c));
     StreamWriter writer(&c);
     QList<QPair<EntryId, EntryId>> batches; // previous, last of each `appended`
     connect(&writer, &StreamWriter::appended, this, [&](const QByteArray &, const EntryId &previous, const QList<StreamEntry> &entries) {
@@ -296,9 +294,7 @@ void TestRedis::writerPipelinesTwoCallsPerStream()
 void TestRedis::writerNeverLeavesAHoleAfterAFailedCall()
 {
     RedisConnection c(configFor(m_redis), QStringLiteral("w"));
-    QSignalSpy connected(&c, &RedisConnection::connected);
-    c.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(openAndWait(c));
     StreamWriter writer(&c);
     QSignalSpy failed(&writer, &StreamWriter::failed);
     QSignalSpy appended(&writer, &StreamWriter::appended);
@@ -329,9 +325,7 @@ void TestRedis::writerNeverLeavesAHoleAfterAFailedCall()
 void TestRedis::writerSkipsEntriesThatAlreadyLanded()
 {
     RedisConnection c(configFor(m_redis), QStringLiteral("w"));
-    QSignalSpy connected(&c, &RedisConnection::connected);
-    c.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(openAndWait(c));
     StreamWriter writer(&c);
     // A first attempt that reached Redis before its reply was lost: the entry with the id the
     // writer assigns next is there already (ids far in the future make that id predictable).
@@ -349,9 +343,7 @@ void TestRedis::writerSkipsEntriesThatAlreadyLanded()
 void TestRedis::writerRefusesARunEndedElsewhereWhoseEntryTookItsId()
 {
     RedisConnection c(configFor(m_redis), QStringLiteral("w"));
-    QSignalSpy connected(&c, &RedisConnection::connected);
-    c.open();
-    QVERIFY(connected.wait(5000));
+    QVERIFY(openAndWait(c));
     StreamWriter writer(&c);
     QSignalSpy failed(&writer, &StreamWriter::failed);
     QSignalSpy appended(&writer, &StreamWriter::appended);
