@@ -43,6 +43,19 @@ QNetworkRequest ApiEndpoint::create() const
     return r;
 }
 
+QUrl ApiEndpoint::agentUrl(const QByteArray &id, const QString &suffix) const
+{
+    return url(QStringLiteral("/api/agent/") + QString::fromLatin1(QUrl::toPercentEncoding(QString::fromUtf8(id))) + suffix);
+}
+
+QNetworkRequest ApiEndpoint::messages(const QByteArray &id) const
+{
+    // Streams only the new turn; the server sends the earlier ones to the model as history.
+    QNetworkRequest r = request(agentUrl(id, QStringLiteral("/messages")), "text/event-stream");
+    r.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("text/plain; charset=utf-8"));
+    return r;
+}
+
 QNetworkRequest ApiEndpoint::stream(const QByteArray &id, const QByteArray &cursor) const
 {
     // '@' percent-encoded: the server decodes route arguments; proxies never see a userinfo-ish '@'.
@@ -56,15 +69,12 @@ QNetworkRequest ApiEndpoint::stream(const QByteArray &id, const QByteArray &curs
 
 QNetworkRequest ApiEndpoint::status(const QByteArray &id) const
 {
-    return request(url(QStringLiteral("/api/agent/") + QString::fromLatin1(QUrl::toPercentEncoding(QString::fromUtf8(id)))),
-                   "application/json");
+    return request(agentUrl(id), "application/json");
 }
 
 QNetworkRequest ApiEndpoint::cancel(const QByteArray &id) const
 {
-    QNetworkRequest r = request(
-        url(QStringLiteral("/api/agent/") + QString::fromLatin1(QUrl::toPercentEncoding(QString::fromUtf8(id))) + QStringLiteral("/cancel")),
-        "application/json");
+    QNetworkRequest r = request(agentUrl(id, QStringLiteral("/cancel")), "application/json");
     r.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
     return r;
 }

@@ -19,6 +19,7 @@ public:
     QString apiKey() const { return m_apiKey; }
 
     QNetworkRequest create() const;                                        // POST, SSE
+    QNetworkRequest messages(const QByteArray &id) const;                  // POST, SSE: the next turn
     QNetworkRequest stream(const QByteArray &id, const QByteArray &cursor) const; // GET, SSE
     QNetworkRequest status(const QByteArray &id) const;                    // GET, JSON
     QNetworkRequest cancel(const QByteArray &id) const;                    // POST, JSON
@@ -29,6 +30,7 @@ public:
 
 private:
     QNetworkRequest request(const QUrl &url, const QByteArray &accept) const;
+    QUrl agentUrl(const QByteArray &id, const QString &suffix = {}) const; // /api/agent/{id}{suffix}
     QUrl m_base;
     QString m_apiKey;
 };

@@ -2,14 +2,13 @@
 
 #include "AnswerView.h"
 #include "IntegrityPanel.h"
+#include "PromptArea.h"
 #include "ServerSettingsDialog.h"
 #include "StateIndicator.h"
 
 #include <QApplication>
 #include <QCheckBox>
 #include <QClipboard>
-#include <QComboBox>
-#include <QFile>
 #include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -18,9 +17,7 @@
 #include <QLoggingCategory>
 #include <QMenuBar>
 #include <QMessageBox>
-#include <QPlainTextEdit>
 #include <QPushButton>
-#include <QShortcut>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QToolButton>
@@ -71,7 +68,11 @@ MainWindow::MainWindow(QWidget *parent)
     m_banner->setStyleSheet(QStringLiteral("background: #fce8e6; color: #a50e0e; border: 1px solid #f28b82; border-radius: 6px; padding: 8px;"));
     m_banner->hide();
     mainLayout->addWidget(m_banner);
-    mainLayout->addWidget(buildPromptArea());
+    m_promptArea = new PromptArea(main);
+    connect(m_promptArea, &PromptArea::sendRequested, this, &MainWindow::send);
+    connect(m_promptArea, &PromptArea::followUpRequested, this, &MainWindow::followUp);
+    connect(m_promptArea, &PromptArea::cancelRequested, m_client, &StreamClient::cancel);
+    mainLayout->addWidget(m_promptArea);
     mainLayout->addWidget(buildConversationBar());
     m_answer = new AnswerView(main);
     m_answer->setObjectName(QStringLiteral("answerView"));
@@ -125,60 +126,15 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_history, &ConversationHistory::changed, this, &MainWindow::rebuildHistoryList);
 
     rebuildHistoryList();
-    loadExamples();
     m_answer->showPlaceholder(tr("<div style='color:#5f6368; margin:24px'><h2 style='color:#202124'>Ask the travel planner</h2>"
-                                 "<p>Type a prompt above (or pick an example) and press <b>Send</b> (Ctrl+Enter).</p>"
+                                 "<p>Type a prompt above (or pick an example) and press <b>Send</b> (Ctrl+Enter). "
+                                 "When the answer has ended, <b>Follow up</b> sends the next prompt in the same conversation.</p>"
                                  "<p>The answer streams through a Redis Stream. Disconnect at any time, or switch on "
                                  "<b>Chaos</b>: the client resumes from its last cursor and no chunk is lost or repeated. "
                                  "<b>Verify</b> proves it against a full replay.</p></div>"));
     applyServer();
     onStateChanged();
     resize(1240, 860);
-}
-
-QWidget *MainWindow::buildPromptArea()
-{
-    auto *box = new QWidget(this);
-    auto *layout = new QGridLayout(box);
-    layout->setContentsMargins(0, 0, 0, 0);
-    layout->setHorizontalSpacing(8);
-    layout->setVerticalSpacing(6);
-    m_prompt = new QPlainTextEdit(box);
-    m_prompt->setObjectName(QStringLiteral("promptEdit"));
-    m_prompt->setPlaceholderText(tr("Plan a trip... e.g. \"3 days in Lisbon in May, with a day trip to Sintra\""));
-    m_prompt->setTabChangesFocus(true);
-    m_prompt->setFixedHeight(m_prompt->fontMetrics().lineSpacing() * 4 + 16);
-    m_examples = new QComboBox(box);
-    m_examples->setObjectName(QStringLiteral("examplesCombo"));
-    m_examples->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    m_examples->setMinimumContentsLength(20);
-    connect(m_examples, &QComboBox::activated, this, [this](int index) {
-        if (index > 0)
-            m_prompt->setPlainText(m_examples->itemData(index).toString());
-        m_examples->setCurrentIndex(0);
-        m_prompt->setFocus();
-    });
-    m_send = new QPushButton(tr("Send"), box);
-    m_send->setObjectName(QStringLiteral("sendButton"));
-    m_send->setToolTip(tr("Start a run with this prompt (Ctrl+Enter)"));
-    m_send->setDefault(true);
-    m_send->setStyleSheet(QStringLiteral("QPushButton { background: #1a73e8; color: white; font-weight: 600; border: none; border-radius: 6px; padding: 7px 22px; }"
-                                         "QPushButton:hover { background: #1967d2; } QPushButton:disabled { background: #a8c7fa; }"));
-    connect(m_send, &QPushButton::clicked, this, &MainWindow::send);
-    m_cancel = new QPushButton(tr("Cancel run"), box);
-    m_cancel->setObjectName(QStringLiteral("cancelButton"));
-    m_cancel->setToolTip(tr("Ask the server to stop the agent; the stream ends with error \"cancelled\""));
-    connect(m_cancel, &QPushButton::clicked, m_client, &StreamClient::cancel);
-    for (const auto &key : {QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter)}) {
-        auto *shortcut = new QShortcut(key, this);
-        connect(shortcut, &QShortcut::activated, this, &MainWindow::send);
-    }
-    layout->addWidget(m_prompt, 0, 0, 1, 4);
-    layout->addWidget(m_examples, 1, 0);
-    layout->setColumnStretch(1, 1);
-    layout->addWidget(m_cancel, 1, 2);
-    layout->addWidget(m_send, 1, 3);
-    return box;
 }
 
 QWidget *MainWindow::buildConversationBar()
@@ -312,24 +268,6 @@ void MainWindow::buildMenus()
     });
 }
 
-void MainWindow::loadExamples()
-{
-    m_examples->clear();
-    m_examples->addItem(tr("Example prompts..."));
-    QFile f(QStringLiteral(":/examples.txt"));
-    if (!f.open(QIODevice::ReadOnly | QIODevice::Text)) {
-        qCWarning(lcWindow) << "no examples resource";
-        return;
-    }
-    for (const QByteArray &raw : f.readAll().split('\n')) {
-        const QString line = QString::fromUtf8(raw).trimmed();
-        if (line.isEmpty() || line.startsWith(QLatin1Char('#')))
-            continue;
-        const QString label = line.size() > 70 ? line.left(67) + QStringLiteral("...") : line;
-        m_examples->addItem(label, line);
-    }
-}
-
 void MainWindow::setEmbeddedServer(const QUrl &url)
 {
     m_embeddedUrl = url;
@@ -347,7 +285,7 @@ void MainWindow::showBackendError(const QString &message)
 void MainWindow::setAutoSendPrompt(const QString &prompt)
 {
     m_autoSend = prompt;
-    m_prompt->setPlainText(prompt);
+    m_promptArea->setPrompt(prompt);
     if (m_client->endpoint().isValid())
         QTimer::singleShot(0, this, &MainWindow::send);
 }
@@ -383,11 +321,11 @@ void MainWindow::editServer()
 
 void MainWindow::send()
 {
-    const QString prompt = m_prompt->toPlainText().trimmed();
+    const QString prompt = m_promptArea->prompt();
     m_autoSend.clear();
     if (prompt.isEmpty()) {
         statusBar()->showMessage(tr("Type a prompt first"), 4000);
-        m_prompt->setFocus();
+        m_promptArea->focusPrompt();
         return;
     }
     if (!m_client->endpoint().isValid()) {
@@ -399,6 +337,21 @@ void MainWindow::send()
     m_id->setText(tr("starting..."));
     m_answer->showMarkdown(QString());
     m_client->start(prompt);
+}
+
+void MainWindow::followUp()
+{
+    const QString prompt = m_promptArea->prompt();
+    if (prompt.isEmpty()) {
+        statusBar()->showMessage(tr("Type the follow-up prompt first"), 4000);
+        m_promptArea->focusPrompt();
+        return;
+    }
+    if (!m_client->followUp(prompt)) {
+        statusBar()->showMessage(tr("A follow-up needs a conversation whose turn has ended"), 4000);
+        return;
+    }
+    m_integrity->clearResult(); // the earlier turns stay in the view; the new one is appended
 }
 
 void MainWindow::attach(const QByteArray &conversationId)
@@ -486,8 +439,9 @@ void MainWindow::updateActions()
     const bool terminal = m_client->isTerminal();
     const StreamClient::State state = m_client->state();
     const bool idle = state == StreamClient::State::Idle;
-    m_send->setEnabled(m_client->endpoint().isValid());
-    m_cancel->setEnabled(!idle && !terminal);
+    m_promptArea->setSendEnabled(m_client->endpoint().isValid());
+    m_promptArea->setFollowUpEnabled(m_client->endpoint().isValid() && m_client->canFollowUp());
+    m_promptArea->setCancelEnabled(!idle && !terminal);
     m_disconnect->setEnabled(m_client->isConnected());
     m_resume->setEnabled(hasId && !terminal && !m_client->isConnected());
     m_integrity->setVerifyEnabled(hasId && !m_client->isVerifying() && m_client->stats().events > 0);

@@ -10,16 +10,16 @@
 
 class AnswerView;
 class IntegrityPanel;
+class PromptArea;
 class QCheckBox;
-class QComboBox;
 class QLabel;
 class QListWidget;
-class QPlainTextEdit;
 class QPushButton;
 class QToolButton;
 class StateIndicator;
 
-// The desktop client: a prompt editor, the live answer rendered as Markdown, the
+// The desktop client: a prompt editor (Send starts a conversation, Follow up adds a turn to
+// the one shown once its turn has ended), the live answer (every turn) rendered as Markdown, the
 // conversation id and cursor, the connection state with Disconnect / Resume / auto-reconnect
 // / chaos controls, an integrity panel (counters + Verify) and the list of past
 // conversations. It talks to the server over HTTP through a StreamClient only.
@@ -47,16 +47,15 @@ public Q_SLOTS:
     void setEmbeddedServer(const QUrl &url);
     void showBackendError(const QString &message);
     void send();
+    void followUp();
     void attach(const QByteArray &conversationId);
 
 private:
-    QWidget *buildPromptArea();
     QWidget *buildConversationBar();
     QWidget *buildSidePanel();
     void buildMenus();
     void applyServer();
     void editServer();
-    void loadExamples();
     void scheduleRefresh();
     void refresh();
     QString composeMarkdown() const;
@@ -74,10 +73,7 @@ private:
     QString m_lastPrompt;
 
     QLabel *m_banner = nullptr;
-    QPlainTextEdit *m_prompt = nullptr;
-    QComboBox *m_examples = nullptr;
-    QPushButton *m_send = nullptr;
-    QPushButton *m_cancel = nullptr;
+    PromptArea *m_promptArea = nullptr;
     StateIndicator *m_state = nullptr;
     QLabel *m_id = nullptr;
     QToolButton *m_copy = nullptr;

@@ -15,19 +15,16 @@ StreamClient::StreamClient(QObject *parent)
     : QObject(parent)
     , m_nam(new QNetworkAccessManager(this))
 {
-    m_reconnect.setSingleShot(true);
-    connect(&m_reconnect, &QTimer::timeout, this, [this] {
-        m_countdown.stop();
-        openStream(m_cursor.toText());
-    });
-    m_countdown.setInterval(250);
-    connect(&m_countdown, &QTimer::timeout, this, [this] { Q_EMIT reconnectCountdown(reconnectInMs()); });
+    connect(&m_reconnect, &ReconnectTimer::due, this, [this] { openStream(m_cursor.toText()); });
+    connect(&m_reconnect, &ReconnectTimer::countdown, this, &StreamClient::reconnectCountdown);
     // Keep-alive comments arrive every 15 s of silence; three missed ones mean a dead peer
     // that the TCP stack has not noticed (a sleeping laptop, a dropped NAT entry).
     m_stall.setSingleShot(true);
     m_stall.setInterval(45000);
     connect(&m_stall, &QTimer::timeout, this, [this] {
         closeReply();
+        if (m_terminal)
+            return; // a replay that ended but was not closed by the server: nothing is lost
         connectionLost(tr("no data for %1 s").arg(m_stall.interval() / 1000));
     });
     m_chaosTimer.setSingleShot(true);
@@ -51,7 +48,6 @@ void StreamClient::setAutoReconnect(bool on)
     m_autoReconnect = on;
     if (!on && m_reconnect.isActive()) {
         m_reconnect.stop();
-        m_countdown.stop();
         setState(State::Disconnected);
     } else if (on && m_state == State::Disconnected && !m_id.isEmpty() && !m_terminal) {
         scheduleReconnect();
@@ -101,32 +97,25 @@ QString StreamClient::stateText() const
     return stateName(m_state);
 }
 
-int StreamClient::reconnectInMs() const
+bool StreamClient::canFollowUp() const
 {
-    return m_reconnect.isActive() ? int(qMax<qint64>(0, m_reconnect.interval() - m_reconnectClock.elapsed())) : 0;
-}
-
-QString StreamClient::text() const
-{
-    QString out;
-    for (const Turn &t : m_turns)
-        out += t.text;
-    return out;
+    return !m_id.isEmpty() && m_terminal && m_turnEnded && !m_followUpPending;
 }
 
 void StreamClient::reset()
 {
     closeReply();
     m_reconnect.stop();
-    m_countdown.stop();
     m_chaosTimer.stop();
     delete m_verifier;
     m_verifier = nullptr;
     m_terminal = false;
     m_terminalState = State::Idle;
+    m_turnEnded = false;
+    m_followUpPending = false;
     m_id.clear();
     m_cursor = EventId{};
-    m_turns.clear();
+    m_transcript.clear();
     m_received.clear();
     m_stats = Stats{};
     m_errorCode.clear();
@@ -134,7 +123,7 @@ void StreamClient::reset()
     m_lossReason.clear();
     m_cancelPending = false;
     m_lastVerify = VerifyResult{};
-    m_backoff.reset();
+    m_reconnect.resetBackoff();
     setState(State::Idle);
     Q_EMIT statsChanged();
 }
@@ -146,7 +135,30 @@ void StreamClient::start(const QString &prompt)
     qCInfo(lcClient) << "POST" << request.url().toString();
     setState(State::Connecting);
     ++m_stats.connections;
-    open(m_nam->post(request, prompt.toUtf8()));
+    open(m_nam->post(request, prompt.toUtf8()), Connection::Create);
+}
+
+bool StreamClient::followUp(const QString &prompt)
+{
+    if (!canFollowUp()) {
+        qCWarning(lcClient) << "follow-up refused: no conversation whose turn has ended";
+        return false;
+    }
+    closeReply(); // a replay that reached its last terminal event, waiting for the server's close
+    m_terminal = false;
+    m_terminalState = State::Idle;
+    m_followUpPending = true;
+    m_errorCode.clear();
+    m_errorMessage.clear();
+    m_lossReason.clear();
+    m_cancelPending = false;
+    m_reconnect.resetBackoff();
+    ++m_stats.connections;
+    Q_EMIT statsChanged();
+    setState(State::Connecting);
+    qCInfo(lcClient) << "POST follow-up to" << m_id << "after" << lastEventId();
+    open(m_nam->post(m_endpoint.messages(m_id), prompt.toUtf8()), Connection::FollowUp);
+    return true;
 }
 
 void StreamClient::attach(const QByteArray &conversationId)
@@ -163,19 +175,19 @@ void StreamClient::openStream(const QByteArray &cursor)
         return;
     closeReply();
     m_reconnect.stop();
-    m_countdown.stop();
     if (!cursor.isEmpty() || m_stats.connections > 0)
         ++m_stats.reconnects;
     ++m_stats.connections;
     Q_EMIT statsChanged();
     setState(State::Connecting);
     qCDebug(lcClient) << "GET stream" << m_id << "after" << cursor;
-    open(m_nam->get(m_endpoint.stream(m_id, cursor)));
+    open(m_nam->get(m_endpoint.stream(m_id, cursor)), Connection::Stream);
 }
 
-void StreamClient::open(QNetworkReply *reply)
+void StreamClient::open(QNetworkReply *reply, Connection kind)
 {
     m_reply = reply;
+    m_connection = kind;
     m_parser = SseParser();
     m_errorBody.clear();
     m_httpStatus = 0;
@@ -217,6 +229,12 @@ void StreamClient::onMetaData()
         Q_EMIT conversationStarted(m_id);
         if (m_cancelPending)
             sendCancel();
+    } else if (m_followUpPending) {
+        // The server started the turn: from here a lost connection resumes with GET + cursor.
+        m_followUpPending = false;
+        m_turnEnded = false;
+        if (m_cancelPending)
+            sendCancel();
     }
     if (m_state == State::Connecting)
         setState(State::Connected);
@@ -224,7 +242,8 @@ void StreamClient::onMetaData()
 
 void StreamClient::onReadyRead()
 {
-    if (!m_reply)
+    QNetworkReply *const reply = m_reply;
+    if (!reply)
         return;
     if (m_httpStatus == 0)
         onMetaData();
@@ -236,8 +255,8 @@ void StreamClient::onReadyRead()
     const QList<SseEvent> events = m_parser.feed(m_reply->readAll());
     for (const SseEvent &e : events) {
         handleEvent(e);
-        if (!m_reply)
-            break; // a handler closed the connection (terminal event, reset)
+        if (m_reply != reply)
+            break; // a handler closed or replaced the connection (terminal event, reset, refetch)
     }
     if (!events.isEmpty())
         Q_EMIT statsChanged();
@@ -251,13 +270,17 @@ void StreamClient::handleEvent(const SseEvent &e)
             ++m_stats.duplicates; // replayed or re-sent: already shown
             return;
         }
+    }
+    if (e.event == "turn" && refetchSkippedTurns(e.data))
+        return;
+    if (id.valid) {
         m_cursor = id;
     } else if (!e.id.isEmpty()) {
         qCWarning(lcClient) << "event with an unparseable id" << e.id << "(not used as a cursor)";
     }
     if (!m_eventsOnThisConnection) {
         m_eventsOnThisConnection = true;
-        m_backoff.reset(); // this connection works: the next drop starts from the shortest delay
+        m_reconnect.resetBackoff(); // this connection works: the next drop starts from the shortest delay
     }
     ++m_stats.events;
     m_received.append({e.id, e.event, e.data});
@@ -266,37 +289,56 @@ void StreamClient::handleEvent(const SseEvent &e)
 
     if (e.event == "message") {
         ++m_stats.messages;
-        if (m_turns.isEmpty())
-            m_turns.append(Turn{1, QString(), QString()});
-        const QString chunk = QString::fromUtf8(e.data);
-        m_turns.last().text += chunk;
+        const QString chunk = m_transcript.appendMessage(e.data);
         if (m_state != State::Streaming)
             setState(State::Streaming);
         Q_EMIT messageReceived(e.id, chunk);
     } else if (e.event == "turn") {
-        const QJsonObject o = QJsonDocument::fromJson(e.data).object();
-        Turn t;
-        t.number = o.value(QStringLiteral("turn")).toInt(int(m_turns.size()) + 1);
-        t.prompt = o.value(QStringLiteral("prompt")).toString();
-        if (m_turns.size() == 1 && m_turns.first().text.isEmpty() && m_turns.first().prompt.isEmpty())
-            m_turns.clear(); // placeholder made by a message that came first
-        m_turns.append(t);
+        // A replay goes on past an earlier turn's terminal event: the conversation is live again.
+        m_terminal = false;
+        m_terminalState = State::Idle;
+        m_turnEnded = false;
+        m_errorCode.clear();
+        m_errorMessage.clear();
+        const Turn &t = m_transcript.beginTurn(e.data);
         if (m_state != State::Streaming)
             setState(State::Streaming);
         Q_EMIT turnStarted(t.number, t.prompt);
     } else if (e.event == "done") {
-        m_terminal = true;
+        endTurn();
         m_terminalState = State::Finished;
-        closeReply(); // the server closes too; do not wait for it
         setState(State::Finished);
         Q_EMIT finished();
     } else if (e.event == "error") {
         const QJsonObject o = QJsonDocument::fromJson(e.data).object();
         const QString code = o.value(QStringLiteral("code")).toString(QStringLiteral("error"));
         const QString message = o.value(QStringLiteral("message")).toString(QString::fromUtf8(e.data));
-        closeReply();
+        endTurn();
         fail(code, message);
     }
+}
+
+void StreamClient::endTurn()
+{
+    m_terminal = true;
+    m_turnEnded = true;
+    // A POST streams one turn: the server closes right after it; do not wait for that. A GET
+    // replays every turn after the cursor: more may follow in this response until it closes.
+    if (m_connection != Connection::Stream)
+        closeReply();
+}
+
+// A follow-up's POST streams only the new turn. If another client added a turn after our
+// cursor, that turn is not in this response: read everything after the cursor instead.
+bool StreamClient::refetchSkippedTurns(const QByteArray &turnData)
+{
+    const int last = m_transcript.lastTurnNumber();
+    const int number = Transcript::turnNumber(turnData);
+    if (m_connection != Connection::FollowUp || last == 0 || number <= last + 1)
+        return false;
+    qCInfo(lcClient) << "turn" << number << "follows turn" << last << ": reading the turns in between after" << lastEventId();
+    openStream(m_cursor.toText());
+    return true;
 }
 
 void StreamClient::onFinished()
@@ -320,7 +362,8 @@ void StreamClient::onFinished()
         QString code;
         const QString message = ApiEndpoint::errorMessage(m_errorBody, &code);
         const bool transient = status >= 500 || status == 429 || status == 408;
-        if (!transient || m_id.isEmpty()) {
+        // A refused follow-up started no turn: there is nothing to resume; it can be sent again.
+        if (!transient || m_id.isEmpty() || m_followUpPending) {
             fail(code.isEmpty() ? QStringLiteral("http_%1").arg(status) : code, tr("HTTP %1: %2").arg(status).arg(message));
             return;
         }
@@ -330,6 +373,10 @@ void StreamClient::onFinished()
     if (m_id.isEmpty()) {
         // The run may exist, but without its id there is nothing to resume.
         fail(QStringLiteral("network"), tr("could not start: %1").arg(errorString));
+        return;
+    }
+    if (m_followUpPending) {
+        fail(QStringLiteral("network"), tr("could not send the follow-up: %1").arg(errorString));
         return;
     }
     connectionLost(error == QNetworkReply::NoError ? tr("the server closed the stream") : errorString);
@@ -348,7 +395,9 @@ void StreamClient::connectionLost(const QString &why)
     qCInfo(lcClient).noquote() << "connection lost:" << why << "cursor" << lastEventId();
     m_lossReason = why;
     m_parser.reset();
-    if (m_id.isEmpty()) {
+    if (m_id.isEmpty() || m_followUpPending) {
+        // Before the server's answer, nothing says a turn started: fail; the prompt can be
+        // sent again (a 409 then means it did start; a later retry fetches it, see above).
         fail(QStringLiteral("network"), why);
         return;
     }
@@ -361,16 +410,11 @@ void StreamClient::scheduleReconnect()
 {
     if (m_terminal || m_id.isEmpty())
         return;
-    if (m_backoff.attempts() >= m_maxAttempts) {
-        fail(QStringLiteral("unreachable"), tr("gave up after %1 attempts to reconnect (%2)").arg(m_maxAttempts).arg(m_lossReason));
+    const int delay = m_reconnect.schedule();
+    if (delay < 0) {
+        fail(QStringLiteral("unreachable"), tr("gave up after %1 attempts to reconnect (%2)").arg(m_reconnect.maxAttempts()).arg(m_lossReason));
         return;
     }
-    const int delay = m_backoff.next();
-    m_reconnect.setInterval(delay);
-    m_reconnect.start();
-    m_reconnectClock.start();
-    if (delay >= 500)
-        m_countdown.start();
     setState(State::Reconnecting);
     Q_EMIT reconnectCountdown(delay);
 }
@@ -379,7 +423,7 @@ void StreamClient::resume()
 {
     if (m_id.isEmpty() || m_reply || m_terminal)
         return;
-    m_backoff.reset();
+    m_reconnect.resetBackoff();
     openStream(m_cursor.toText());
 }
 
@@ -387,16 +431,16 @@ void StreamClient::resumeFrom(const QByteArray &cursor)
 {
     if (m_id.isEmpty())
         return;
-    m_backoff.reset();
+    m_reconnect.resetBackoff();
     openStream(cursor);
 }
 
 void StreamClient::fail(const QString &code, const QString &message)
 {
     m_reconnect.stop();
-    m_countdown.stop();
     m_terminal = true;
     m_terminalState = State::Failed;
+    m_followUpPending = false;
     m_errorCode = code;
     m_errorMessage = message;
     qCInfo(lcClient).noquote() << "failed:" << code << message;
@@ -408,7 +452,8 @@ void StreamClient::cancel()
 {
     if (m_terminal)
         return;
-    if (m_id.isEmpty()) {
+    if (m_id.isEmpty() || m_followUpPending) {
+        // Sent once the server has answered (before that there is no run, or no new turn).
         m_cancelPending = m_state == State::Connecting || m_state == State::Connected;
         return;
     }

@@ -1,13 +1,13 @@
 #pragma once
 
 #include "ApiEndpoint.h"
-#include "Backoff.h"
 #include "EventId.h"
+#include "ReconnectTimer.h"
 #include "ReceivedEvent.h"
 #include "SseParser.h"
+#include "Transcript.h"
 #include "VerifyResult.h"
 
-#include <QElapsedTimer>
 #include <QList>
 #include <QObject>
 #include <QPointer>
@@ -18,7 +18,8 @@ class QNetworkAccessManager;
 class StreamVerifier;
 
 // An HTTP client of the Agent Streams API that never loses a chunk: it starts a run
-// (POST /api/agent/create) or attaches to one (GET /api/agent/stream/{id}), remembers the id
+// (POST /api/agent/create), adds a turn to it once a turn has ended (POST
+// /api/agent/{id}/messages) or attaches to one (GET /api/agent/stream/{id}), remembers the id
 // of the last event it accepted, and when the connection drops it reconnects with backoff
 // from that cursor. Events at or before the cursor are dropped as duplicates (and counted).
 // Talks HTTP only; knows nothing of the backend's code.
@@ -28,11 +29,15 @@ class StreamVerifier;
 //   connect(&c, &StreamClient::messageReceived, ...);   // one signal per accepted chunk
 //   connect(&c, &StreamClient::stateChanged, ...);      // Connecting .. Streaming .. Finished
 //   c.start("Plan 3 days in Lisbon");
+//   c.followUp("Add a day in Sintra"); // once canFollowUp(): turn 2 of the same conversation
 //   c.disconnect();   // drop the connection like a network loss (auto-reconnect resumes)
 //   c.verify();       // replay from the start with a second request and compare
 //
 // Signals: conversationStarted, turnStarted, messageReceived, cursorChanged, statsChanged,
 // stateChanged, reconnectCountdown, finished, failed, cancelRequested, verifyFinished.
+// finished() / failed() come once per turn that ends (a replay of several turns, or a
+// follow-up that first reads a turn another client added, ends more than one), and failed()
+// also when a request fails (e.g. a follow-up refused with 409).
 class StreamClient : public QObject
 {
     Q_OBJECT
@@ -40,12 +45,7 @@ public:
     enum class State { Idle, Connecting, Connected, Streaming, Disconnected, Reconnecting, Finished, Failed };
     Q_ENUM(State)
 
-    struct Turn
-    {
-        int number = 0;
-        QString prompt;
-        QString text;
-    };
+    using Turn = Transcript::Turn;
     struct Stats
     {
         int events = 0;     // accepted events of every type
@@ -69,8 +69,8 @@ public:
     void setChaos(bool on);
     bool chaos() const { return m_chaos; }
     void setChaosIntervalMs(int minMs, int maxMs);
-    void setReconnectDelays(int initialMs, int maxMs) { m_backoff.setDelays(initialMs, maxMs); }
-    void setMaxReconnectAttempts(int n) { m_maxAttempts = n; }
+    void setReconnectDelays(int initialMs, int maxMs) { m_reconnect.setDelays(initialMs, maxMs); }
+    void setMaxReconnectAttempts(int n) { m_reconnect.setMaxAttempts(n); }
     void setStallTimeoutMs(int ms) { m_stall.setInterval(ms); }
 
     State state() const { return m_state; }
@@ -78,11 +78,14 @@ public:
     static QString stateName(State state);
     bool isTerminal() const { return m_terminal; }
     bool isConnected() const { return m_reply != nullptr; }
-    int reconnectInMs() const;
+    int reconnectInMs() const { return m_reconnect.msLeft(); }
     QByteArray conversationId() const { return m_id; }
     QByteArray lastEventId() const { return m_cursor.toText(); }
-    QString text() const; // every message chunk accepted, concatenated (all turns)
-    const QList<Turn> &turns() const { return m_turns; }
+    QString text() const { return m_transcript.text(); } // every message chunk accepted (all turns)
+    const QList<Turn> &turns() const { return m_transcript.turns(); }
+    // A conversation is shown and its latest turn ended with a `done` or `error` event (a
+    // follow-up refused by the server, e.g. 409, leaves this true: it can be sent again).
+    bool canFollowUp() const;
     Stats stats() const { return m_stats; }
     const ReceivedEvents &received() const { return m_received; }
     QString errorCode() const { return m_errorCode; }
@@ -92,6 +95,9 @@ public:
 
 public Q_SLOTS:
     void start(const QString &prompt);
+    // The next turn of this conversation (only when canFollowUp(); returns false otherwise).
+    // Keeps the id, cursor, stats and turns; streams the new turn like start() does.
+    bool followUp(const QString &prompt);
     void attach(const QByteArray &conversationId); // replay from the start, then follow live
     void resume();                                 // reconnect now from the cursor
     void resumeFrom(const QByteArray &cursor);     // reconnect from an older cursor (replayed events are duplicates)
@@ -114,13 +120,19 @@ Q_SIGNALS:
     void verifyFinished(const VerifyResult &result);
 
 private:
-    void open(QNetworkReply *reply);
+    // What the open connection streams: a POST streams one turn and ends at its terminal
+    // event; a GET may replay several turns and ends when the server closes it.
+    enum class Connection { Create, FollowUp, Stream };
+
+    void open(QNetworkReply *reply, Connection kind);
     void openStream(const QByteArray &cursor);
     void closeReply();
     void onMetaData();
     void onReadyRead();
     void onFinished();
     void handleEvent(const SseEvent &e);
+    bool refetchSkippedTurns(const QByteArray &turnData);
+    void endTurn();
     void connectionLost(const QString &why);
     void fail(const QString &code, const QString &message);
     void scheduleReconnect();
@@ -135,13 +147,16 @@ private:
     QByteArray m_errorBody;
     int m_httpStatus = 0;
     bool m_eventsOnThisConnection = false;
+    Connection m_connection = Connection::Stream;
+    bool m_followUpPending = false; // a follow-up POST has not been answered 2xx yet
 
     State m_state = State::Idle;
     State m_terminalState = State::Idle;
     bool m_terminal = false;
+    bool m_turnEnded = false; // the latest turn's done/error event was accepted
     QByteArray m_id;
     EventId m_cursor;
-    QList<Turn> m_turns;
+    Transcript m_transcript;
     ReceivedEvents m_received;
     Stats m_stats;
     QString m_errorCode;
@@ -150,11 +165,7 @@ private:
     bool m_cancelPending = false;
 
     bool m_autoReconnect = true;
-    Backoff m_backoff{1000, 15000};
-    int m_maxAttempts = 20;
-    QTimer m_reconnect;
-    QTimer m_countdown;
-    QElapsedTimer m_reconnectClock;
+    ReconnectTimer m_reconnect;
     QTimer m_stall;
 
     bool m_chaos = false;

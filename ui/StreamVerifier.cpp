@@ -60,7 +60,8 @@ void StreamVerifier::onReadyRead()
             return;
         }
         m_replay.append({e.id, e.event, e.data});
-        if (id == m_cursor || e.event == "done" || e.event == "error") {
+        // Not at the first done/error: a conversation of several turns has one per turn.
+        if (id == m_cursor) {
             conclude(true);
             return;
         }

@@ -1,5 +1,5 @@
 // MainWindow under QT_QPA_PLATFORM=offscreen, against the REAL backend (in-process) on a
-// REAL redis-server: send, Disconnect / Resume, Chaos, Verify, history, Ctrl+Enter.
+// REAL redis-server: send, follow up, Disconnect / Resume, Chaos, Verify, history, Ctrl+Enter.
 #include "AnswerView.h"
 #include "Backend.h"
 #include "HttpClient.h"
@@ -36,6 +36,7 @@ private Q_SLOTS:
     void waitsForTheServer();
     void sendShowsTheAnswer();
     void ctrlEnterSends();
+    void followUpAddsATurnToTheView();
     void disconnectThenResumeContinues();
     void chaosRunEndsIntact();
     void historyReplaysAConversation();
@@ -188,6 +189,58 @@ void TestMainWindow::ctrlEnterSends()
     QTRY_VERIFY_WITH_TIMEOUT(!m_window->client()->conversationId().isEmpty(), kTimeout);
     QCOMPARE(prompt->toPlainText(), QStringLiteral("Two days in Amsterdam")); // no newline typed
     QTRY_COMPARE_WITH_TIMEOUT(m_window->client()->state(), StreamClient::State::Finished, kTimeout);
+}
+
+void TestMainWindow::followUpAddsATurnToTheView()
+{
+    StreamClient *client = m_window->client();
+    auto *followUp = child<QPushButton>("followUpButton");
+    QVERIFY(!followUp->isEnabled()); // no conversation yet
+    // Sampled at every chunk: the button is never enabled while a turn streams.
+    int chunks = 0;
+    int enabledWhileStreaming = 0;
+    connect(client, &StreamClient::messageReceived, this, [&] {
+        ++chunks;
+        enabledWhileStreaming += followUp->isEnabled();
+    });
+    sendPrompt(QStringLiteral("Plan 2 days in Porto"));
+    QVERIFY(!followUp->isEnabled());
+    QTRY_COMPARE_WITH_TIMEOUT(client->state(), StreamClient::State::Finished, kTimeout);
+    QVERIFY(followUp->isEnabled());
+    const QByteArray id = client->conversationId();
+    const QString turn1 = client->text();
+    const int historySize = int(m_window->history()->entries().size());
+
+    child<QPlainTextEdit>("promptEdit")->setPlainText(QStringLiteral("Add a day trip to Braga"));
+    QTest::mouseClick(followUp, Qt::LeftButton);
+    QVERIFY(!followUp->isEnabled());
+    QTRY_COMPARE_WITH_TIMEOUT(client->turns().size(), 2, kTimeout);
+    QVERIFY(!followUp->isEnabled());
+    QTRY_COMPARE_WITH_TIMEOUT(client->state(), StreamClient::State::Finished, kTimeout);
+    QVERIFY(followUp->isEnabled());
+    QVERIFY(chunks > 40);
+    QCOMPARE(enabledWhileStreaming, 0);
+
+    // The same conversation; the view shows both turns in order, each with its prompt.
+    QCOMPARE(client->conversationId(), id);
+    QCOMPARE(child<QLabel>("conversationId")->text(), QString::fromUtf8(id));
+    QCOMPARE(int(m_window->history()->entries().size()), historySize); // not a new conversation
+    const QString turn2 = client->turns().at(1).text;
+    QCOMPARE(client->text(), turn1 + turn2);
+    QCOMPARE(client->text(), fullReplayText(id));
+    const QString md = m_window->answerView()->markdown();
+    QVERIFY(md.startsWith(QStringLiteral("> **Turn 1** \u00b7 *")));
+    const qsizetype answer1 = md.indexOf(turn1);
+    QVERIFY(answer1 > 0 && answer1 < md.indexOf(QStringLiteral("> **Turn 2** \u00b7 *Add a day trip to Braga*")));
+    QVERIFY(md.endsWith(turn2));
+    const QString shown = m_window->answerView()->toPlainText();
+    const qsizetype p1 = shown.indexOf(QStringLiteral("Plan 2 days in Porto"));
+    const qsizetype p2 = shown.indexOf(QStringLiteral("Add a day trip to Braga"));
+    QVERIFY(p1 >= 0 && p2 > p1);
+    QVERIFY(shown.indexOf(QStringLiteral("Here is an update to your plan"), p2) > p2); // turn 2's answer follows it
+
+    QTest::mouseClick(child<QPushButton>("verifyButton"), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(child<QLabel>("verifyResult")->text().contains(QStringLiteral("Verified")), kTimeout);
 }
 
 void TestMainWindow::disconnectThenResumeContinues()

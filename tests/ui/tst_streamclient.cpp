@@ -1,5 +1,6 @@
 // StreamClient against the REAL backend (in-process, port 0) on a REAL redis-server:
-// resume after forced disconnects, duplicates dropped, chaos, verify, cancel, errors.
+// resume after forced disconnects, duplicates dropped, chaos, verify, cancel, errors,
+// follow-up turns (POST /api/agent/{id}/messages).
 #include "Backend.h"
 #include "HttpClient.h"
 #include "RedisServer.h"
@@ -30,6 +31,9 @@ private Q_SLOTS:
     void cancelEndsWithCancelled();
     void unknownConversationFailsWithoutRetrying();
     void unreachableServerRetriesThenGivesUp();
+    void followUpStreamsTheNextTurn();
+    void followUpSurvivesDisconnects();
+    void followUpWhileATurnRunsFailsThenRetries();
 
 private:
     QUrl baseUrl() const { return QUrl(QStringLiteral("http://127.0.0.1:%1").arg(m_backend->port())); }
@@ -37,6 +41,8 @@ private:
     // The whole stream as a fresh client would see it: the reference for "nothing lost".
     QList<HttpClient::Event> fullReplay(const QByteArray &id) const;
     static QString messageText(const QList<HttpClient::Event> &events);
+    // Starts a conversation and waits for its first turn to end.
+    bool finishFirstTurn(StreamClient &client, const QString &prompt);
 
     RedisServer m_redis;
     Backend *m_backend = nullptr;
@@ -85,6 +91,15 @@ QString TestStreamClient::messageText(const QList<HttpClient::Event> &events)
         if (e.event == "message")
             out += e.data;
     return QString::fromUtf8(out);
+}
+
+bool TestStreamClient::finishFirstTurn(StreamClient &client, const QString &prompt)
+{
+    QSignalSpy finished(&client, &StreamClient::finished);
+    client.start(prompt);
+    if (!QTest::qWaitFor([&] { return finished.count() == 1 || client.state() == StreamClient::State::Failed; }, kTimeout))
+        return false;
+    return client.state() == StreamClient::State::Finished && client.canFollowUp();
 }
 
 void TestStreamClient::streamsOneRunToTheEnd()
@@ -297,6 +312,152 @@ void TestStreamClient::unreachableServerRetriesThenGivesUp()
     QCOMPARE(failed.first().first().toString(), QStringLiteral("unreachable"));
     QCOMPARE(states.count(StreamClient::State::Reconnecting), 3);
     QCOMPARE(client.stats().reconnects, 3);
+}
+
+void TestStreamClient::followUpStreamsTheNextTurn()
+{
+    StreamClient client;
+    configure(client);
+    QVERIFY(!client.canFollowUp()); // no conversation yet
+    QVERIFY(!client.followUp(QStringLiteral("too early")));
+    QVERIFY(finishFirstTurn(client, QStringLiteral("Plan 2 days in Porto")));
+    const QByteArray id = client.conversationId();
+    const QString turn1 = client.text();
+    const QByteArray cursor1 = client.lastEventId();
+    const int events1 = client.stats().events;
+
+    QSignalSpy started(&client, &StreamClient::conversationStarted);
+    QSignalSpy turns(&client, &StreamClient::turnStarted);
+    QSignalSpy finished(&client, &StreamClient::finished);
+    QVERIFY(client.followUp(QStringLiteral("Add a day trip to Braga")));
+    QVERIFY(!client.canFollowUp()); // until this turn ends
+    QVERIFY(!client.isTerminal());
+    QVERIFY(finished.wait(kTimeout) || finished.count() == 1);
+    QCOMPARE(client.state(), StreamClient::State::Finished);
+    QVERIFY(client.canFollowUp());
+    QCOMPARE(started.count(), 0); // the same conversation
+    QCOMPARE(client.conversationId(), id);
+    QCOMPARE(turns.count(), 1);
+    QCOMPARE(turns.first().at(0).toInt(), 2);
+    QCOMPARE(turns.first().at(1).toString(), QStringLiteral("Add a day trip to Braga"));
+    QCOMPARE(client.turns().size(), 2);
+    QCOMPARE(client.turns().at(0).text, turn1);
+    QCOMPARE(client.turns().at(1).number, 2);
+    QVERIFY(client.turns().at(1).text.contains(QStringLiteral("Braga")));
+    QCOMPARE(client.text(), turn1 + client.turns().at(1).text);
+    QVERIFY(client.lastEventId() != cursor1);
+    QVERIFY(client.stats().events > events1);
+
+    // Both turns, as a fresh client sees them: over raw HTTP, with verify(), and with attach().
+    const auto replay = fullReplay(id);
+    QCOMPARE(client.text(), messageText(replay));
+    QCOMPARE(client.stats().events, int(replay.size()));
+    QCOMPARE(client.lastEventId(), replay.last().id);
+    QCOMPARE(client.stats().duplicates, 0);
+    QSignalSpy verified(&client, &StreamClient::verifyFinished);
+    client.verify();
+    QVERIFY(verified.wait(kTimeout) || verified.count() == 1);
+    const auto result = verified.first().first().value<VerifyResult>();
+    QVERIFY2(result.ok, qPrintable(result.summary));
+    QCOMPARE(result.compared, int(replay.size()));
+
+    StreamClient second;
+    configure(second);
+    second.attach(id);
+    // A replay of two turns passes turn 1's done event: it ends with the connection.
+    QTRY_VERIFY_WITH_TIMEOUT(second.isTerminal() && !second.isConnected(), kTimeout);
+    QCOMPARE(second.state(), StreamClient::State::Finished);
+    QCOMPARE(second.turns().size(), 2);
+    QCOMPARE(second.turns().at(1).prompt, QStringLiteral("Add a day trip to Braga"));
+    QCOMPARE(second.text(), client.text());
+    QCOMPARE(second.lastEventId(), client.lastEventId());
+    QVERIFY(second.canFollowUp());
+}
+
+void TestStreamClient::followUpSurvivesDisconnects()
+{
+    StreamClient client;
+    configure(client);
+    QVERIFY(finishFirstTurn(client, QStringLiteral("Plan 3 days in Lisbon")));
+    const int reconnectsBefore = client.stats().reconnects;
+    QSignalSpy finished(&client, &StreamClient::finished);
+    int drops = 0;
+    int sinceConnect = 0;
+    connect(&client, &StreamClient::stateChanged, this, [&sinceConnect](StreamClient::State s) {
+        if (s == StreamClient::State::Connecting)
+            sinceConnect = 0;
+    });
+    // Drop every connection of turn 2 after its 3rd chunk, the follow-up's POST first.
+    connect(&client, &StreamClient::messageReceived, this, [&] {
+        if (++sinceConnect >= 3 && drops < 8) {
+            ++drops;
+            client.disconnect();
+        }
+    });
+    QVERIFY(client.followUp(QStringLiteral("Add a day in Sintra and one in Cascais")));
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1 || client.state() == StreamClient::State::Failed, kTimeout);
+    QCOMPARE(client.state(), StreamClient::State::Finished);
+    QCOMPARE(drops, 8);
+    QVERIFY(client.stats().reconnects - reconnectsBefore >= 8);
+    QCOMPARE(client.turns().size(), 2);
+
+    const auto replay = fullReplay(client.conversationId());
+    QCOMPARE(client.text(), messageText(replay)); // every chunk of both turns, once
+    QCOMPARE(client.stats().events, int(replay.size()));
+    QCOMPARE(client.stats().duplicates, 0);
+    QSignalSpy verified(&client, &StreamClient::verifyFinished);
+    client.verify();
+    QVERIFY(verified.wait(kTimeout) || verified.count() == 1);
+    const auto result = verified.first().first().value<VerifyResult>();
+    QVERIFY2(result.ok, qPrintable(result.summary));
+}
+
+void TestStreamClient::followUpWhileATurnRunsFailsThenRetries()
+{
+    StreamClient first;
+    configure(first);
+    QVERIFY(finishFirstTurn(first, QStringLiteral("Plan 2 days in Madrid")));
+    StreamClient second; // the same conversation in another window
+    configure(second);
+    second.attach(first.conversationId());
+    QTRY_VERIFY_WITH_TIMEOUT(second.canFollowUp() && !second.isConnected(), kTimeout);
+    const QString turn1 = second.text();
+
+    // While first's turn 2 runs (its answer is a whole itinerary: seconds at this pace), the
+    // second window's follow-up is refused with the server's message; its state stays.
+    QSignalSpy failed(&second, &StreamClient::failed);
+    connect(&first, &StreamClient::turnStarted, this, [&](int turn) {
+        if (turn == 2)
+            QVERIFY(second.followUp(QStringLiteral("Add a day in Toledo")));
+    });
+    QSignalSpy finished(&first, &StreamClient::finished);
+    QVERIFY(first.followUp(QStringLiteral("Add a day in Segovia")));
+    QVERIFY(failed.wait(kTimeout) || failed.count() == 1);
+    QCOMPARE(failed.first().at(0).toString(), QStringLiteral("http_409")); // an SSE request gets a text error body
+    const QString message = failed.first().at(1).toString();
+    QVERIFY2(message.contains(QStringLiteral("409")) && message.contains(QStringLiteral("still running")), qPrintable(message));
+    QCOMPARE(second.state(), StreamClient::State::Failed);
+    QCOMPARE(second.errorMessage(), message);
+    QCOMPARE(second.text(), turn1);
+    QCOMPARE(second.turns().size(), 1);
+    QCOMPARE(second.conversationId(), first.conversationId());
+    QVERIFY(second.canFollowUp()); // can be sent again later
+
+    QVERIFY(finished.wait(kTimeout) || finished.count() == 1);
+    QCOMPARE(first.state(), StreamClient::State::Finished);
+    // The retry becomes turn 3; its POST streams turn 3 only, so the client reads what it
+    // missed (first's turn 2) from its cursor on.
+    QSignalSpy finished2(&second, &StreamClient::finished);
+    QVERIFY(second.followUp(QStringLiteral("Add a day in Toledo")));
+    QTRY_VERIFY_WITH_TIMEOUT(finished2.count() == 2 || second.state() == StreamClient::State::Failed, kTimeout);
+    QCOMPARE(second.state(), StreamClient::State::Finished); // one finished() per turn: 2, then 3
+    QCOMPARE(second.turns().size(), 3);
+    QCOMPARE(second.turns().at(1).prompt, QStringLiteral("Add a day in Segovia"));
+    QCOMPARE(second.turns().at(2).prompt, QStringLiteral("Add a day in Toledo"));
+    const auto replay = fullReplay(second.conversationId());
+    QCOMPARE(second.text(), messageText(replay));
+    QCOMPARE(second.stats().events, int(replay.size()));
+    QCOMPARE(second.stats().duplicates, 0);
 }
 
 QTEST_GUILESS_MAIN(TestStreamClient)
