@@ -14,7 +14,31 @@
 
 namespace {
 constexpr int kTimeout = 60000; // generous: a loaded 2-core machine runs several suites at once
-}
+
+// Drops the client's connection after the 3rd chunk of each connection, up to maxDrops times,
+// from inside the signal (the client must cope with being aborted in the middle of a read).
+class Dropper : public QObject
+{
+public:
+    Dropper(StreamClient *client, int maxDrops)
+    {
+        connect(client, &StreamClient::stateChanged, this, [this](StreamClient::State s) {
+            if (s == StreamClient::State::Connecting)
+                m_sinceConnect = 0;
+        });
+        connect(client, &StreamClient::messageReceived, this, [this, client, maxDrops] {
+            if (++m_sinceConnect >= 3 && drops < maxDrops) {
+                ++drops;
+                client->disconnect();
+            }
+        });
+    }
+    int drops = 0;
+
+private:
+    int m_sinceConnect = 0;
+};
+} // namespace
 
 class TestStreamClient : public QObject
 {
@@ -41,6 +65,9 @@ private:
     // The whole stream as a fresh client would see it: the reference for "nothing lost".
     QList<HttpClient::Event> fullReplay(const QByteArray &id) const;
     static QString messageText(const QList<HttpClient::Event> &events);
+    // What differs between the client's view and a fresh full replay (raw HTTP, then the
+    // client's own verify()): empty when they match event for event with no duplicates.
+    QString mismatchWithReplay(StreamClient &client) const;
     // Starts a conversation and waits for its first turn to end.
     bool finishFirstTurn(StreamClient &client, const QString &prompt);
 
@@ -141,20 +168,8 @@ void TestStreamClient::twentyForcedDisconnectsLoseNothing()
     StreamClient client;
     configure(client);
     QSignalSpy finished(&client, &StreamClient::finished);
-    int drops = 0;
-    int sinceConnect = 0;
-    connect(&client, &StreamClient::stateChanged, this, [&sinceConnect](StreamClient::State s) {
-        if (s == StreamClient::State::Connecting)
-            sinceConnect = 0;
-    });
-    // Drop the connection after every 3rd chunk of each connection, from inside the signal
-    // (the client must cope with being aborted in the middle of a read).
-    connect(&client, &StreamClient::messageReceived, this, [&] {
-        if (++sinceConnect >= 3 && drops < 20) {
-            ++drops;
-            client.disconnect();
-        }
-    });
+    Dropper dropper(&client, 20);
+    const int &drops = dropper.drops;
     client.start(QStringLiteral("Plan 5 days in Kyoto with temples and food"));
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1 || client.state() == StreamClient::State::Failed, kTimeout);
     QCOMPARE(client.state(), StreamClient::State::Finished);
@@ -349,17 +364,9 @@ void TestStreamClient::followUpStreamsTheNextTurn()
     QVERIFY(client.stats().events > events1);
 
     // Both turns, as a fresh client sees them: over raw HTTP, with verify(), and with attach().
-    const auto replay = fullReplay(id);
-    QCOMPARE(client.text(), messageText(replay));
-    QCOMPARE(client.stats().events, int(replay.size()));
-    QCOMPARE(client.lastEventId(), replay.last().id);
-    QCOMPARE(client.stats().duplicates, 0);
-    QSignalSpy verified(&client, &StreamClient::verifyFinished);
-    client.verify();
-    QVERIFY(verified.wait(kTimeout) || verified.count() == 1);
-    const auto result = verified.first().first().value<VerifyResult>();
-    QVERIFY2(result.ok, qPrintable(result.summary));
-    QCOMPARE(result.compared, int(replay.size()));
+    const QString mismatch = mismatchWithReplay(client);
+    QVERIFY2(mismatch.isEmpty(), qPrintable(mismatch));
+    QCOMPARE(client.lastEventId(), fullReplay(id).last().id);
 
     StreamClient second;
     configure(second);
@@ -374,6 +381,25 @@ void TestStreamClient::followUpStreamsTheNextTurn()
     QVERIFY(second.canFollowUp());
 }
 
+QString TestStreamClient::mismatchWithReplay(StreamClient &client) const
+{
+    const auto replay = fullReplay(client.conversationId());
+    if (client.text() != messageText(replay))
+        return QStringLiteral("the text differs from a full replay");
+    if (client.stats().events != int(replay.size()))
+        return QStringLiteral("%1 events, a full replay has %2").arg(client.stats().events).arg(replay.size());
+    if (client.stats().duplicates != 0)
+        return QStringLiteral("%1 duplicates").arg(client.stats().duplicates);
+    QSignalSpy verified(&client, &StreamClient::verifyFinished);
+    client.verify();
+    if (!verified.wait(kTimeout) && verified.isEmpty())
+        return QStringLiteral("verify() did not finish");
+    const auto result = verified.first().first().value<VerifyResult>();
+    if (!result.ok || result.compared != int(replay.size()))
+        return QStringLiteral("verify(): %1 (%2 events compared)").arg(result.summary).arg(result.compared);
+    return {};
+}
+
 void TestStreamClient::followUpSurvivesDisconnects()
 {
     StreamClient client;
@@ -381,19 +407,9 @@ void TestStreamClient::followUpSurvivesDisconnects()
     QVERIFY(finishFirstTurn(client, QStringLiteral("Plan 3 days in Lisbon")));
     const int reconnectsBefore = client.stats().reconnects;
     QSignalSpy finished(&client, &StreamClient::finished);
-    int drops = 0;
-    int sinceConnect = 0;
-    connect(&client, &StreamClient::stateChanged, this, [&sinceConnect](StreamClient::State s) {
-        if (s == StreamClient::State::Connecting)
-            sinceConnect = 0;
-    });
-    // Drop every connection of turn 2 after its 3rd chunk, the follow-up's POST first.
-    connect(&client, &StreamClient::messageReceived, this, [&] {
-        if (++sinceConnect >= 3 && drops < 8) {
-            ++drops;
-            client.disconnect();
-        }
-    });
+    // Every connection of turn 2 is dropped after its 3rd chunk, the follow-up's POST first.
+    Dropper dropper(&client, 8);
+    const int &drops = dropper.drops;
     QVERIFY(client.followUp(QStringLiteral("Add a day in Sintra and one in Cascais")));
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1 || client.state() == StreamClient::State::Failed, kTimeout);
     QCOMPARE(client.state(), StreamClient::State::Finished);
@@ -401,15 +417,8 @@ void TestStreamClient::followUpSurvivesDisconnects()
     QVERIFY(client.stats().reconnects - reconnectsBefore >= 8);
     QCOMPARE(client.turns().size(), 2);
 
-    const auto replay = fullReplay(client.conversationId());
-    QCOMPARE(client.text(), messageText(replay)); // every chunk of both turns, once
-    QCOMPARE(client.stats().events, int(replay.size()));
-    QCOMPARE(client.stats().duplicates, 0);
-    QSignalSpy verified(&client, &StreamClient::verifyFinished);
-    client.verify();
-    QVERIFY(verified.wait(kTimeout) || verified.count() == 1);
-    const auto result = verified.first().first().value<VerifyResult>();
-    QVERIFY2(result.ok, qPrintable(result.summary));
+    const QString mismatch = mismatchWithReplay(client); // every chunk of both turns, once
+    QVERIFY2(mismatch.isEmpty(), qPrintable(mismatch));
 }
 
 void TestStreamClient::followUpWhileATurnRunsFailsThenRetries()
