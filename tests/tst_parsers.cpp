@@ -1,5 +1,7 @@
-// Pure parsers: cursors, connection strings, Accept negotiation, conversation ids, config.
+// Pure parsers: cursors, connection strings, Accept negotiation, conversation ids, config;
+// and the demo itinerary's shape.
 #include "Config.h"
+#include "agents/Itinerary.h"
 #include "http/ContentNegotiation.h"
 #include "redis/RedisConfig.h"
 #include "runs/ConversationId.h"
@@ -22,6 +24,7 @@ private Q_SLOTS:
     void conversationId();
     void generatedIds();
     void config();
+    void itineraryDoesNotRepeatItself();
 };
 
 void TestParsers::cursor_data()
@@ -227,3 +230,26 @@ void TestParsers::config()
 
 QTEST_GUILESS_MAIN(TestParsers)
 #include "tst_parsers.moc"
+
+void TestParsers::itineraryDoesNotRepeatItself()
+{
+    for (int i = 0; i < 300; ++i) {
+        const QString text = Itinerary::write(QStringLiteral("Plan a %1-day trip to city number %2").arg(i % 9 + 1).arg(i));
+        const qsizetype start = text.indexOf(QStringLiteral("## 💡 Tips"));
+        QVERIFY(start >= 0);
+        QStringList tips;
+        for (const QString &line : text.mid(start).split(QLatin1Char('\n')))
+            if (line.startsWith(QLatin1String("- ")))
+                tips << line;
+        QCOMPARE(tips.size(), 3);
+        QCOMPARE(QSet<QString>(tips.cbegin(), tips.cend()).size(), 3);
+        // Lunch and dinner of a day are at different places.
+        const QStringList lines = text.split(QLatin1Char('\n'));
+        for (int l = 0; l + 3 < lines.size(); ++l) {
+            if (!lines.at(l).contains(QLatin1String("**Lunch:**")))
+                continue;
+            const QString lunch = lines.at(l).section(QLatin1String("**Lunch:** "), 1).chopped(1).toLower();
+            QVERIFY2(!lines.at(l + 2).toLower().endsWith(lunch + QLatin1Char('.')), qPrintable(lines.at(l) + QLatin1Char('\n') + lines.at(l + 2)));
+        }
+    }
+}

@@ -25,4 +25,13 @@ struct DeterministicPicker
         return state;
     }
     template <typename T> const T &pick(const QList<T> &list) { return list.at(int(next() % quint32(list.size()))); }
+    // n different items of the list (all of them, shuffled, if it has fewer).
+    template <typename T> QList<T> pickDistinct(const QList<T> &list, int n)
+    {
+        QList<T> rest = list;
+        QList<T> out;
+        while (int(out.size()) < n && !rest.isEmpty())
+            out.append(rest.takeAt(int(next() % quint32(rest.size()))));
+        return out;
+    }
 };

@@ -119,10 +119,11 @@ QString write(const QString &prompt)
         out += QStringLiteral("## Day %1 — %2\n\n").arg(day).arg(start.addDays(day - 1).toString(QStringLiteral("dddd d MMMM")));
         out += QStringLiteral("🌤️ **Weather:** %1\n\n").arg(TravelTools::weatherForecast(trip.destination, date));
         out += QStringLiteral("- 🌅 **Morning:** %1.\n").arg(p.pick(kMorning));
-        const QString lunch = p.pick(kFood);
+        const QList<QString> meals = p.pickDistinct(kFood, 2); // lunch and dinner never at the same place
+        const QString &lunch = meals.at(0);
         out += QStringLiteral("- 🍜 **Lunch:** %1.\n").arg(lunch.left(1).toUpper() + lunch.mid(1));
         out += QStringLiteral("- 🏛️ **Afternoon:** %1.\n").arg(p.pick(kAfternoon));
-        out += QStringLiteral("- 🌙 **Evening:** %1, then dinner at %2.\n\n").arg(p.pick(kEvening), p.pick(kFood));
+        out += QStringLiteral("- 🌙 **Evening:** %1, then dinner at %2.\n\n").arg(p.pick(kEvening), meals.at(1));
         out += QStringLiteral("🎉 **Happening today:** %1.\n\n").arg(TravelTools::localEvents(trip.destination, date));
     }
     out += QStringLiteral("## 🚇 Getting Around\n\n");
@@ -130,8 +131,8 @@ QString write(const QString &prompt)
     out += QStringLiteral("2. Walk the central districts: most sights are close together.\n");
     out += QStringLiteral("3. Keep taxis or ride-hailing for late evenings.\n\n");
     out += QStringLiteral("## 💡 Tips\n\n");
-    for (int i = 0; i < 3; ++i)
-        out += QStringLiteral("- %1\n").arg(p.pick(kTips));
+    for (const QString &tip : p.pickDistinct(kTips, 3))
+        out += QStringLiteral("- %1\n").arg(tip);
     out += QStringLiteral("\nHave a wonderful trip to %1! 🧳\n").arg(city);
     return out;
 }
