@@ -53,19 +53,7 @@ RunManager::RunManager(StreamWriter *writer, RedisConnection *query, AgentFactor
     // Each run is renewed once per heartbeat period, counted from its own start: the timer
     // ticks eight times a period and renews the runs that are due, so thousands of runs that
     // started together do not all hit Redis in the same event-loop turn.
-    connect(&m_heartbeat, &QTimer::timeout, this, [this] {
-        const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
-        const qint64 lease = leaseUntil();
-        QByteArray stamp;
-        for (auto it = m_runs.begin(); it != m_runs.end(); ++it) {
-            if (nowMs - it->touchedMs < m_heartbeatMs)
-                continue;
-            if (stamp.isEmpty())
-                stamp = now();
-            it->touchedMs = nowMs;
-            m_writer->touch(it.key(), {{"heartbeat_at", stamp}}, lease);
-        }
-    });
+    connect(&m_heartbeat, &QTimer::timeout, this, [this] { renew(true); });
     connect(m_writer, &StreamWriter::failed, this, [this](const QByteArray &id, const RedisError &error) {
         auto it = m_runs.find(id);
         if (it == m_runs.end())
@@ -92,12 +80,16 @@ RunManager::~RunManager()
         run.agent->cancel();
 }
 
-void RunManager::renewLeases()
+void RunManager::renew(bool dueOnly)
 {
     const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
     const qint64 lease = leaseUntil();
-    const QByteArray stamp = now();
+    QByteArray stamp;
     for (auto it = m_runs.begin(); it != m_runs.end(); ++it) {
+        if (dueOnly && nowMs - it->touchedMs < m_heartbeatMs)
+            continue;
+        if (stamp.isEmpty())
+            stamp = now();
         it->touchedMs = nowMs;
         m_writer->touch(it.key(), {{"heartbeat_at", stamp}}, lease);
     }

@@ -48,7 +48,7 @@ public:
     bool isRunning(const QByteArray &conversationId) const { return m_runs.contains(conversationId); }
     // Renews every local run's lease now (after Redis was away, the leases queued with the
     // writes of the outage have expired already).
-    void renewLeases();
+    void renewLeases() { renew(false); }
     int activeRuns() const { return int(m_runs.size()); }
     QByteArray instanceId() const { return m_instanceId; }
     void setHeartbeatMs(int ms);
@@ -63,6 +63,8 @@ private:
         int turn = 1;
         qint64 touchedMs = 0; // last lease/TTL renewal (ms since epoch)
     };
+    // Renews the lease and TTL of every run (dueOnly: of those not renewed for a heartbeat period).
+    void renew(bool dueOnly);
     void startAgent(const QByteArray &conversationId, const AgentRequest &request);
     void end(const QByteArray &conversationId, const QByteArray &status, const QByteArray &code, const QString &message);
     static QByteArray now();
