@@ -78,11 +78,12 @@ int main(int argc, char **argv)
     if (config->headless) {
         Backend backend(*config);
         int code = 0;
+        // Queued: start() may fail before exec() runs, and exit() outside exec() does nothing.
         QObject::connect(&backend, &Backend::failed, app.get(), [&code](const QString &message) {
             std::fprintf(stderr, "agent-streams: %s\n", qPrintable(message));
             code = 1;
             QCoreApplication::exit(1);
-        });
+        }, Qt::QueuedConnection);
         backend.start();
         const int rc = app->exec();
         backend.stop();

@@ -128,7 +128,7 @@ void Backend::startWith(const RedisConfig &redis)
     GuardedTcpServer::Limits limits;
     limits.requestTimeoutMs = m_config.requestTimeoutMs;
     limits.maxHeaderBytes = m_config.maxHeaderBytes;
-    limits.maxBodyBytes = m_config.maxPromptBytes + 64 * 1024; // JSON escaping of a maximal prompt
+    limits.maxBodyBytes = m_config.maxBodyBytes();
     QTcpServer *tcp = nullptr;
     if (!m_config.tlsCertificate.isEmpty()) {
         QString error;

@@ -1,5 +1,7 @@
 #include "Config.h"
 
+#include "redis/RedisConfig.h"
+
 #include "http/AccessControl.h"
 
 #include <QCommandLineParser>
@@ -86,6 +88,15 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
     qint64 n = 0;
     c.redisConnectionString = value(redis, "REDIS_CONNECTION_STRING").trimmed();
     c.redisExplicit = !c.redisConnectionString.isEmpty();
+    if (c.redisExplicit) {
+        // A connection string the app cannot use is a configuration error like a bad flag:
+        // refused here, so the process exits with the message instead of serving nothing.
+        QString why;
+        if (!RedisConfig::parse(c.redisConnectionString, &why)) {
+            *error = QStringLiteral("REDIS_CONNECTION_STRING / --redis: %1").arg(why);
+            return std::nullopt;
+        }
+    }
     if (const QString v = value(ttlMinutes, "REDIS_STREAM_TTL_MINUTES"); !v.isEmpty()) {
         if (!toInt(v, 1, 60 * 24 * 365, &n)) {
             *error = QStringLiteral("invalid TTL \"%1\" minutes (expected a whole number, 1 or more)").arg(v);

@@ -20,6 +20,9 @@ struct Config
     bool bench = false;              // enables the synthetic benchmark provider
     int demoPaceMs = 40;
     qint64 maxPromptBytes = 64 * 1024;
+    // The request body limit: a prompt of maxPromptBytes written as JSON \uXXXX escapes (6 bytes
+    // a character), plus room for the other fields. The decoded prompt is held to maxPromptBytes.
+    qint64 maxBodyBytes() const { return 6 * maxPromptBytes + 64 * 1024; }
     QStringList allowedOrigins{QStringLiteral("*")};
     int keepAliveMs = 15000;
     int retryMs = 3000;

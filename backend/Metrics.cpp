@@ -73,6 +73,8 @@ QByteArray Metrics::render(const Gauges &g) const
     counter("agentstreams_chunks_delivered_total", "Stream entries written to HTTP clients.", double(m_delivered.load()));
     counter("agentstreams_redis_reconnects_total", "Redis reconnections after a lost connection.", g.redisReconnects);
     counter("agentstreams_rate_limited_total", "Requests refused by a rate or concurrency limit.", double(m_rateLimited.load()));
+    counter("agentstreams_redis_write_retries_total", "Append calls Redis answered with a transient error (LOADING, BUSY, READONLY...), sent again.",
+            double(m_writeRetries.load()));
 
     metric(out, "agentstreams_http_responses_total", "counter", "HTTP responses by status code.");
     QList<int> statuses = m_responses.keys();
@@ -86,7 +88,7 @@ QByteArray Metrics::render(const Gauges &g) const
     for (auto it = m_dropped.cbegin(); it != m_dropped.cend(); ++it)
         out += "agentstreams_readers_dropped_total{reason=\"" + label(it.key()) + "\"} " + QByteArray::number(it.value()) + '\n';
 
-    metric(out, "agentstreams_append_seconds", "histogram", "Round trip of one append call to Redis (XADD batch + EXPIRE).");
+    metric(out, "agentstreams_append_seconds", "histogram", "Round trip of one append script call to Redis (a batch of XADDs with their run records and TTLs).");
     for (size_t i = 0; i < kBuckets.size(); ++i)
         out += "agentstreams_append_seconds_bucket{le=\"" + QByteArray::number(kBuckets[i], 'g', 6) + "\"} " + QByteArray::number(m_latencyBuckets[i]) + '\n';
     out += "agentstreams_append_seconds_bucket{le=\"+Inf\"} " + QByteArray::number(m_latencyCount) + '\n';

@@ -18,8 +18,10 @@ public:
     void chunksDelivered(quint64 n) { m_delivered.fetch_add(n, std::memory_order_relaxed); }
     void runStarted() { m_runsStarted.fetch_add(1, std::memory_order_relaxed); }
     void rateLimited() { m_rateLimited.fetch_add(1, std::memory_order_relaxed); }
+    // An append call Redis answered with a transient error (LOADING, BUSY, ...): sent again.
+    void writeRetried() { m_writeRetries.fetch_add(1, std::memory_order_relaxed); }
     void readersDropped(const char *reason);
-    // Round trip of one append call (XADD batch + EXPIRE), in seconds.
+    // Round trip of one append script call (a batch of XADDs, run records, TTLs), in seconds.
     void appendLatency(double seconds);
 
     struct Gauges
@@ -50,4 +52,5 @@ private:
     std::atomic<quint64> m_delivered{0};
     std::atomic<quint64> m_runsStarted{0};
     std::atomic<quint64> m_rateLimited{0};
+    std::atomic<quint64> m_writeRetries{0};
 };

@@ -53,6 +53,10 @@ private Q_SLOTS:
     void resumeWithCursor();
     void resumeWithLastEventId();
     void resumeAfterEnd();
+    void resumeAtOrPastTheEndAnswersAtOnce();
+    void cursorAheadOfARunningStream();
+    void acceptedIdIsStoredFirst();
+    void escapedPromptUnderTheLimitIsAccepted();
     void badInput_data();
     void badInput();
     void jsonErrors();
@@ -274,6 +278,123 @@ void TestApi::resumeAfterEnd()
     QTRY_VERIFY_WITH_TIMEOUT(after.isFinished(), 5000);
     QCOMPARE(after.status(), 200);
     QCOMPARE(after.body(), QByteArray());
+}
+
+void TestApi::resumeAtOrPastTheEndAnswersAtOnce()
+{
+    // A finished conversation and a cursor at or past its terminal entry: nothing will come,
+    // so the answer is immediate. SSE gets 204 No Content, which makes an EventSource stop
+    // reconnecting (before: an empty 200, and a browser came back every 3 s forever; a
+    // cursor past the end got keep-alives forever, even after the conversation expired).
+    HttpClient *c = create(m_port, "Plan a 2-day trip to Tromso");
+    QTRY_VERIFY_WITH_TIMEOUT(c->isFinished(), 30000);
+    const QByteArray id = c->header("x-conversation-id");
+    const QByteArray terminal = c->events().last().id;
+    QCOMPARE(c->events().last().event, QByteArray("done"));
+    struct Case
+    {
+        QByteArray accept;
+        QList<QPair<QByteArray, QByteArray>> headers;
+        QByteArray query;
+        int status;
+    };
+    const QList<Case> cases{
+        {"text/event-stream", {{"Last-Event-ID", terminal}}, {}, 204}, // EventSource's reconnect
+        {"text/event-stream", {}, "?cursor=" + terminal, 204},
+        {"text/event-stream", {}, "?cursor=99999999999999-0", 204},
+        {"text/event-stream", {}, "?cursor=18446744073709551615-18446744073709551615", 204},
+        {"text/plain", {}, "?cursor=99999999999999-0", 200},
+    };
+    for (const Case &k : cases) {
+        HttpClient r;
+        r.request(m_port, "GET", "/api/agent/stream/" + id + k.query, k.headers + QList<QPair<QByteArray, QByteArray>>{{"Accept", k.accept}});
+        QTRY_VERIFY_WITH_TIMEOUT(r.isFinished() || (r.headersDone() && r.status() == 204), 5000);
+        QCOMPARE(r.status(), k.status);
+        QCOMPARE(r.header("x-conversation-id"), id);
+        QVERIFY(r.events().isEmpty());
+        if (k.status == 204)
+            QVERIFY2(r.header("Content-Length").isEmpty(), "a 204 has no Content-Length");
+    }
+    // A cursor before the end still streams the rest, head first as before.
+    const auto rest = replay(m_port, id, c->events().at(c->events().size() - 2).id);
+    QCOMPARE(rest.size(), 1);
+    QCOMPARE(rest.last().event, QByteArray("done"));
+}
+
+void TestApi::cursorAheadOfARunningStream()
+{
+    // On a running conversation a cursor beyond the newest stored entry names an entry that
+    // does not exist: 400, instead of a stream that never delivers anything.
+    Config config;
+    auto backend = startBackend(config, [](const AgentRequest &, QObject *parent) { return new QuietAgent(20000, parent); });
+    QVERIFY(backend);
+    const quint16 port = backend->port();
+    HttpClient *c = create(port, "quiet please");
+    QTRY_VERIFY_WITH_TIMEOUT(!c->events().isEmpty() && c->messageText() == "first\n", 10000);
+    const QByteArray id = c->header("x-conversation-id");
+    HttpClient ahead;
+    ahead.request(port, "GET", "/api/agent/stream/" + id + "?cursor=99999999999999-0", {{"Accept", "application/json, text/event-stream"}});
+    QTRY_VERIFY_WITH_TIMEOUT(ahead.isFinished() || (ahead.headersDone() && ahead.body().endsWith('\n')), 5000);
+    QCOMPARE(ahead.status(), 400);
+    QVERIFY2(ahead.body().contains("ahead of the stream"), ahead.body().constData());
+    // At the newest entry it follows live as usual.
+    HttpClient atHead;
+    atHead.request(port, "GET", "/api/agent/stream/" + id + "?cursor=" + c->lastEventId(), {{"Accept", "text/event-stream"}});
+    QTRY_VERIFY_WITH_TIMEOUT(atHead.headersDone(), 5000);
+    QCOMPARE(atHead.status(), 200);
+    HttpClient cancel;
+    cancel.request(port, "POST", "/api/agent/" + id + "/cancel", {{"Content-Length", "0"}});
+    QTRY_VERIFY_WITH_TIMEOUT(atHead.isFinished(), 10000);
+    QCOMPARE(atHead.events().last().event, QByteArray("error"));
+}
+
+void TestApi::acceptedIdIsStoredFirst()
+{
+    // 202 hands out an id that a client may open at once on ANOTHER instance, which knows only
+    // what Redis holds. Redis pauses writes for a moment: the 202 must wait for the first
+    // entry to be stored (before, it came at once and instance B answered 404).
+    Config config;
+    auto other = startBackend(config);
+    QVERIFY(other);
+    QCOMPARE(m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("PAUSE"), QStringLiteral("700"), QStringLiteral("WRITE")}).trimmed(),
+             QByteArray("OK"));
+    HttpClient *c = create(m_port, "Plan a trip to Turku", "application/json");
+    QTRY_VERIFY_WITH_TIMEOUT(c->headersDone() && c->body().endsWith('\n'), 10000);
+    QCOMPARE(c->status(), 202);
+    const QByteArray id = c->header("x-conversation-id");
+    HttpClient status; // HGETALL: a read, served during the pause
+    status.request(other->port(), "GET", "/api/agent/" + id);
+    QTRY_VERIFY_WITH_TIMEOUT(status.headersDone() && status.body().endsWith('\n'), 10000);
+    QCOMPARE(status.status(), 200);
+    const auto events = replay(other->port(), id);
+    QVERIFY(!events.isEmpty());
+    QCOMPARE(events.last().event, QByteArray("done"));
+}
+
+void TestApi::escapedPromptUnderTheLimitIsAccepted()
+{
+    // A 60,000-character prompt sent as \u0041 escapes is a 360 KB body: the body limit is 6x
+    // the prompt limit (JSON's worst case), and the decoded prompt is what --max-prompt-bytes
+    // limits (before, the body limit was the prompt limit + 64 KiB, and this got 413).
+    Config config; // default --max-prompt-bytes 65536
+    auto backend = startBackend(config);
+    QVERIFY(backend);
+    QByteArray body = "{\"prompt\": \"";
+    for (int i = 0; i < 60000; ++i)
+        body += "\\u0041";
+    body += "\"}";
+    QVERIFY(body.size() > 360000);
+    HttpClient ok;
+    ok.request(backend->port(), "POST", "/api/agent/create", {{"Content-Type", "application/json"}, {"Accept", "application/json"}}, body);
+    QTRY_VERIFY_WITH_TIMEOUT(ok.headersDone() && ok.body().endsWith('\n'), 10000);
+    QCOMPARE(ok.status(), 202);
+    // A decoded prompt over the limit is still refused, with the prompt's size in the message.
+    QByteArray big = "{\"prompt\": \"" + QByteArray(70000, 'a') + "\"}";
+    HttpClient tooBig;
+    tooBig.request(backend->port(), "POST", "/api/agent/create", {{"Content-Type", "application/json"}}, big);
+    QTRY_VERIFY_WITH_TIMEOUT(tooBig.headersDone() && tooBig.body().endsWith('\n'), 10000);
+    QCOMPARE(tooBig.status(), 413);
+    QVERIFY2(tooBig.body().contains("70000 bytes"), tooBig.body().constData());
 }
 
 void TestApi::badInput_data()

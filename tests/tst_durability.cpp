@@ -12,6 +12,7 @@
 #include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QDateTime>
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTest>
@@ -83,6 +84,8 @@ class TestDurability : public QObject
 private Q_SLOTS:
     void initTestCase();
     void killedProcessRunEndsInterrupted();
+    void leaseEndsRunsWithinLeaseMs();
+    void badConnectionStringExits();
     void restartedProcessRecoversItsOwnRuns();
     void gracefulShutdownEndsRuns();
     void redisRestartMidRunLosesNothing();
@@ -126,6 +129,59 @@ void TestDurability::killedProcessRunEndsInterrupted()
     const QJsonObject status = getJson(b.port, "/api/agent/" + id);
     QCOMPARE(status.value(QStringLiteral("status")).toString(), QStringLiteral("failed"));
     QCOMPARE(status.value(QStringLiteral("error_code")).toString(), QStringLiteral("interrupted"));
+}
+
+void TestDurability::leaseEndsRunsWithinLeaseMs()
+{
+    // README promises that a dead instance's runs end within --lease-ms. Three runs, started
+    // at different moments (so their heartbeats renew at different phases), on an instance
+    // that is then killed: each run record's finished_at, stamped by the sweeping instance,
+    // is at most --lease-ms after the kill. (Before, the lease ran the full --lease-ms from
+    // the last renewal and sweeps came every half lease: up to 1.5x the promise, 16.3 s of 15.)
+    const int leaseMs = 3000;
+    const QStringList flags{QStringLiteral("--lease-ms"), QString::number(leaseMs), QStringLiteral("--demo-pace-ms"), QStringLiteral("100")};
+    AppProcess a, b;
+    QVERIFY2(a.start(m_redis.connectionString(), flags), a.log.constData());
+    QVERIFY2(b.start(m_redis.connectionString(), flags), b.log.constData());
+    QList<QByteArray> ids;
+    std::vector<std::unique_ptr<HttpClient>> streams;
+    for (int i = 0; i < 3; ++i) {
+        streams.push_back(std::make_unique<HttpClient>());
+        HttpClient &create = *streams.back();
+        create.request(a.port, "POST", "/api/agent/create", {{"Accept", "text/event-stream"}}, "Plan a 7-day trip to Rome");
+        // A few chunks (100 ms each) apart: the three leases are renewed at different phases.
+        QTRY_VERIFY_WITH_TIMEOUT(create.events().size() >= 4, 10000);
+        ids << create.header("x-conversation-id");
+    }
+    const qint64 killedAt = QDateTime::currentMSecsSinceEpoch();
+    a.kill9();
+    for (const QByteArray &id : std::as_const(ids)) {
+        QTRY_VERIFY_WITH_TIMEOUT(getJson(b.port, "/api/agent/" + id).value(QStringLiteral("status")).toString() == QLatin1String("failed"), 10000);
+        const QJsonObject status = getJson(b.port, "/api/agent/" + id);
+        QCOMPARE(status.value(QStringLiteral("error_code")).toString(), QStringLiteral("interrupted"));
+        const qint64 endedAfter = qint64(status.value(QStringLiteral("finished_at")).toDouble()) - killedAt;
+        qInfo("run ended %lld ms after SIGKILL (--lease-ms %d)", endedAfter, leaseMs);
+        QVERIFY2(endedAfter <= leaseMs, qPrintable(QStringLiteral("ended %1 ms after the kill").arg(endedAfter)));
+    }
+}
+
+void TestDurability::badConnectionStringExits()
+{
+    // A connection string the app refuses is a configuration error: the process exits with a
+    // non-zero status and says why, like an unknown flag (before, it printed the error and kept
+    // running without listening).
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("REDIS_CONNECTION_STRING"), QStringLiteral("localhost:notaport,password=x"));
+    p.setProcessEnvironment(env);
+    p.setProcessChannelMode(QProcess::MergedChannels);
+    p.start(qEnvironmentVariable("AGENT_STREAMS_BIN"), {QStringLiteral("--headless"), QStringLiteral("--port"), QString::number(RedisServer::freePort())});
+    QVERIFY(p.waitForStarted(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(p.state() == QProcess::NotRunning, 10000);
+    QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+    QVERIFY(p.exitCode() != 0);
+    const QByteArray out = p.readAll();
+    QVERIFY2(out.contains("REDIS_CONNECTION_STRING"), out.constData());
 }
 
 void TestDurability::restartedProcessRecoversItsOwnRuns()

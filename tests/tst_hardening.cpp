@@ -2,6 +2,7 @@
 // outages seen by readers, cancel across instances.
 #include "Backend.h"
 #include "HttpClient.h"
+#include "Metrics.h"
 #include "RedisServer.h"
 #include "TestBackend.h"
 #include "agents/Itinerary.h"
@@ -57,12 +58,14 @@ private Q_SLOTS:
     void auth_data();
     void auth();
     void ownership();
+    void ownershipOfARunningConversation();
     void accessTokenForEventSource();
     void rateLimit();
     void streamLimit();
     void slowLorisIsClosed();
     void oversizedHeadersAndBody();
     void metricsExposition();
+    void metricsRecordTheTrafficSent();
     void outageReadersResumeAndReadyzFlips();
     void outageGracePeriodEndsReaders();
     void cancelFromAnotherInstance();
@@ -145,6 +148,32 @@ void TestHardening::ownership()
     QCOMPARE(turn.status, 404);
     // No key at all: 401 before anything is looked up.
     QCOMPARE(call(port, "GET", "/api/agent/" + id).status, 401);
+}
+
+void TestHardening::ownershipOfARunningConversation()
+{
+    // Another key must not learn that a conversation exists, even while it runs: every route
+    // answers 404, /messages included (it answered 409 "still running" before the ownership
+    // check).
+    Config config;
+    config.apiKeys = {QString::fromUtf8(kKeyA), QString::fromUtf8(kKeyB)};
+    config.demoPaceMs = 200; // runs for a minute: still running during the checks
+    auto backend = startBackend(config, m_redis.connectionString());
+    QVERIFY(backend);
+    const quint16 port = backend->port();
+    const Reply created = call(port, "POST", "/api/agent/create", bearer(kKeyA) + QList<QPair<QByteArray, QByteArray>>{{"Accept", "application/json"}},
+                               "Plan a trip to Oslo");
+    QCOMPARE(created.status, 202);
+    const QByteArray id = QJsonDocument::fromJson(created.body).object().value(QStringLiteral("id")).toString().toUtf8();
+    QVERIFY(!id.isEmpty());
+    const auto text = QList<QPair<QByteArray, QByteArray>>{{"Content-Type", "text/plain"}, {"Accept", "application/json"}};
+    const Reply stranger = call(port, "POST", "/api/agent/" + id + "/messages", bearer(kKeyB) + text, "and then?");
+    QCOMPARE(stranger.status, 404);
+    QVERIFY(!stranger.body.contains("running"));
+    // The owner is told the truth.
+    QCOMPARE(call(port, "POST", "/api/agent/" + id + "/messages", bearer(kKeyA) + text, "and then?").status, 409);
+    QCOMPARE(call(port, "POST", "/api/agent/" + id + "/cancel", bearer(kKeyB)).status, 404);
+    QCOMPARE(call(port, "POST", "/api/agent/" + id + "/cancel", bearer(kKeyA)).status, 200);
 }
 
 void TestHardening::accessTokenForEventSource()
@@ -234,6 +263,55 @@ void TestHardening::oversizedHeadersAndBody()
     body.sendRaw(m_secure->port(), "POST /api/agent/create HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000000000\r\n\r\nabc");
     QTRY_VERIFY_WITH_TIMEOUT(body.isFinished(), 10000);
     QCOMPARE(body.status(), 413);
+}
+
+namespace {
+// name{labels} -> value of every sample of an exposition.
+QHash<QByteArray, double> samples(const QByteArray &exposition)
+{
+    QHash<QByteArray, double> out;
+    for (const QByteArray &line : exposition.split('\n')) {
+        if (line.isEmpty() || line.startsWith('#'))
+            continue;
+        const qsizetype space = line.lastIndexOf(' ');
+        out.insert(line.left(space), line.mid(space + 1).toDouble());
+    }
+    return out;
+}
+} // namespace
+
+void TestHardening::metricsRecordTheTrafficSent()
+{
+    // Every metric README tells operators to watch must move with the traffic that feeds it:
+    // one run, read to its end, must be counted by each family below (the append latency
+    // histogram was never recorded before: its _count stayed 0 after thousands of chunks).
+    const quint16 port = m_secure->port();
+    const auto before = samples(call(port, "GET", "/metrics", bearer(kKeyA)).body);
+    HttpClient run;
+    run.request(port, "POST", "/api/agent/create", bearer(kKeyA) + QList<QPair<QByteArray, QByteArray>>{{"Accept", "text/event-stream"}},
+                "Plan a trip to Porto");
+    QTRY_VERIFY_WITH_TIMEOUT(run.isFinished(), 20000);
+    QCOMPARE(run.events().last().event, QByteArray("done"));
+    const int events = int(run.events().size());
+    QVERIFY(events > 10);
+    const auto after = samples(call(port, "GET", "/metrics", bearer(kKeyA)).body);
+    auto delta = [&](const char *name) { return after.value(name) - before.value(name); };
+    QCOMPARE(delta("agentstreams_runs_started_total"), 1.0);
+    QVERIFY2(delta("agentstreams_chunks_written_total") >= events, qPrintable(QString::number(delta("agentstreams_chunks_written_total"))));
+    QVERIFY(delta("agentstreams_chunks_delivered_total") >= events);
+    QVERIFY(delta("agentstreams_http_responses_total{code=\"200\"}") >= 2); // the stream and the first /metrics
+    // At least one append call per run, at most one per entry; every call took some time.
+    const double calls = delta("agentstreams_append_seconds_count");
+    QVERIFY2(calls >= 1 && calls <= delta("agentstreams_chunks_written_total"), qPrintable(QString::number(calls)));
+    QVERIFY(delta("agentstreams_append_seconds_sum") > 0);
+    QCOMPARE(after.value("agentstreams_append_seconds_bucket{le=\"+Inf\"}"), after.value("agentstreams_append_seconds_count"));
+    double previous = 0;
+    for (double le : Metrics::kBuckets) {
+        const double n = after.value("agentstreams_append_seconds_bucket{le=\"" + QByteArray::number(le, 'g', 6) + "\"}");
+        QVERIFY(n >= previous); // cumulative
+        previous = n;
+    }
+    QVERIFY(after.value("agentstreams_redis_connected") >= 1);
 }
 
 void TestHardening::metricsExposition()

@@ -17,6 +17,7 @@
 #include <QPointer>
 #include <QStringDecoder>
 #include <QTcpSocket>
+#include <QTimer>
 #include <QUrlQuery>
 
 Q_LOGGING_CATEGORY(lcHttp, "agentstreams.http")
@@ -24,8 +25,21 @@ Q_LOGGING_CATEGORY(lcHttp, "agentstreams.http")
 using Status = QHttpServerResponder::StatusCode;
 
 namespace {
-// KEYS[1] stream, KEYS[2] run record -> {number of the two that exist, owning tenant or ""}.
-const char kLookupScript[] = "return {redis.call('EXISTS', KEYS[1], KEYS[2]), redis.call('HGET', KEYS[2], 'tenant') or ''}";
+// KEYS[1] stream, KEYS[2] run record -> {number of the two that exist, owning tenant or "",
+// run status or "", id of the newest entry or "", its type or ""}.
+const char kLookupScript[] = R"lua(
+local run = redis.call('HMGET', KEYS[2], 'tenant', 'status')
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local id, kind = '', ''
+if #top == 1 then
+  id = top[1][1]
+  local f = top[1][2]
+  for i = 1, #f, 2 do if f[i] == 'type' then kind = f[i + 1] end end
+end
+return {redis.call('EXISTS', KEYS[1], KEYS[2]), run[1] or '', run[2] or '', id, kind}
+)lua";
+// How long GET /readyz waits for Redis to answer its PING before it says 503.
+constexpr int kReadyProbeMs = 1000;
 const QByteArray kStreamPrefix = "/api/agent/stream/";
 const QByteArray kAgentPrefix = "/api/agent/";
 
@@ -134,9 +148,7 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         return true;
     }
     if (path == "/readyz") {
-        const bool ready = m_query->isConnected() && m_writer->isConnected();
-        HttpUtil::send(responder, ready ? Status::Ok : Status::ServiceUnavailable, "application/json",
-                       json({{QStringLiteral("status"), ready ? QStringLiteral("ready") : QStringLiteral("redis unavailable")}}), cors);
+        readiness(std::move(responder), cors);
         return true;
     }
     // Everything below needs a key when keys are configured.
@@ -232,6 +244,38 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     return false;
 }
 
+// Ready = both connections up, writes not waiting out a transient error, and Redis answering
+// a PING within kReadyProbeMs (a frozen or loading Redis keeps its connections open).
+void ApiServer::readiness(QHttpServerResponder &&responder, const HeaderPairs &cors)
+{
+    auto answer = [cors](QHttpServerResponder &r, const QString &problem) {
+        const bool ready = problem.isEmpty();
+        QJsonObject o{{QStringLiteral("status"), ready ? QStringLiteral("ready") : QStringLiteral("redis unavailable")}};
+        if (!ready)
+            o.insert(QStringLiteral("reason"), problem);
+        HttpUtil::send(r, ready ? Status::Ok : Status::ServiceUnavailable, "application/json", json(o), cors);
+    };
+    if (!m_query->isConnected() || !m_writer->isConnected()) {
+        answer(responder, (m_query->isConnected() ? m_writer : m_query)->lastError().message);
+        return;
+    }
+    if (m_runs->writesStalled()) {
+        answer(responder, QStringLiteral("writes are waiting for Redis to serve again"));
+        return;
+    }
+    auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
+    QPointer<QTcpSocket> socket = held->socket();
+    auto answered = std::make_shared<bool>(false);
+    auto once = [held, socket, answered, answer](const QString &problem) {
+        if (*answered || !socket)
+            return;
+        *answered = true;
+        answer(*held, problem);
+    };
+    QTimer::singleShot(kReadyProbeMs, this, [once] { once(QStringLiteral("Redis did not answer a PING within %1 ms").arg(kReadyProbeMs)); });
+    m_query->command({"PING"}, [once](const RedisReply &, const RedisError &error) { once(error.isError() ? error.message : QString()); });
+}
+
 void ApiServer::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
 {
     QHttpServerResponder responder = makeResponder(request, socket);
@@ -313,9 +357,11 @@ void ApiServer::sendNotFound(QHttpServerResponder &responder, const QByteArray &
 
 bool ApiServer::checkWritable(QHttpServerResponder &responder, bool jsonErrors, const HeaderPairs &cors)
 {
-    if (m_writer->isConnected())
+    if (m_writer->isConnected() && !m_runs->writesStalled())
         return true;
-    sendUnavailable(responder, m_writer->lastError().message, jsonErrors, cors);
+    sendUnavailable(responder, m_writer->isConnected() ? QStringLiteral("it is not serving writes yet, e.g. loading its data after a restart")
+                                                       : m_writer->lastError().message,
+                    jsonErrors, cors);
     return false;
 }
 
@@ -369,11 +415,25 @@ void ApiServer::create(const QHttpServerRequest &request, QHttpServerResponder &
     ResponseFormat format;
     if (!readTurnRequest(request, responder, cors, &text, &options, &format))
         return;
-    const QByteArray id = m_runs->start(text, options, m_tenant);
-    if (format == ResponseFormat::Json)
-        sendAccepted(responder, id, cors);
-    else
+    EntryId first;
+    const QByteArray id = m_runs->start(text, options, m_tenant, &first);
+    if (format != ResponseFormat::Json) {
         openStream(std::move(responder), format, 200, id, EntryId{}, cors, m_client, true); // nothing to replay yet
+        return;
+    }
+    // The id goes out once the run's first entry is stored: a client may open it at once on
+    // another instance, which knows only what Redis holds.
+    auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
+    QPointer<QTcpSocket> socket = held->socket();
+    const bool jsonErrors = wantsJsonErrors(HttpUtil::header(request, "Accept"));
+    m_runs->whenStored(id, first, [this, held, socket, id, cors, jsonErrors](const RedisError &error) {
+        if (!socket)
+            return;
+        if (error.isError())
+            sendUnavailable(*held, error.message, jsonErrors, cors);
+        else
+            sendAccepted(*held, id, cors);
+    });
 }
 
 void ApiServer::addMessage(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id,
@@ -431,8 +491,9 @@ void ApiServer::stream(const QHttpServerRequest &request, QHttpServerResponder &
     const bool sent = m_query->command({"EVAL", kLookupScript, "2", StreamKeys::stream(id), StreamKeys::run(id)},
                                        [this, held, socket, id, cursor, format, cors, jsonErrors, tenant, checkTenant, client = m_client](const RedisReply &found, const RedisError &err) {
         RedisReply reply;
-        reply.integer = found.elements.size() == 2 ? found.elements.at(0).integer : 0;
-        if (checkTenant && found.elements.size() == 2 && found.elements.at(1).str != tenant)
+        const bool wellFormed = found.elements.size() == 5;
+        reply.integer = wellFormed ? found.elements.at(0).integer : 0;
+        if (checkTenant && wellFormed && found.elements.at(1).str != tenant)
             reply.integer = 0; // another key's conversation: as if it did not exist
         if (reply.integer == 0 && !err.isError() && !checkTenant && m_runs->isRunning(id))
             reply.integer = 1; // ours and just started: its first write may still be on its way
@@ -449,6 +510,41 @@ void ApiServer::stream(const QHttpServerRequest &request, QHttpServerResponder &
                                     .arg(double(m_config.ttlMs) / 60000.0),
                                 jsonErrors, cors);
             return;
+        }
+        if (!cursor->isNull() && wellFormed) {
+            const QByteArray status = found.elements.at(2).str;
+            const QByteArray type = found.elements.at(4).str;
+            const EntryId last = EntryId::parse(found.elements.at(3).str).value_or(EntryId{});
+            const bool running = status == "in_progress" || status == "queued" || m_runs->isRunning(id);
+            if (!running && (type == "done" || type == "error") && *cursor >= last) {
+                // Nothing will follow: say so now. 204 makes an EventSource stop reconnecting
+                // (HTML standard); plain text keeps an empty 200.
+                // Closed after it like every stream response (Connection: close).
+                const bool sse = format == ResponseFormat::Sse;
+                Metrics::instance().httpResponse(sse ? 204 : 200);
+                held->writeStatusLine(sse ? Status::NoContent : Status::Ok);
+                if (!sse) // no Content-Length or Content-Type on a 204 (RFC 9110)
+                    held->writeHeader("Content-Type", "text/plain; charset=utf-8");
+                if (!sse)
+                    held->writeHeader("Content-Length", "0");
+                held->writeHeader("Cache-Control", "no-cache");
+                held->writeHeader("Connection", "close");
+                held->writeHeader("x-conversation-id", id);
+                for (const auto &h : cors)
+                    held->writeHeader(h.first, h.second);
+                held->writeBody(QByteArray());
+                socket->disconnectFromHost(); // after the bytes above are written
+                return;
+            }
+            if (running && *cursor > last) {
+                HttpUtil::sendError(*held, Status::BadRequest, "cursor_ahead",
+                                    QStringLiteral("cursor %1 is ahead of the stream (its newest entry is %2): resume from an id "
+                                                   "this stream sent you, or without a cursor to replay it")
+                                        .arg(QString::fromUtf8(cursor->toBytes()),
+                                             last.isNull() ? QStringLiteral("none yet") : QString::fromUtf8(last.toBytes())),
+                                    jsonErrors, cors);
+                return;
+            }
         }
         openStream(std::move(*held), format, 200, id, *cursor, cors, client);
     });

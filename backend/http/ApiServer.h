@@ -35,6 +35,7 @@ protected:
     void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
 
 private:
+    void readiness(QHttpServerResponder &&responder, const HeaderPairs &cors);
     void create(const QHttpServerRequest &request, QHttpServerResponder &&responder, const HeaderPairs &cors);
     void addMessage(const QHttpServerRequest &request, QHttpServerResponder &&responder, const QByteArray &id, const HeaderPairs &cors);
     bool readPrompt(const QHttpServerRequest &request, QHttpServerResponder &responder, const HeaderPairs &cors, QString *text,

@@ -3,6 +3,7 @@
 #include "redis/RedisConnection.h"
 #include "Metrics.h"
 #include "runs/ConversationId.h"
+#include "runs/RunRecovery.h"
 #include "runs/RunScripts.h"
 #include "streams/StreamHub.h"
 #include "streams/StreamWriter.h"
@@ -49,7 +50,7 @@ RunManager::RunManager(StreamWriter *writer, RedisConnection *query, AgentFactor
                    + QByteArray::number(QRandomGenerator::global()->generate(), 16))
 {
     // Renew well within both the TTL and the lease, so neither runs out while the run is alive.
-    setHeartbeatMs(int(std::clamp<qint64>(qMin(m_writer->ttlMs(), m_leaseMs) / 3, 100, 30000)));
+    setHeartbeatMs(int(std::clamp<qint64>(qMin(m_writer->ttlMs(), RunRecovery::leaseExpiryMs(m_leaseMs)) / 3, 20, 30000)));
     // Each run is renewed once per heartbeat period, counted from its own start: the timer
     // ticks eight times a period and renews the runs that are due, so thousands of runs that
     // started together do not all hit Redis in the same event-loop turn.
@@ -102,10 +103,21 @@ QByteArray RunManager::now()
 
 qint64 RunManager::leaseUntil() const
 {
-    return QDateTime::currentMSecsSinceEpoch() + m_leaseMs;
+    // Shorter than --lease-ms by the sweeps' cadence: see RunRecovery::leaseExpiryMs.
+    return QDateTime::currentMSecsSinceEpoch() + RunRecovery::leaseExpiryMs(m_leaseMs);
 }
 
-QByteArray RunManager::start(const QString &prompt, const QJsonObject &options, const QByteArray &tenant)
+void RunManager::whenStored(const QByteArray &conversationId, const EntryId &entry, std::function<void(const RedisError &)> done)
+{
+    m_writer->whenStored(conversationId, entry, std::move(done));
+}
+
+bool RunManager::writesStalled() const
+{
+    return m_writer->isStalled();
+}
+
+QByteArray RunManager::start(const QString &prompt, const QJsonObject &options, const QByteArray &tenant, EntryId *firstEntry)
 {
     const QByteArray id = ConversationId::generate();
     AgentRequest request;
@@ -114,18 +126,20 @@ QByteArray RunManager::start(const QString &prompt, const QJsonObject &options, 
     request.turn = 1;
     request.options = options;
     const QByteArray t = now();
-    m_writer->append(id, {{"type", "turn"}, {"turn", "1"}, {"prompt", prompt.toUtf8()}},
-                     {{"status", "in_progress"}, {"created_at", t}, {"started_at", t}, {"updated_at", t},
-                      {"owner", m_instanceId}, {"turn", "1"}, {"tenant", tenant}},
-                     leaseUntil());
-    startAgent(id, request);
+    const EntryId first = m_writer->append(id, {{"type", "turn"}, {"turn", "1"}, {"prompt", prompt.toUtf8()}},
+                                           {{"status", "in_progress"}, {"created_at", t}, {"started_at", t}, {"updated_at", t},
+                                            {"owner", m_instanceId}, {"turn", "1"}, {"tenant", tenant}},
+                                           leaseUntil());
+    if (firstEntry)
+        *firstEntry = first;
+    startAgent(id, request, tenant);
     return id;
 }
 
-void RunManager::startAgent(const QByteArray &id, const AgentRequest &request)
+void RunManager::startAgent(const QByteArray &id, const AgentRequest &request, const QByteArray &tenant)
 {
     Agent *agent = m_factory(request, this);
-    m_runs.insert(id, Run{agent, request.turn, QDateTime::currentMSecsSinceEpoch()});
+    m_runs.insert(id, Run{agent, request.turn, QDateTime::currentMSecsSinceEpoch(), tenant});
     if (m_runs.size() == 1)
         m_heartbeat.start();
     qCInfo(lcRuns).noquote() << "run" << id << "turn" << request.turn << "started with agent" << agent->name();
@@ -196,14 +210,17 @@ void RunManager::end(const QByteArray &id, const QByteArray &status, const QByte
 void RunManager::addTurn(const QByteArray &id, const QString &prompt, const QJsonObject &options, const QByteArray &tenant,
                          TurnCallback done)
 {
-    if (m_runs.contains(id)) {
+    // Ownership first: another tenant learns nothing, not even that the conversation runs (the
+    // claim script checks the tenant before the status, like this).
+    auto local = m_runs.constFind(id);
+    if (local != m_runs.constEnd() && (tenant == "*" || local->tenant == tenant)) {
         done(409, QStringLiteral("a turn of this conversation is still running: wait for its done event or cancel it"), {});
         return;
     }
     const QByteArray t = now();
     m_query->command({"EVAL", kClaimScript, "2", StreamKeys::run(id), StreamKeys::leases(), id, m_instanceId, t,
                       QByteArray::number(leaseUntil()), tenant},
-                     [this, id, prompt, options, done](const RedisReply &reply, const RedisError &error) {
+                     [this, id, prompt, options, done, tenant](const RedisReply &reply, const RedisError &error) {
         if (error.isError()) {
             done(503, QStringLiteral("Redis is unavailable (%1); try again shortly").arg(error.message), {});
             return;
@@ -219,7 +236,7 @@ void RunManager::addTurn(const QByteArray &id, const QString &prompt, const QJso
         const int turn = int(reply.integer);
         // The history is the stream itself: every turn's prompt and the answer that followed.
         m_query->commandRaw({"XRANGE", StreamKeys::stream(id), "-", "+"},
-                            [this, id, prompt, options, done, turn](const redisReply *entries, const RedisError &error) {
+                            [this, id, prompt, options, done, turn, tenant](const redisReply *entries, const RedisError &error) {
             AgentRequest request;
             request.conversationId = id;
             request.prompt = prompt;
@@ -242,10 +259,16 @@ void RunManager::addTurn(const QByteArray &id, const QString &prompt, const QJso
             const QByteArray t = now();
             const EntryId turnId = m_writer->append(id, {{"type", "turn"}, {"turn", QByteArray::number(turn)}, {"prompt", prompt.toUtf8()}},
                              {{"updated_at", t}}, leaseUntil());
-            startAgent(id, request);
+            startAgent(id, request, tenant == "*" ? QByteArray() : tenant);
             // Readers of this turn start just before its first entry: not at the previous
             // turn's terminal entry, which would end them before the new entries are written.
-            done(0, {}, turnId.previous());
+            // The answer waits until that entry is stored (another instance may be asked next).
+            m_writer->whenStored(id, turnId, [done, turnId](const RedisError &stored) {
+                if (stored.isError())
+                    done(503, QStringLiteral("the new turn could not be stored (%1); try again shortly").arg(stored.message), {});
+                else
+                    done(0, {}, turnId.previous());
+            });
         });
     });
 }

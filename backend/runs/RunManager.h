@@ -28,12 +28,19 @@ public:
     ~RunManager() override;
 
     // tenant: the API key's tenant id that owns the conversation ("" without auth).
-    QByteArray start(const QString &prompt, const QJsonObject &options = {}, const QByteArray &tenant = {});
+    // firstEntry (optional): the id of the run's `turn` entry, for whenStored().
+    QByteArray start(const QString &prompt, const QJsonObject &options = {}, const QByteArray &tenant = {}, EntryId *firstEntry = nullptr);
+    // done(no error) once the conversation's entries up to `entry` are stored in Redis (see
+    // StreamWriter::whenStored).
+    void whenStored(const QByteArray &conversationId, const EntryId &entry, std::function<void(const RedisError &)> done);
+    // Redis answers writes with a transient error (e.g. LOADING): they wait and are retried.
+    bool writesStalled() const;
 
     // Adds a turn to an existing conversation, with the earlier turns (read back from its
     // stream) as history. done(status, message, cursor): status 0 = started, and cursor is the
-    // id just below the new turn's first entry (stream after it to see only this turn); 404 unknown,
-    // 409 a turn is still running, 503 Redis unavailable.
+    // id just below the new turn's first entry (stream after it to see only this turn), called
+    // once that entry is stored; 404 unknown or another tenant's, 409 a turn is still running,
+    // 503 Redis unavailable.
     using TurnCallback = std::function<void(int status, const QString &message, const EntryId &cursor)>;
     // tenant "*" = any (auth off).
     void addTurn(const QByteArray &conversationId, const QString &prompt, const QJsonObject &options, const QByteArray &tenant,
@@ -62,10 +69,11 @@ private:
         Agent *agent = nullptr;
         int turn = 1;
         qint64 touchedMs = 0; // last lease/TTL renewal (ms since epoch)
+        QByteArray tenant; // owner of the conversation ("" without auth)
     };
     // Renews the lease and TTL of every run (dueOnly: of those not renewed for a heartbeat period).
     void renew(bool dueOnly);
-    void startAgent(const QByteArray &conversationId, const AgentRequest &request);
+    void startAgent(const QByteArray &conversationId, const AgentRequest &request, const QByteArray &tenant);
     void end(const QByteArray &conversationId, const QByteArray &status, const QByteArray &code, const QString &message);
     static QByteArray now();
     qint64 leaseUntil() const;

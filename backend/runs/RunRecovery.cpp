@@ -17,7 +17,8 @@ RunRecovery::RunRecovery(RedisConnection *query, qint64 leaseMs, qint64 ttlMs, Q
     , m_ttlMs(ttlMs)
     , m_leaseMs(leaseMs)
 {
-    m_timer.setInterval(int(std::clamp<qint64>(leaseMs / 2, 200, 60000)));
+    m_timer.setTimerType(Qt::PreciseTimer); // a coarse timer may fire 5% late: part of the bound
+    m_timer.setInterval(int(sweepIntervalMs(leaseMs)));
     connect(&m_timer, &QTimer::timeout, this, &RunRecovery::sweep);
     connect(m_query, &RedisConnection::disconnected, this, [this] { m_lostRedis = true; });
     connect(m_query, &RedisConnection::connected, this, [this] {

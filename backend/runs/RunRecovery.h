@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QObject>
+#include <algorithm>
 #include <QTimer>
 #include <functional>
 
@@ -16,7 +17,7 @@ class RedisConnection;
 // then. So runs of this process are never swept, and after this instance lost Redis it waits
 // one lease period from the reconnect before it sweeps again (live owners renew meanwhile).
 //
-//   auto *r = new RunRecovery(query, leaseMs, ttlMs, this);  // sweeps at connect and every leaseMs/2
+//   auto *r = new RunRecovery(query, leaseMs, ttlMs, this);  // sweeps at connect and every leaseMs/10
 //   r->setLocalRuns([runs](const QByteArray &id) { return runs->isRunning(id); });
 //   connect(r, &RunRecovery::recovered, ...);
 class RunRecovery : public QObject
@@ -24,6 +25,12 @@ class RunRecovery : public QObject
     Q_OBJECT
 public:
     RunRecovery(RedisConnection *query, qint64 leaseMs, qint64 ttlMs, QObject *parent = nullptr);
+    // The promise is "a dead owner's runs end within leaseMs of its death". The owner's last
+    // renewal was at most at its death, so: the lease it writes runs leaseExpiryMs() past each
+    // renewal, sweeps come every sweepIntervalMs(), and the one interval left over covers
+    // the sweep's own round trips and a timer firing late.
+    static qint64 sweepIntervalMs(qint64 leaseMs) { return std::clamp<qint64>(leaseMs / 10, 50, 5000); }
+    static qint64 leaseExpiryMs(qint64 leaseMs) { return leaseMs - 2 * sweepIntervalMs(leaseMs); }
     void setLocalRuns(std::function<bool(const QByteArray &)> isLocal) { m_isLocal = std::move(isLocal); }
     void sweep();
 

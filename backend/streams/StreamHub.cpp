@@ -12,6 +12,7 @@ Q_LOGGING_CATEGORY(lcHub, "agentstreams.streams.hub")
 namespace {
 constexpr int kLiveCount = 1000;      // XREAD COUNT per stream per read
 constexpr int kUnblockAttempts = 40;  // CLIENT UNBLOCK retries while the XREAD is still in transit
+constexpr int kRetryMs = 100;         // a read refused with a transient error (LOADING, BUSY) is sent again after this
 } // namespace
 
 StreamHub::StreamHub(RedisConnection *query, const QList<RedisConnection *> &blocking, QObject *parent)
@@ -160,7 +161,15 @@ void StreamHub::onCatchUp(StreamSubscriber *s, quint64 token, const redisReply *
             m_waitingForQuery.insert(s);
             return;
         }
-        qCWarning(lcHub).noquote() << "replay of" << sub->key << "failed:" << error.message;
+        qCWarning(lcHub).noquote() << "replay of" << sub->key << "failed:" << error.message
+                                   << (error.isTransientReply() ? "- retrying" : "");
+        if (error.isTransientReply()) { // e.g. LOADING after a restart: the reader waits
+            QTimer::singleShot(kRetryMs, this, [this, s, token] {
+                Sub *again = find(s, token);
+                if (again && !again->requestInFlight && !again->live)
+                    catchUp(again);
+            });
+        }
         return;
     }
     if (!sub->firstBatch && !s->readyForMore()) {
@@ -298,11 +307,23 @@ void StreamHub::flushPokes()
         return;
     args += ids;
     m_pokeInFlight = true;
-    m_query->commandRaw(args, [this](const redisReply *reply, const RedisError &error) {
+    const qsizetype keys = ids.size();
+    m_query->commandRaw(args, [this, args, keys](const redisReply *reply, const RedisError &error) {
         m_pokeInFlight = false;
         QSet<QByteArray> more;
-        if (!error.isError())
+        if (!error.isError()) {
             deliverStreams(reply, &more);
+        } else if (error.isRetryable()) {
+            // Not read (LOADING, a dropped connection): read these streams again shortly,
+            // their followers are waiting for exactly these entries.
+            for (qsizetype i = 0; i < keys; ++i)
+                m_pokes.insert(args.at(4 + i));
+            if (!m_pokeScheduled) {
+                m_pokeScheduled = true;
+                QTimer::singleShot(kRetryMs, this, &StreamHub::flushPokes);
+            }
+            return;
+        }
         for (const QByteArray &key : std::as_const(more))
             m_pokes.insert(key);
         if (!m_pokes.isEmpty())
@@ -369,8 +390,8 @@ void StreamHub::onRead(int index, const redisReply *reply, const RedisError &err
     reader.inFlight = false;
     if (error.isError()) {
         if (!error.isConnectionError()) {
-            qCWarning(lcHub).noquote() << "live read failed:" << error.message;
-            QTimer::singleShot(100, this, [this, index] { issueRead(index); });
+            qCWarning(lcHub).noquote() << "live read failed:" << error.message << "- retrying";
+            QTimer::singleShot(kRetryMs, this, [this, index] { issueRead(index); });
         }
         return; // connection errors: the connected signal issues the next read
     }

@@ -1,10 +1,12 @@
 #include "streams/StreamWriter.h"
 
+#include "Metrics.h"
 #include "redis/RedisConnection.h"
 #include "redis/RespCommand.h"
 
 #include <QCryptographicHash>
 #include <QDateTime>
+#include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QTimer>
 
@@ -107,6 +109,19 @@ constexpr int kMaxEntriesPerCall = 1024; // all streams of one call together (bi
 // Two calls of one stream may be out at once, so that Redis appends one batch while this
 // process frames the replies of the one before and builds the next.
 constexpr int kMaxCallsPerStream = 2;
+// Backoff after a transient error reply (LOADING, BUSY, ...): doubled per attempt up to the cap.
+constexpr int kFirstRetryMs = 50;
+constexpr int kMaxRetryMs = 1000;
+
+qint64 monotonicNs()
+{
+    static QElapsedTimer clock = [] {
+        QElapsedTimer t;
+        t.start();
+        return t;
+    }();
+    return clock.nsecsElapsed();
+}
 } // namespace
 
 StreamWriter::StreamWriter(RedisConnection *connection, QObject *parent)
@@ -120,6 +135,52 @@ StreamWriter::StreamWriter(RedisConnection *connection, QObject *parent)
             markReady(it.key(), it.value());
         scheduleFlush();
     });
+    m_retryTimer.setSingleShot(true);
+    connect(&m_retryTimer, &QTimer::timeout, this, [this] {
+        for (auto it = m_streams.begin(); it != m_streams.end(); ++it)
+            markReady(it.key(), it.value());
+        flush();
+    });
+}
+
+void StreamWriter::whenStored(const QByteArray &conversationId, const EntryId &id, std::function<void(const RedisError &)> done)
+{
+    auto it = m_streams.find(conversationId);
+    // Not tracked (released and written) or acknowledged already: stored.
+    if (it == m_streams.end() || id <= it->acked || it->queue.empty()) {
+        done(it != m_streams.end() && it->failed && it->acked < id
+                 ? RedisError{RedisError::Kind::Other, QStringLiteral("the run's writes failed")}
+                 : RedisError{});
+        return;
+    }
+    it->waiters.emplace_back(id, std::move(done));
+}
+
+std::vector<std::function<void(const RedisError &)>> StreamWriter::takeDueWaiters(Stream &s, bool all)
+{
+    std::vector<std::function<void(const RedisError &)>> due;
+    if (s.waiters.empty())
+        return due;
+    for (auto w = s.waiters.begin(); w != s.waiters.end();) {
+        if (all || w->first <= s.acked) {
+            due.push_back(std::move(w->second));
+            w = s.waiters.erase(w);
+        } else {
+            ++w;
+        }
+    }
+    return due;
+}
+
+void StreamWriter::retryLater(const RedisError &error)
+{
+    Metrics::instance().writeRetried();
+    if (m_retryTimer.isActive())
+        return;
+    m_retryBackoffMs = m_retryBackoffMs == 0 ? kFirstRetryMs : qMin(m_retryBackoffMs * 2, kMaxRetryMs);
+    if (m_retryBackoffMs == kFirstRetryMs)
+        qCWarning(lcWriter).noquote() << "Redis answered" << error.message << "- writes wait and are retried";
+    m_retryTimer.start(m_retryBackoffMs);
 }
 
 void StreamWriter::prime(const QByteArray &conversationId, const EntryId &last)
@@ -223,6 +284,8 @@ void StreamWriter::flush()
     m_flushScheduled = false;
     if (!m_connection->isConnected())
         return; // the connected signal schedules the next flush
+    if (m_retryTimer.isActive())
+        return; // Redis said "not now": the retry timer sends everything queued
     // Every stream with entries not yet sent and a free call slot, in the order they became
     // ready, goes into calls of at most kMaxEntriesPerCall entries each; the calls are pipelined.
     std::vector<CallPart> call;
@@ -323,7 +386,10 @@ void StreamWriter::sendCall(std::vector<CallPart> parts, bool useEval)
     }
     const QByteArrayView resp = cmd.finish();
     m_lastCallBytes = qMin<qsizetype>(resp.size(), 1 << 20);
-    m_connection->commandFormatted(resp, [this, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
+    const qint64 sentNs = monotonicNs();
+    m_connection->commandFormatted(resp, [this, sentNs, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
+        if (reply)
+            Metrics::instance().appendLatency(double(monotonicNs() - sentNs) / 1e9);
         onCallReply(std::move(parts), reply, error);
     });
 }
@@ -336,6 +402,10 @@ void StreamWriter::onCallReply(std::vector<CallPart> parts, const redisReply *re
             return;
         }
     }
+    if (error.isTransientReply())
+        retryLater(error); // before the parts: they must not be sent again before the backoff
+    else if (!error.isError())
+        m_retryBackoffMs = 0;
     const bool wellFormed = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == parts.size();
     for (size_t i = 0; i < parts.size(); ++i) {
         if (error.isError() || !wellFormed) {
@@ -344,9 +414,12 @@ void StreamWriter::onCallReply(std::vector<CallPart> parts, const redisReply *re
             continue;
         }
         const redisReply *r = reply->element[i];
-        if (r->type == REDIS_REPLY_ERROR)
-            finishPart(parts[i], {RedisError::Kind::Reply, QString::fromUtf8(r->str, int(r->len))});
-        else
+        if (r->type == REDIS_REPLY_ERROR) {
+            const RedisError partError{RedisError::Kind::Reply, QString::fromUtf8(r->str, int(r->len))};
+            if (partError.isTransientReply())
+                retryLater(partError);
+            finishPart(parts[i], partError);
+        } else
             finishPart(parts[i], {});
     }
     flush(); // streams that queued more while this call was out
@@ -368,8 +441,9 @@ void StreamWriter::finishPart(const CallPart &part, const RedisError &error)
         s.inFlight = 0;
         s.calls = 0;
     }
-    if (error.isConnectionError()) {
-        // Stays queued; sent again after the reconnect, and the ids make the retry idempotent.
+    if (error.isRetryable()) {
+        // Stays queued; sent again after the reconnect (or the transient error's backoff), and
+        // the ids make the retry idempotent.
         return;
     }
     if (error.isError()) {
@@ -378,12 +452,15 @@ void StreamWriter::finishPart(const CallPart &part, const RedisError &error)
         for (const auto &p : s.queue)
             m_bufferedBytes -= p.bytes;
         s.queue.clear();
+        const auto due = takeDueWaiters(s, true);
         const bool gone = s.released;
         if (gone)
             m_streams.erase(it);
         Q_EMIT failed(conversationId, error);
         if (gone)
             Q_EMIT stopped(conversationId);
+        for (const auto &done : due) // last: they may append, which may move m_streams
+            done(error);
         return;
     }
     s.inFlight -= part.count;
@@ -406,6 +483,7 @@ void StreamWriter::finishPart(const CallPart &part, const RedisError &error)
     }
     if (wroteEntries)
         s.acked = last;
+    const auto due = takeDueWaiters(s, false);
     const bool empty = s.queue.empty();
     const bool gone = empty && s.released && s.calls == 0;
     if (!empty)
@@ -420,4 +498,6 @@ void StreamWriter::finishPart(const CallPart &part, const RedisError &error)
         Q_EMIT drained(conversationId);
     if (gone)
         Q_EMIT stopped(conversationId);
+    for (const auto &done : due)
+        done({});
 }

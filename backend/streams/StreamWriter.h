@@ -5,7 +5,9 @@
 
 #include <QHash>
 #include <QObject>
+#include <QTimer>
 #include <deque>
+#include <functional>
 #include <vector>
 
 class RedisConnection;
@@ -20,7 +22,9 @@ struct redisReply;
 //
 // While Redis is unreachable entries wait in memory (bounded by maxBufferedBytes) and are sent
 // again, in order, after the reconnect; a batch whose first attempt did land is recognised by
-// its ids and skipped, never duplicated.
+// its ids and skipped, never duplicated. A transient error reply (LOADING after a restart,
+// BUSY, READONLY/MASTERDOWN after a failover, TRYAGAIN, CLUSTERDOWN) is treated the same way:
+// the entries stay queued and go out again with the same ids after a short backoff.
 //
 //   writer->append(convId, {{"type","message"},{"text","Hello"}});
 //   connect(writer, &StreamWriter::failed, ...); // bound exceeded or a Redis error reply
@@ -51,6 +55,12 @@ public:
     bool hasPending() const { return m_bufferedBytes > 0; }
     // True while this writer owns the stream (a run of this process is writing it).
     bool isTracking(const QByteArray &conversationId) const { return m_streams.contains(conversationId); }
+    // True while Redis answers writes with a transient error and they wait for the next attempt.
+    bool isStalled() const { return m_retryTimer.isActive(); }
+    // Calls done(no error) once every entry up to `id` of the stream is stored, or done(the
+    // error) when the stream's writes failed for good. At once when nothing up to `id` is
+    // still queued. For answers that hand out an id: a client must find it on any instance.
+    void whenStored(const QByteArray &conversationId, const EntryId &id, std::function<void(const RedisError &)> done);
 
 Q_SIGNALS:
     // Everything up to and including `last` is stored in Redis.
@@ -90,6 +100,7 @@ private:
         bool failed = false;
         bool ready = false; // listed in m_ready
         qint64 ttlSetMs = 0; // when a call last set both keys' TTL (ms since epoch)
+        std::vector<std::pair<EntryId, std::function<void(const RedisError &)>>> waiters; // see whenStored()
     };
     static quint64 newEpoch()
     {
@@ -110,6 +121,9 @@ private:
     void onCallReply(std::vector<CallPart> parts, const redisReply *reply, const RedisError &error);
     void finishPart(const CallPart &part, const RedisError &error);
     void enqueue(const QByteArray &conversationId, Pending pending, bool terminal);
+    void retryLater(const RedisError &error);
+    // The whenStored() callbacks now due (all: the stream failed); the caller runs them last.
+    static std::vector<std::function<void(const RedisError &)>> takeDueWaiters(Stream &s, bool all);
 
     RedisConnection *m_connection;
     QHash<QByteArray, Stream> m_streams;
@@ -121,4 +135,6 @@ private:
     quint64 m_entriesWritten = 0;
     qsizetype m_lastCallBytes = 0; // size of the last call: the next one reserves that much
     bool m_flushScheduled = false;
+    QTimer m_retryTimer; // armed after a transient error reply: everything queued goes out again
+    int m_retryBackoffMs = 0;
 };

@@ -27,18 +27,19 @@ bool RedisServer::start(bool appendOnly)
     return launch();
 }
 
-bool RedisServer::restart()
+bool RedisServer::restart(bool untilLoaded)
 {
-    return launch();
+    return launch(untilLoaded);
 }
 
-bool RedisServer::launch()
+bool RedisServer::launch(bool untilLoaded)
 {
     QStringList args{QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"), QStringLiteral("127.0.0.1"),
                      QStringLiteral("--dir"), m_dir.path(), QStringLiteral("--save"), QString(),
                      QStringLiteral("--daemonize"), QStringLiteral("no"), QStringLiteral("--loglevel"), QStringLiteral("notice")};
     if (m_appendOnly)
         args << QStringLiteral("--appendonly") << QStringLiteral("yes") << QStringLiteral("--appendfsync") << QStringLiteral("always");
+    args += m_extraArgs;
     m_process.start(QStringLiteral("redis-server"), args);
     if (!m_process.waitForStarted(5000)) {
         m_error = QStringLiteral("redis-server did not start: %1").arg(m_process.errorString());
@@ -47,7 +48,9 @@ bool RedisServer::launch()
     QByteArray log;
     const bool ready = QTest::qWaitFor([&] {
         log += m_process.readAll();
-        return log.toLower().contains("ready to accept connections") || m_process.state() != QProcess::Running;
+        const QByteArray lower = log.toLower();
+        return lower.contains("ready to accept connections") || (!untilLoaded && lower.contains("server initialized"))
+            || m_process.state() != QProcess::Running;
     }, 10000);
     if (!ready || m_process.state() != QProcess::Running) {
         m_error = QStringLiteral("redis-server is not ready: %1").arg(QString::fromLocal8Bit(log.right(800)));

@@ -21,7 +21,12 @@ public:
     bool start(bool appendOnly = false);
     void stop();             // SIGTERM and wait
     void kill();             // SIGKILL and wait: a crash
-    bool restart();          // start again on the same port and directory
+    // Start again on the same port and directory. untilLoaded false: return once the server
+    // listens, while it may still be loading its data (it answers -LOADING meanwhile).
+    bool restart(bool untilLoaded = true);
+    // More redis-server arguments for the next start (e.g. --enable-debug-command local).
+    void setExtraArgs(const QStringList &args) { m_extraArgs = args; }
+    qint64 pid() const { return m_process.processId(); }
     QString error() const { return m_error; }
     quint16 port() const { return m_port; }
     QString connectionString() const { return QStringLiteral("127.0.0.1:%1").arg(m_port); }
@@ -34,7 +39,8 @@ public:
     static quint16 freePort();
 
 private:
-    bool launch();
+    bool launch(bool untilLoaded = true);
+    QStringList m_extraArgs;
     QTemporaryDir m_dir;
     QProcess m_process;
     quint16 m_port = 0;
