@@ -90,8 +90,23 @@ void Backend::startEmbedded()
     m_embedded->start();
 }
 
-void Backend::startWith(const RedisConfig &redis)
+void Backend::startWith(const RedisConfig &parsed)
 {
+    // Flags and their variables win over what the connection string says.
+    RedisConfig redis = parsed;
+    if (m_config.redisTimeoutMs > 0)
+        redis.commandTimeoutMs = m_config.redisTimeoutMs;
+    if (!m_config.redisCaFile.isEmpty())
+        redis.tlsCaFile = m_config.redisCaFile;
+    if (!m_config.redisCertFile.isEmpty())
+        redis.tlsCertFile = m_config.redisCertFile;
+    if (!m_config.redisKeyFile.isEmpty())
+        redis.tlsKeyFile = m_config.redisKeyFile;
+    redis.tlsInsecure |= m_config.redisTlsInsecure;
+    if (redis.tls && redis.tlsInsecure)
+        qCWarning(lcBackend).noquote() << "Redis TLS certificate verification is OFF (--redis-tls-insecure): anyone on the path can read and change the data";
+    for (const QString &option : std::as_const(redis.ignored))
+        qCWarning(lcBackend).noquote() << "Redis connection string: option" << option << "has no effect in this app; ignored";
     m_redis = redis;
     qCInfo(lcBackend).noquote() << "Redis:" << redis.describe();
     qCInfo(lcBackend).noquote() << "Agent:" << describeAgentFactory(m_config.provider, m_config.bench);

@@ -58,8 +58,13 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
     const QCommandLineOption writeBuffer(QStringLiteral("write-buffer-bytes"), QStringLiteral("Chunks kept in memory while Redis is unreachable before runs fail (default 67108864)."), QStringLiteral("bytes"));
     const QCommandLineOption bench(QStringLiteral("bench"), QStringLiteral("Enable the synthetic benchmark provider."));
     const QCommandLineOption dataDir(QStringLiteral("data-dir"), QStringLiteral("Where the embedded redis-server keeps its data."), QStringLiteral("dir"));
+    const QCommandLineOption redisTimeout(QStringLiteral("redis-timeout-ms"), QStringLiteral("A Redis reply that does not come this long fails and the connection is re-established (default 5000)."), QStringLiteral("ms"));
+    const QCommandLineOption redisCa(QStringLiteral("redis-ca"), QStringLiteral("PEM CA certificate(s) to trust for a TLS Redis, besides the system's."), QStringLiteral("file"));
+    const QCommandLineOption redisCert(QStringLiteral("redis-cert"), QStringLiteral("PEM client certificate for a TLS Redis that wants one (mutual TLS)."), QStringLiteral("file"));
+    const QCommandLineOption redisKey(QStringLiteral("redis-key"), QStringLiteral("The PEM private key for --redis-cert."), QStringLiteral("file"));
+    const QCommandLineOption redisInsecure(QStringLiteral("redis-tls-insecure"), QStringLiteral("Do not verify the TLS Redis's certificate (testing only; logged)."));
     const QCommandLineOption clientBuffer(QStringLiteral("client-buffer-bytes"), QStringLiteral("Unsent bytes a stream holds for a client that reads too slowly before it is dropped; it can resume from its last id (default 16777216)."), QStringLiteral("bytes"));
-    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, apiKeys, rate, burst, perKey, total, grace, writeBuffer, clientBuffer, tlsCert, tlsKey, bench, dataDir});
+    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, apiKeys, rate, burst, perKey, total, grace, writeBuffer, clientBuffer, tlsCert, tlsKey, bench, dataDir, redisTimeout, redisCa, redisCert, redisKey, redisInsecure});
 
     if (!p.parse(arguments)) {
         *error = p.errorText();
@@ -97,6 +102,17 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
             return std::nullopt;
         }
     }
+    if (const QString v = value(redisTimeout, "REDIS_TIMEOUT_MS"); !v.isEmpty()) {
+        if (!toInt(v, 10, 3600000, &n)) {
+            *error = QStringLiteral("invalid --redis-timeout-ms \"%1\" (10 to 3600000)").arg(v);
+            return std::nullopt;
+        }
+        c.redisTimeoutMs = int(n);
+    }
+    c.redisCaFile = value(redisCa, "REDIS_TLS_CA");
+    c.redisCertFile = value(redisCert, "REDIS_TLS_CERT");
+    c.redisKeyFile = value(redisKey, "REDIS_TLS_KEY");
+    c.redisTlsInsecure = p.isSet(redisInsecure) || env.value(QStringLiteral("REDIS_TLS_INSECURE")) == QLatin1String("1");
     if (const QString v = value(ttlMinutes, "REDIS_STREAM_TTL_MINUTES"); !v.isEmpty()) {
         if (!toInt(v, 1, 60 * 24 * 365, &n)) {
             *error = QStringLiteral("invalid TTL \"%1\" minutes (expected a whole number, 1 or more)").arg(v);

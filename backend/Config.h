@@ -13,6 +13,11 @@ struct Config
 {
     QString redisConnectionString;   // empty = localhost:6379 if it answers, else embedded
     bool redisExplicit = false;      // set by REDIS_CONNECTION_STRING or --redis
+    int redisTimeoutMs = 0;          // --redis-timeout-ms / REDIS_TIMEOUT_MS (0 = the string's syncTimeout, else 5000)
+    QString redisCaFile;             // --redis-ca / REDIS_TLS_CA: a CA added to the system ones
+    QString redisCertFile;           // --redis-cert / REDIS_TLS_CERT: client certificate (mutual TLS)
+    QString redisKeyFile;            // --redis-key / REDIS_TLS_KEY
+    bool redisTlsInsecure = false;   // --redis-tls-insecure: no certificate verification (logged)
     qint64 ttlMs = 10 * 60 * 1000;   // REDIS_STREAM_TTL_MINUTES / --ttl-minutes / --ttl-seconds
     QHostAddress listenAddress = QHostAddress::LocalHost;
     quint16 port = 7071;

@@ -90,6 +90,76 @@ QString redacted(const QString &text)
     return text.left(colon + 1) + QStringLiteral("***") + text.mid(at);
 }
 
+bool parseBool(const QString &key, const QString &value, bool *out, QString *error)
+{
+    if (value.compare(QLatin1String("true"), Qt::CaseInsensitive) == 0) {
+        *out = true;
+        return true;
+    }
+    if (value.compare(QLatin1String("false"), Qt::CaseInsensitive) == 0) {
+        *out = false;
+        return true;
+    }
+    *error = QStringLiteral("%1=%2: expected true or false").arg(key, value);
+    return false;
+}
+
+bool parseMs(const QString &key, const QString &value, int *out, QString *error)
+{
+    bool ok = false;
+    const int ms = value.toInt(&ok);
+    if (!ok || ms < 1) {
+        *error = QStringLiteral("%1=%2: expected a number of milliseconds").arg(key, value);
+        return false;
+    }
+    *out = ms;
+    return true;
+}
+
+// sentinel://[password@]h1:26379,h2:26379/<master-name>[?db=N]. QUrl takes one host only.
+std::optional<RedisConfig> parseSentinelUrl(const QString &text, QString *error)
+{
+    QString rest = text.mid(int(qstrlen("sentinel://")));
+    RedisConfig cfg;
+    const int at = rest.lastIndexOf(QLatin1Char('@'));
+    if (at >= 0) {
+        QString auth = rest.left(at);
+        rest = rest.mid(at + 1);
+        const int colon = auth.indexOf(QLatin1Char(':'));
+        cfg.sentinelPassword = QUrl::fromPercentEncoding((colon >= 0 ? auth.mid(colon + 1) : auth).toUtf8());
+    }
+    QString query;
+    if (const int q = rest.indexOf(QLatin1Char('?')); q >= 0) {
+        query = rest.mid(q + 1);
+        rest = rest.left(q);
+    }
+    const int slash = rest.indexOf(QLatin1Char('/'));
+    if (slash < 0 || slash == rest.size() - 1) {
+        *error = QStringLiteral("a sentinel URL names the master: sentinel://host:26379[,host2:26379]/<master-name>");
+        return std::nullopt;
+    }
+    cfg.sentinelMaster = QUrl::fromPercentEncoding(rest.mid(slash + 1).toUtf8());
+    for (const QString &hp : rest.left(slash).split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        RedisConfig one;
+        one.port = 26379;
+        if (!parseHostPort(hp.trimmed(), &one, error))
+            return std::nullopt;
+        cfg.endpoints.append({one.host, one.port});
+    }
+    if (cfg.endpoints.isEmpty()) {
+        *error = QStringLiteral("a sentinel URL needs at least one sentinel host:port");
+        return std::nullopt;
+    }
+    cfg.host = cfg.endpoints.first().first;
+    cfg.port = cfg.endpoints.first().second;
+    const QUrlQuery items(query);
+    if (items.hasQueryItem(QStringLiteral("db")) && !parseDatabase(items.queryItemValue(QStringLiteral("db")), &cfg.database, error))
+        return std::nullopt;
+    if (items.hasQueryItem(QStringLiteral("password")))
+        cfg.password = items.queryItemValue(QStringLiteral("password"), QUrl::FullyDecoded);
+    return cfg;
+}
+
 std::optional<RedisConfig> parseUrl(const QString &input, QString *error)
 {
     const QUrl url(input, QUrl::StrictMode);
@@ -113,6 +183,7 @@ std::optional<RedisConfig> parseUrl(const QString &input, QString *error)
             return std::nullopt;
         }
         cfg.host = url.host();
+        cfg.tls = url.scheme() == QLatin1String("rediss");
         const int port = url.port(6379);
         if (port < 1 || port > 65535) {
             *error = QStringLiteral("invalid port in \"%1\"").arg(text);
@@ -132,6 +203,7 @@ std::optional<RedisConfig> parseUrl(const QString &input, QString *error)
         return std::nullopt;
     if (query.hasQueryItem(QStringLiteral("password")))
         cfg.password = query.queryItemValue(QStringLiteral("password"), QUrl::FullyDecoded);
+    cfg.endpoints = {{cfg.host, cfg.port}};
     return cfg;
 }
 
@@ -140,7 +212,9 @@ std::optional<RedisConfig> parseUrl(const QString &input, QString *error)
 QString RedisConfig::describe() const
 {
     QString where = isUnix() ? QStringLiteral("unix://%1").arg(unixPath)
-                             : QStringLiteral("%1:%2").arg(host).arg(port);
+                             : QStringLiteral("%1%2:%3").arg(tls ? QStringLiteral("rediss://") : QString(), host).arg(port);
+    if (isSentinel())
+        where = QStringLiteral("master \"%1\" via sentinel %2:%3").arg(sentinelMaster, host).arg(port);
     if (database != 0)
         where += QStringLiteral(" db %1").arg(database);
     if (!password.isEmpty())
@@ -161,28 +235,32 @@ std::optional<RedisConfig> RedisConfig::parse(const QString &input, QString *err
     const int schemeEnd = text.indexOf(QLatin1String("://"));
     if (schemeEnd >= 0) {
         const QString scheme = text.left(schemeEnd).toLower();
-        if (scheme == QLatin1String("rediss")) {
-            *error = QStringLiteral("rediss:// (TLS) is not supported by this build; put a TLS proxy such as stunnel in front, or use redis://");
-            return std::nullopt;
-        }
-        if (scheme != QLatin1String("redis") && scheme != QLatin1String("unix")) {
-            *error = QStringLiteral("unknown scheme \"%1\" (use redis://, unix:// or host:port)").arg(scheme);
+        if (scheme == QLatin1String("sentinel"))
+            return parseSentinelUrl(text, error);
+        if (scheme != QLatin1String("redis") && scheme != QLatin1String("rediss") && scheme != QLatin1String("unix")) {
+            *error = QStringLiteral("unknown scheme \"%1\" (use redis://, rediss://, sentinel://, unix:// or host:port)").arg(scheme);
             return std::nullopt;
         }
         return parseUrl(text, error);
     }
 
-    // StackExchange.Redis style: endpoint first, then comma-separated key=value options.
+    // StackExchange.Redis style: endpoints first, then comma-separated key=value options.
     const QStringList parts = text.split(QLatin1Char(','));
     RedisConfig cfg;
-    if (!parseHostPort(parts.first().trimmed(), &cfg, error))
-        return std::nullopt; // (the endpoint part holds no password)
-    for (int i = 1; i < parts.size(); ++i) {
+    for (int i = 0; i < parts.size(); ++i) {
         const QString part = parts.at(i).trimmed();
         if (part.isEmpty())
             continue;
         const int eq = part.indexOf(QLatin1Char('='));
-        if (eq <= 0) {
+        if (eq < 0) { // an endpoint (the endpoint parts hold no password)
+            RedisConfig one;
+            one.port = -1;
+            if (!parseHostPort(part, &one, error))
+                return std::nullopt;
+            cfg.endpoints.append({one.host, one.port});
+            continue;
+        }
+        if (eq == 0) {
             *error = QStringLiteral("option \"%1\" is not key=value").arg(part);
             return std::nullopt;
         }
@@ -196,18 +274,42 @@ std::optional<RedisConfig> RedisConfig::parse(const QString &input, QString *err
             if (!parseDatabase(value, &cfg.database, error))
                 return std::nullopt;
         } else if (key == QLatin1String("ssl")) {
-            if (value.compare(QLatin1String("false"), Qt::CaseInsensitive) != 0) {
-                *error = QStringLiteral("ssl=true is not supported by this build; put a TLS proxy in front of Redis");
+            if (!parseBool(key, value, &cfg.tls, error))
                 return std::nullopt;
-            }
-        } else if (key == QLatin1String("abortconnect") || key == QLatin1String("connecttimeout")
-                   || key == QLatin1String("synctimeout") || key == QLatin1String("name")
-                   || key == QLatin1String("allowadmin")) {
-            // Accepted for compatibility with StackExchange.Redis strings; not used.
+        } else if (key == QLatin1String("sslhost")) {
+            cfg.tlsServerName = value;
+        } else if (key == QLatin1String("connecttimeout")) {
+            if (!parseMs(key, value, &cfg.connectTimeoutMs, error))
+                return std::nullopt;
+        } else if (key == QLatin1String("synctimeout") || key == QLatin1String("asynctimeout")) {
+            if (!parseMs(key, value, &cfg.commandTimeoutMs, error))
+                return std::nullopt;
+        } else if (key == QLatin1String("servicename")) {
+            cfg.sentinelMaster = value;
+        } else if (key == QLatin1String("abortconnect")) {
+            // Honoured as false whatever it says: the app never gives up, it retries with backoff.
+            bool abort = false;
+            if (!parseBool(key, value, &abort, error))
+                return std::nullopt;
         } else {
-            *error = QStringLiteral("unknown option \"%1\" (known: password, user, defaultDatabase)").arg(key);
-            return std::nullopt;
+            // name, allowAdmin, keepAlive, connectRetry, resolveDns, tiebreaker, version,
+            // configChannel, sslProtocols, checkCertificateRevocation, ...: nothing to do here.
+            cfg.ignored << part.left(eq).trimmed();
         }
+    }
+    if (cfg.endpoints.isEmpty()) {
+        *error = QStringLiteral("missing host (example: localhost:6379)");
+        return std::nullopt;
+    }
+    const int defaultPort = cfg.isSentinel() ? 26379 : cfg.tls ? 6380 : 6379;
+    for (auto &e : cfg.endpoints)
+        if (e.second < 0)
+            e.second = defaultPort;
+    cfg.host = cfg.endpoints.first().first;
+    cfg.port = cfg.endpoints.first().second;
+    if (cfg.isSentinel()) {
+        // StackExchange: the password is the data nodes'; the sentinels take the same one.
+        cfg.sentinelPassword = cfg.password;
     }
     return cfg;
 }

@@ -1,22 +1,45 @@
 #pragma once
 
+#include <QList>
+#include <QPair>
 #include <QString>
+#include <QStringList>
 #include <optional>
 
 // Where and how to reach Redis. Parsed from REDIS_CONNECTION_STRING / --redis:
-//   host:port[,password=..][,user=..][,defaultDatabase=N]   (StackExchange.Redis style)
-//   redis://[user:pass@]host[:port][/db]
+//   host:port[,host2:port2...][,password=..][,user=..][,defaultDatabase=N][,ssl=True][,sslHost=..]
+//       [,connectTimeout=ms][,syncTimeout=ms][,serviceName=<sentinel master>]  (StackExchange.Redis)
+//   redis://[user:pass@]host[:port][/db]     rediss://... the same over TLS
+//   sentinel://[pass@]h1:26379,h2:26379/<master-name>[?db=N]
 //   unix:///path/to/redis.sock[?db=N&password=..]
+// StackExchange options that change nothing here are accepted and listed in `ignored`.
 struct RedisConfig
 {
     QString host = QStringLiteral("localhost");
     int port = 6379;
+    // Every endpoint given (host:port pairs; the first is host/port above). Without Sentinel a
+    // reconnect tries them in turn; with Sentinel they are the sentinels.
+    QList<QPair<QString, int>> endpoints;
     QString unixPath; // non-empty = unix socket
     QString user;
     QString password;
     int database = 0;
+    // Sentinel: the primary is asked from the sentinels by this master name.
+    QString sentinelMaster;
+    QString sentinelPassword;
+    // TLS (rediss://, ssl=True): verified against the system CAs plus tlsCaFile.
+    bool tls = false;
+    QString tlsServerName; // the name the certificate must carry (sslHost=); default: host
+    QString tlsCaFile;
+    QString tlsCertFile; // client certificate (mutual TLS)
+    QString tlsKeyFile;
+    bool tlsInsecure = false; // no verification at all (--redis-tls-insecure)
+    int connectTimeoutMs = 5000;
+    int commandTimeoutMs = 5000; // --redis-timeout-ms, syncTimeout=
+    QStringList ignored; // StackExchange options accepted but without effect here
 
     bool isUnix() const { return !unixPath.isEmpty(); }
+    bool isSentinel() const { return !sentinelMaster.isEmpty(); }
     // For logs: never includes the password.
     QString describe() const;
 

@@ -1,12 +1,18 @@
 #include "redis/RedisConnection.h"
 
-#include "redis/RedisQtAdapter.h"
+#include "redis/RespCommand.h"
 
+#include <QElapsedTimer>
+#include <QFile>
+#include <QLocalSocket>
 #include <QLoggingCategory>
 #include <QRandomGenerator>
-#include <QVarLengthArray>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslKey>
+#include <QSslSocket>
+#include <QTcpSocket>
 
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 Q_LOGGING_CATEGORY(lcRedis, "agentstreams.redis")
@@ -14,33 +20,85 @@ Q_LOGGING_CATEGORY(lcRedis, "agentstreams.redis")
 namespace {
 constexpr int kFirstBackoffMs = 100;
 constexpr int kMaxBackoffMs = 3000;
-} // namespace
 
-struct RedisConnection::PendingCall
+QByteArray format(const QList<QByteArray> &args)
 {
-    Callback cb;
-    RawCallback raw;
-};
+    qsizetype bytes = 16;
+    for (const QByteArray &a : args)
+        bytes += a.size() + 16;
+    RespCommand cmd(bytes);
+    for (const QByteArray &a : args)
+        cmd.arg(a);
+    return cmd.finish().toByteArray();
+}
+
+// The block time of a blocking read (XREAD ... BLOCK <ms> ...): its reply may take that long
+// on top of the usual deadline. 0 for any other command; -1 for BLOCK 0 (forever).
+qint64 blockMsOf(const QList<QByteArray> &args)
+{
+    if (args.isEmpty() || args.first().compare("XREAD", Qt::CaseInsensitive) != 0)
+        return 0;
+    for (qsizetype i = 1; i + 1 < args.size(); ++i) {
+        if (args.at(i).compare("BLOCK", Qt::CaseInsensitive) == 0) {
+            const qint64 ms = args.at(i + 1).toLongLong();
+            return ms == 0 ? -1 : ms;
+        }
+    }
+    return 0;
+}
+
+QByteArray readFile(const QString &path, QString *error)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read %1: %2").arg(path, f.errorString());
+        return {};
+    }
+    return f.readAll();
+}
+} // namespace
 
 RedisConnection::RedisConnection(const RedisConfig &config, const QString &name, QObject *parent)
     : QObject(parent)
     , m_config(config)
     , m_name(name)
 {
+    if (m_config.endpoints.isEmpty())
+        m_config.endpoints = {{m_config.host, m_config.port}};
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, &RedisConnection::startConnect);
+    m_connectTimer.setSingleShot(true);
+    connect(&m_connectTimer, &QTimer::timeout, this, [this] {
+        lost({RedisError::Kind::Timeout,
+              QStringLiteral("no connection to %1 within %2 ms").arg(peer()).arg(m_config.connectTimeoutMs)});
+    });
+    // The oldest call is the one whose reply comes next: checked a few times per timeout.
+    m_deadlineTimer.setInterval(std::clamp(m_config.commandTimeoutMs / 4, 20, 500));
+    connect(&m_deadlineTimer, &QTimer::timeout, this, &RedisConnection::checkDeadlines);
 }
 
 RedisConnection::~RedisConnection()
 {
     m_wanted = false;
-    if (m_ac) {
-        // Detach first: hiredis will call pending reply callbacks and onDisconnect while it
-        // frees; with data == nullptr they only release their closures.
-        m_ac->data = nullptr;
-        redisAsyncFree(m_ac);
-        m_ac = nullptr;
-    }
+    m_calls.clear(); // dropped without calling them
+    dropTransport();
+}
+
+qint64 RedisConnection::nowMs()
+{
+    static QElapsedTimer clock = [] {
+        QElapsedTimer t;
+        t.start();
+        return t;
+    }();
+    return clock.elapsed();
+}
+
+QString RedisConnection::peer() const
+{
+    if (m_config.isUnix())
+        return QStringLiteral("unix://%1").arg(m_config.unixPath);
+    return QStringLiteral("%1:%2").arg(m_peerHost).arg(m_peerPort);
 }
 
 void RedisConnection::open()
@@ -54,49 +112,161 @@ void RedisConnection::close()
 {
     m_wanted = false;
     m_retryTimer.stop();
-    if (m_ac)
-        redisAsyncDisconnect(m_ac); // onDisconnect follows once pending replies are in
+    if (m_device)
+        lost({RedisError::Kind::Closed, QStringLiteral("connection closed")});
 }
 
 void RedisConnection::startConnect()
 {
-    if (!m_wanted || m_ac)
+    if (!m_wanted || m_device)
         return;
-    redisAsyncContext *ac = m_config.isUnix()
-        ? redisAsyncConnectUnix(m_config.unixPath.toLocal8Bit().constData())
-        : redisAsyncConnect(m_config.host.toLocal8Bit().constData(), m_config.port);
-    if (!ac) {
-        lost({RedisError::Kind::Other, QStringLiteral("out of memory creating a Redis context")});
+    m_reader = redisReaderCreate();
+    if (!m_reader) {
+        lost({RedisError::Kind::Other, QStringLiteral("out of memory creating a RESP reader")});
         return;
     }
-    if (ac->err) {
-        const RedisError error = redisErrorFromContext(ac);
-        redisAsyncFree(ac);
-        lost(error);
-        return;
-    }
-    ac->data = this;
-    m_arena->install(ac->c.reader);
-    RedisQtAdapter::attach(ac);
-    redisAsyncSetConnectCallback(ac, &RedisConnection::onConnect);
-    redisAsyncSetDisconnectCallback(ac, &RedisConnection::onDisconnect);
-    m_ac = ac;
-    m_state = State::Connecting;
+    m_arena->install(m_reader);
+    m_connectTimer.start(m_config.connectTimeoutMs);
+    const auto &endpoint = m_config.endpoints.at(m_endpoint % m_config.endpoints.size());
+    m_state = m_config.isSentinel() && !m_config.isUnix() ? State::Resolving : State::Connecting;
+    connectTo(endpoint.first, endpoint.second);
 }
 
-void RedisConnection::onConnect(const redisAsyncContext *ac, int status)
+void RedisConnection::connectTo(const QString &host, int port)
 {
-    auto *self = static_cast<RedisConnection *>(ac->data);
-    if (!self)
-        return;
-    if (status != REDIS_OK) {
-        // hiredis frees the context right after this callback.
-        const RedisError error = redisErrorFromContext(ac);
-        self->m_ac = nullptr;
-        self->lost(error);
+    m_peerHost = host;
+    m_peerPort = port;
+    const quint64 generation = m_generation;
+    auto failed = [this, generation](const RedisError &error) {
+        if (generation == m_generation)
+            lost(error);
+    };
+    if (m_config.isUnix()) {
+        auto *socket = new QLocalSocket(this);
+        m_device = socket;
+        connect(socket, &QLocalSocket::connected, this, &RedisConnection::onTransportUp);
+        connect(socket, &QLocalSocket::readyRead, this, &RedisConnection::onReadyRead);
+        connect(socket, &QLocalSocket::errorOccurred, this, [socket, failed](QLocalSocket::LocalSocketError) {
+            failed({RedisError::Kind::Io, socket->errorString()});
+        });
+        connect(socket, &QLocalSocket::disconnected, this, [failed] {
+            failed({RedisError::Kind::Closed, QStringLiteral("server closed the connection")});
+        });
+        socket->connectToServer(m_config.unixPath);
         return;
     }
-    self->handshake();
+    // TLS only to the data nodes: sentinels are asked in plaintext unless the string says TLS.
+    if (m_config.tls) {
+        auto *socket = new QSslSocket(this);
+        m_device = socket;
+        QSslConfiguration tls = QSslConfiguration::defaultConfiguration();
+        QString error;
+        if (!m_config.tlsCaFile.isEmpty()) {
+            const auto cas = QSslCertificate::fromData(readFile(m_config.tlsCaFile, &error), QSsl::Pem);
+            if (cas.isEmpty() && error.isEmpty())
+                error = QStringLiteral("no PEM certificate in %1").arg(m_config.tlsCaFile);
+            tls.addCaCertificates(cas);
+        }
+        if (!m_config.tlsCertFile.isEmpty()) {
+            const auto certs = QSslCertificate::fromData(readFile(m_config.tlsCertFile, &error), QSsl::Pem);
+            const QByteArray keyPem = readFile(m_config.tlsKeyFile.isEmpty() ? m_config.tlsCertFile : m_config.tlsKeyFile, &error);
+            QSslKey key(keyPem, QSsl::Rsa);
+            if (key.isNull())
+                key = QSslKey(keyPem, QSsl::Ec);
+            if (certs.isEmpty() || key.isNull()) {
+                if (error.isEmpty())
+                    error = QStringLiteral("--redis-cert/--redis-key: no PEM certificate and private key in %1 / %2")
+                                .arg(m_config.tlsCertFile, m_config.tlsKeyFile);
+            } else {
+                tls.setLocalCertificate(certs.first());
+                tls.setPrivateKey(key);
+            }
+        }
+        if (!error.isEmpty()) {
+            QMetaObject::invokeMethod(this, [failed, error] { failed({RedisError::Kind::Config, error}); }, Qt::QueuedConnection);
+            return;
+        }
+        tls.setPeerVerifyMode(m_config.tlsInsecure ? QSslSocket::VerifyNone : QSslSocket::VerifyPeer);
+        socket->setSslConfiguration(tls);
+        connect(socket, &QSslSocket::encrypted, this, &RedisConnection::onTransportUp);
+        connect(socket, &QSslSocket::sslErrors, this, [this, socket, failed](const QList<QSslError> &errors) {
+            if (m_config.tlsInsecure) {
+                socket->ignoreSslErrors();
+                return;
+            }
+            QStringList reasons;
+            for (const QSslError &e : errors)
+                reasons << e.errorString();
+            failed({RedisError::Kind::Io, QStringLiteral("TLS: the certificate of %1 is not accepted: %2 (add its CA with --redis-ca)")
+                                              .arg(peer(), reasons.join(QStringLiteral("; ")))});
+        });
+        connect(socket, &QSslSocket::readyRead, this, &RedisConnection::onReadyRead);
+        connect(socket, &QAbstractSocket::errorOccurred, this, [this, socket, failed](QAbstractSocket::SocketError code) {
+            const QString why = code == QAbstractSocket::SslHandshakeFailedError
+                ? QStringLiteral("TLS handshake with %1 failed (is it a TLS port?): %2").arg(peer(), socket->errorString())
+                : socket->errorString();
+            failed({RedisError::Kind::Io, why});
+        });
+        connect(socket, &QAbstractSocket::disconnected, this, [failed] {
+            failed({RedisError::Kind::Closed, QStringLiteral("server closed the connection")});
+        });
+        const QString verifyName = m_config.tlsServerName.isEmpty() || m_state == State::Resolving ? host : m_config.tlsServerName;
+        socket->connectToHostEncrypted(host, quint16(port), verifyName);
+        return;
+    }
+    auto *socket = new QTcpSocket(this);
+    m_device = socket;
+    connect(socket, &QTcpSocket::connected, this, &RedisConnection::onTransportUp);
+    connect(socket, &QTcpSocket::readyRead, this, &RedisConnection::onReadyRead);
+    connect(socket, &QAbstractSocket::errorOccurred, this, [socket, failed](QAbstractSocket::SocketError) {
+        failed({RedisError::Kind::Io, socket->errorString()});
+    });
+    connect(socket, &QAbstractSocket::disconnected, this, [failed] {
+        failed({RedisError::Kind::Closed, QStringLiteral("server closed the connection")});
+    });
+    socket->connectToHost(host, quint16(port));
+}
+
+void RedisConnection::onTransportUp()
+{
+    if (auto *socket = qobject_cast<QAbstractSocket *>(m_device)) {
+        // Small commands and replies, many per second: no Nagle delay (hiredis does the same).
+        socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        socket->setSocketOption(QAbstractSocket::KeepAliveOption, 1);
+    }
+    if (m_state == State::Resolving)
+        resolveThroughSentinel();
+    else
+        handshake();
+}
+
+void RedisConnection::resolveThroughSentinel()
+{
+    if (!m_config.sentinelPassword.isEmpty())
+        send(format({"AUTH", m_config.sentinelPassword.toUtf8()}), {}, 0);
+    const QString sentinel = peer();
+    PendingCall ask;
+    ask.cb = [this, sentinel](const RedisReply &reply, const RedisError &error) {
+        if (m_state != State::Resolving)
+            return; // the connection to the sentinel went first
+        if (error.isError() || reply.elements.size() != 2) {
+            lost({error.isError() ? error.kind : RedisError::Kind::Other,
+                  error.isError() ? QStringLiteral("sentinel %1: %2").arg(sentinel, error.message)
+                                  : QStringLiteral("sentinel %1 does not know a master named \"%2\"").arg(sentinel, m_config.sentinelMaster)});
+            return;
+        }
+        const QString host = QString::fromUtf8(reply.elements.at(0).str);
+        const int port = reply.elements.at(1).str.toInt();
+        qCInfo(lcRedis).noquote() << m_name << "sentinel" << sentinel << "says the primary of" << m_config.sentinelMaster << "is"
+                                  << QStringLiteral("%1:%2").arg(host).arg(port);
+        // Leave the sentinel; the reply loop stops (new generation) and the primary follows.
+        dropTransport();
+        m_reader = redisReaderCreate();
+        m_arena->install(m_reader);
+        m_state = State::Connecting;
+        connectTo(host, port);
+    };
+    send(format({"SENTINEL", "get-master-addr-by-name", m_config.sentinelMaster.toUtf8()}), std::move(ask), 0);
 }
 
 void RedisConnection::handshake()
@@ -107,151 +277,226 @@ void RedisConnection::handshake()
         if (!m_config.user.isEmpty())
             auth << m_config.user.toUtf8();
         auth << m_config.password.toUtf8();
-        send(auth, [this](const RedisReply &, const RedisError &error) {
-            if (error.isError() && m_ac) {
-                qCWarning(lcRedis).noquote() << m_name << "authentication failed:" << error.message;
-                m_lastError = {RedisError::Kind::Reply, QStringLiteral("authentication failed: %1").arg(error.message)};
-                redisAsyncDisconnect(m_ac);
-            }
-        });
+        PendingCall call;
+        call.cb = [this](const RedisReply &, const RedisError &error) {
+            if (m_state == State::Handshake && error.kind == RedisError::Kind::Reply)
+                lost({RedisError::Kind::Reply, QStringLiteral("authentication failed: %1").arg(error.message)});
+        };
+        send(format(auth), std::move(call), 0);
     }
     if (m_config.database != 0) {
-        send({"SELECT", QByteArray::number(m_config.database)}, [this](const RedisReply &, const RedisError &error) {
-            if (error.isError() && m_ac) {
-                qCWarning(lcRedis).noquote() << m_name << "SELECT failed:" << error.message;
-                redisAsyncDisconnect(m_ac);
-            }
-        });
+        PendingCall call;
+        call.cb = [this](const RedisReply &, const RedisError &error) {
+            if (m_state == State::Handshake && error.kind == RedisError::Kind::Reply)
+                lost({RedisError::Kind::Reply, QStringLiteral("SELECT %1 failed: %2").arg(m_config.database).arg(error.message)});
+        };
+        send(format({"SELECT", QByteArray::number(m_config.database)}), std::move(call), 0);
     }
-    send({"CLIENT", "ID"}, [this](const RedisReply &reply, const RedisError &error) {
-        if (error.isError() || m_state != State::Handshake)
+    if (m_config.isSentinel()) {
+        // What the sentinels said may be old news: only a primary takes writes.
+        PendingCall call;
+        call.cb = [this](const RedisReply &reply, const RedisError &error) {
+            if (m_state != State::Handshake)
+                return;
+            if (error.isError() || reply.elements.isEmpty() || reply.elements.first().str != "master")
+                lost({RedisError::Kind::Other, QStringLiteral("%1 is not the primary (ROLE: %2); asking the sentinels again")
+                                                   .arg(peer(), error.isError() ? error.message : QString::fromUtf8(reply.elements.value(0).str))});
+        };
+        send(format({"ROLE"}), std::move(call), 0);
+    }
+    PendingCall id;
+    id.cb = [this](const RedisReply &reply, const RedisError &error) {
+        if (m_state != State::Handshake)
             return;
+        if (error.isError()) {
+            lost({error.kind, QStringLiteral("CLIENT ID failed: %1").arg(error.message)});
+            return;
+        }
+        m_connectTimer.stop();
         m_clientId = reply.integer;
         m_state = State::Ready;
         m_backoffMs = 0;
         if (m_everConnected)
             ++m_reconnects;
         m_everConnected = true;
-        qCInfo(lcRedis).noquote() << m_name << "connected to" << m_config.describe();
+        m_deadlineTimer.start();
+        qCInfo(lcRedis).noquote() << m_name << "connected to" << (m_config.isSentinel() ? peer() + QStringLiteral(" (primary of ") + m_config.sentinelMaster + ')' : m_config.describe());
         Q_EMIT connected();
-    });
+    };
+    send(format({"CLIENT", "ID"}), std::move(id), 0);
 }
 
-void RedisConnection::onDisconnect(const redisAsyncContext *ac, int status)
+bool RedisConnection::refuse(const Callback &cb, const RawCallback &raw)
 {
-    auto *self = static_cast<RedisConnection *>(ac->data);
-    if (!self)
+    const RedisError error{RedisError::Kind::Closed, QStringLiteral("not connected to Redis (%1)").arg(m_lastError.message)};
+    if (cb)
+        cb(RedisReply{}, error);
+    if (raw)
+        raw(nullptr, error);
+    return false;
+}
+
+bool RedisConnection::command(const QList<QByteArray> &args, Callback cb)
+{
+    if (m_state != State::Ready)
+        return refuse(cb, {});
+    PendingCall call;
+    call.cb = std::move(cb);
+    return send(format(args), std::move(call), blockMsOf(args));
+}
+
+bool RedisConnection::commandRaw(const QList<QByteArray> &args, RawCallback cb)
+{
+    if (m_state != State::Ready)
+        return refuse({}, cb);
+    PendingCall call;
+    call.raw = std::move(cb);
+    return send(format(args), std::move(call), blockMsOf(args));
+}
+
+bool RedisConnection::commandFormatted(QByteArrayView resp, RawCallback cb)
+{
+    if (m_state != State::Ready)
+        return refuse({}, cb);
+    PendingCall call;
+    call.raw = std::move(cb);
+    return send(resp, std::move(call), 0);
+}
+
+bool RedisConnection::send(QByteArrayView resp, PendingCall call, qint64 blockMs)
+{
+    if (!m_device)
+        return refuse(call.cb, call.raw);
+    call.deadlineMs = blockMs < 0 ? 0 : nowMs() + blockMs + m_config.commandTimeoutMs;
+    m_device->write(resp.data(), resp.size());
+    m_calls.push_back(std::move(call));
+    return true;
+}
+
+void RedisConnection::onReadyRead()
+{
+    const quint64 generation = m_generation;
+    while (m_device && m_device->bytesAvailable() > 0) {
+        char buffer[64 * 1024];
+        const qint64 n = m_device->read(buffer, sizeof buffer);
+        if (n <= 0)
+            break;
+        if (redisReaderFeed(m_reader, buffer, size_t(n)) != REDIS_OK) {
+            lost({RedisError::Kind::Protocol, QStringLiteral("cannot buffer the reply: %1").arg(QString::fromUtf8(m_reader->errstr))});
+            return;
+        }
+        for (;;) {
+            void *reply = nullptr;
+            if (redisReaderGetReply(m_reader, &reply) != REDIS_OK) {
+                lost({RedisError::Kind::Protocol, QStringLiteral("malformed reply from %1: %2").arg(peer(), QString::fromUtf8(m_reader->errstr))});
+                return;
+            }
+            if (!reply)
+                break;
+            // Freed through the reader's functions (the arena), which outlive any reset below.
+            auto freeObject = m_reader->fn->freeObject;
+            if (m_calls.empty()) {
+                freeObject(reply);
+                lost({RedisError::Kind::Protocol, QStringLiteral("%1 sent a reply nobody asked for").arg(peer())});
+                return;
+            }
+            PendingCall call = std::move(m_calls.front());
+            m_calls.pop_front();
+            deliver(call, static_cast<redisReply *>(reply));
+            freeObject(reply);
+            if (generation != m_generation)
+                return; // the callback reset or closed the connection
+        }
+    }
+}
+
+void RedisConnection::deliver(PendingCall &call, redisReply *r)
+{
+    if (r->type == REDIS_REPLY_ERROR && m_config.isSentinel() && qstrncmp(r->str, "READONLY", 8) == 0 && m_state == State::Ready) {
+        // The primary became a replica (failover): the caller retries (a transient error),
+        // and this connection asks the sentinels where the primary is now.
+        const quint64 generation = m_generation;
+        QMetaObject::invokeMethod(this, [this, generation] {
+            if (generation == m_generation)
+                lost({RedisError::Kind::Closed, QStringLiteral("%1 is read-only now (failover); asking the sentinels again").arg(peer())});
+        }, Qt::QueuedConnection);
+    }
+    if (call.raw) {
+        if (r->type == REDIS_REPLY_ERROR)
+            call.raw(nullptr, {RedisError::Kind::Reply, QString::fromUtf8(r->str, int(r->len))});
+        else
+            call.raw(r, {});
         return;
-    self->m_ac = nullptr; // hiredis frees it after this callback
-    RedisError error = status == REDIS_OK ? RedisError{RedisError::Kind::Closed, QStringLiteral("connection closed")}
-                                          : redisErrorFromContext(ac);
-    if (self->m_lastError.kind == RedisError::Kind::Reply)
-        error = self->m_lastError; // e.g. authentication failed: the more useful reason
-    self->lost(error);
+    }
+    if (!call.cb)
+        return;
+    const RedisReply copy = RedisReply::fromHiredis(r);
+    call.cb(copy, redisErrorFromReply(copy));
+}
+
+void RedisConnection::checkDeadlines()
+{
+    if (m_calls.empty())
+        return;
+    const qint64 deadline = m_calls.front().deadlineMs;
+    if (deadline > 0 && nowMs() > deadline)
+        lost({RedisError::Kind::Timeout, QStringLiteral("no reply from %1 within %2 ms (--redis-timeout-ms); reconnecting")
+                                             .arg(peer())
+                                             .arg(m_config.commandTimeoutMs)});
+}
+
+void RedisConnection::dropTransport()
+{
+    ++m_generation;
+    m_connectTimer.stop();
+    m_deadlineTimer.stop();
+    if (m_device) {
+        QIODevice *device = m_device;
+        m_device = nullptr;
+        device->disconnect(this);
+        if (auto *socket = qobject_cast<QAbstractSocket *>(device))
+            socket->abort();
+        else if (auto *local = qobject_cast<QLocalSocket *>(device))
+            local->abort();
+        device->deleteLater(); // we may be inside one of its signals
+    }
+    if (m_reader) {
+        redisReaderFree(m_reader); // no reply tree is held by it between replies
+        m_reader = nullptr;
+    }
 }
 
 void RedisConnection::lost(const RedisError &error)
 {
     const bool wasReady = m_state == State::Ready;
+    // Try the next endpoint: any failure without Sentinel, a sentinel that did not answer.
+    if (!m_config.isSentinel() || m_state == State::Resolving)
+        ++m_endpoint;
+    dropTransport();
     m_state = State::Idle;
     m_clientId = -1;
     m_lastError = error;
     if (wasReady || !m_everConnected)
-        qCWarning(lcRedis).noquote() << m_name << "Redis at" << m_config.describe() << "unavailable:" << error.message
-                                     << (m_wanted ? "- retrying" : "");
+        qCWarning(lcRedis).noquote() << m_name << "Redis at" << (m_peerHost.isEmpty() ? m_config.describe() : peer()) << "unavailable:"
+                                     << error.message << (m_wanted ? "- retrying" : "");
+    // Every call still out fails, in order, as hiredis did; they may issue commands (refused).
+    std::deque<PendingCall> calls;
+    calls.swap(m_calls);
+    for (PendingCall &call : calls) {
+        if (call.cb)
+            call.cb(RedisReply{}, error);
+        else if (call.raw)
+            call.raw(nullptr, error);
+    }
     Q_EMIT disconnected(error);
-    m_lastError = error;
     scheduleReconnect();
 }
 
 void RedisConnection::scheduleReconnect()
 {
-    if (!m_wanted)
+    if (!m_wanted || m_retryTimer.isActive())
         return;
     m_backoffMs = m_backoffMs == 0 ? kFirstBackoffMs : qMin(m_backoffMs * 2, kMaxBackoffMs);
     const int jitter = int(QRandomGenerator::global()->bounded(m_backoffMs / 4 + 1));
     m_retryTimer.start(m_backoffMs + jitter);
-}
-
-bool RedisConnection::command(const QList<QByteArray> &args, Callback cb)
-{
-    if (m_state != State::Ready || !m_ac) {
-        if (cb)
-            cb(RedisReply{}, {RedisError::Kind::Closed, QStringLiteral("not connected to Redis (%1)").arg(m_lastError.message)});
-        return false;
-    }
-    return send(args, std::move(cb));
-}
-
-bool RedisConnection::commandRaw(const QList<QByteArray> &args, RawCallback cb)
-{
-    if (m_state != State::Ready || !m_ac) {
-        cb(nullptr, {RedisError::Kind::Closed, QStringLiteral("not connected to Redis (%1)").arg(m_lastError.message)});
-        return false;
-    }
-    return send(args, {}, std::move(cb));
-}
-
-bool RedisConnection::send(const QList<QByteArray> &args, Callback cb, RawCallback raw)
-{
-    QVarLengthArray<const char *, 16> argv;
-    QVarLengthArray<size_t, 16> argvlen;
-    for (const QByteArray &a : args) {
-        argv.append(a.constData());
-        argvlen.append(size_t(a.size()));
-    }
-    auto *call = new PendingCall{std::move(cb), std::move(raw)};
-    return queued(redisAsyncCommandArgv(m_ac, &RedisConnection::onReply, call, int(argv.size()), argv.data(), argvlen.data()), call);
-}
-
-bool RedisConnection::commandFormatted(QByteArrayView resp, RawCallback cb)
-{
-    if (m_state != State::Ready || !m_ac) {
-        cb(nullptr, {RedisError::Kind::Closed, QStringLiteral("not connected to Redis (%1)").arg(m_lastError.message)});
-        return false;
-    }
-    auto *call = new PendingCall{{}, std::move(cb)};
-    return queued(redisAsyncFormattedCommand(m_ac, &RedisConnection::onReply, call, resp.data(), size_t(resp.size())), call);
-}
-
-bool RedisConnection::queued(int status, PendingCall *call)
-{
-    if (status != REDIS_OK) {
-        std::unique_ptr<PendingCall> failed(call);
-        const RedisError error{RedisError::Kind::Closed, QStringLiteral("connection is closing")};
-        if (failed->cb)
-            failed->cb(RedisReply{}, error);
-        if (failed->raw)
-            failed->raw(nullptr, error);
-        return false;
-    }
-    ++m_pending;
-    return true;
-}
-
-void RedisConnection::onReply(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    std::unique_ptr<PendingCall> call(static_cast<PendingCall *>(privdata));
-    auto *self = static_cast<RedisConnection *>(ac->data);
-    if (!self)
-        return; // connection object is gone: drop the closure
-    --self->m_pending;
-    if (call->raw) {
-        const auto *r = static_cast<const redisReply *>(reply);
-        if (!r)
-            call->raw(nullptr, redisErrorFromContext(ac));
-        else if (r->type == REDIS_REPLY_ERROR)
-            call->raw(nullptr, {RedisError::Kind::Reply, QString::fromUtf8(r->str, int(r->len))});
-        else
-            call->raw(r, {});
-        return;
-    }
-    if (!call->cb)
-        return;
-    if (!reply) {
-        call->cb(RedisReply{}, redisErrorFromContext(ac));
-        return;
-    }
-    const RedisReply copy = RedisReply::fromHiredis(static_cast<redisReply *>(reply));
-    call->cb(copy, redisErrorFromReply(copy));
 }

@@ -5,17 +5,25 @@
 #include "redis/RedisReply.h"
 #include "redis/ReplyArena.h"
 
-#include <QElapsedTimer>
 #include <QList>
 #include <QObject>
 #include <QTimer>
+#include <deque>
 #include <functional>
 #include <memory>
 
-struct redisAsyncContext;
+class QIODevice;
+struct redisReader;
 
-// One asynchronous Redis connection on the current thread's event loop, with AUTH/SELECT on
-// connect and reconnect with capped exponential backoff.
+// One asynchronous Redis connection on the current thread's event loop: our own transport
+// (QTcpSocket, QSslSocket for TLS, QLocalSocket for unix sockets) with hiredis used only as
+// the RESP parser (redisReader, building replies in the reply arena). AUTH/SELECT on connect,
+// reconnect with capped exponential backoff over every endpoint of the configuration, the
+// primary found through Sentinel when one is configured, and deadlines of our own:
+//  - connect: the TCP/TLS connection and the handshake within config.connectTimeoutMs;
+//  - commands: a reply within config.commandTimeoutMs (a blocking XREAD: its block time on
+//    top); a command past its deadline fails with Kind::Timeout, and the connection is reset
+//    and established again (a late reply could no longer be matched to its command).
 //
 //   auto *c = new RedisConnection(cfg, "writer", this);
 //   connect(c, &RedisConnection::connected, ...);
@@ -23,8 +31,9 @@ struct redisAsyncContext;
 //   c->command({"XADD", key, "*", "text", "hi"}, [](const RedisReply &r, const RedisError &e) {...});
 //
 // Commands issued while not connected fail at once with Kind::Closed (callers own their
-// retry policy). Callbacks run on this object's thread; a callback may issue commands. Deleting
-// the connection drops pending callbacks without calling them.
+// retry policy). Callbacks run on this object's thread, in command order; a callback may issue
+// commands. When the connection is lost, every pending callback is called with the error.
+// Deleting the connection drops pending callbacks without calling them.
 class RedisConnection : public QObject
 {
     Q_OBJECT
@@ -43,14 +52,16 @@ public:
     // Server-side id of this connection (CLIENT ID), valid while connected; for CLIENT UNBLOCK.
     qint64 clientId() const { return m_clientId; }
     int reconnects() const { return m_reconnects; }
-    int pendingCommands() const { return m_pending; }
+    int pendingCommands() const { return int(m_calls.size()); }
     const QString &name() const { return m_name; }
     const RedisError &lastError() const { return m_lastError; }
+    // The server this connection talks to now (after Sentinel resolution), for logs.
+    QString peer() const;
 
     // Returns false (and calls cb with the error) when the command could not be queued.
     bool command(const QList<QByteArray> &args, Callback cb = {});
     bool commandRaw(const QList<QByteArray> &args, RawCallback cb);
-    // A command already in RESP form (see RespCommand); hiredis copies it.
+    // A command already in RESP form (see RespCommand); copied into the socket's buffer.
     bool commandFormatted(QByteArrayView resp, RawCallback cb);
 
 Q_SIGNALS:
@@ -58,30 +69,48 @@ Q_SIGNALS:
     void disconnected(const RedisError &error);
 
 private:
-    enum class State { Idle, Connecting, Handshake, Ready };
-    static void onConnect(const redisAsyncContext *ac, int status);
-    static void onDisconnect(const redisAsyncContext *ac, int status);
-    static void onReply(redisAsyncContext *ac, void *reply, void *privdata);
-    bool send(const QList<QByteArray> &args, Callback cb, RawCallback raw = {});
-    struct PendingCall; // a callback waiting for its reply
-    bool queued(int status, PendingCall *call);
+    enum class State { Idle, Resolving, Connecting, Handshake, Ready };
+    struct PendingCall
+    {
+        Callback cb;
+        RawCallback raw;
+        qint64 deadlineMs = 0; // monotonic ms
+    };
+    bool send(QByteArrayView resp, PendingCall call, qint64 blockMs);
+    bool refuse(const Callback &cb, const RawCallback &raw);
     void startConnect();
+    void resolveThroughSentinel();
+    void connectTo(const QString &host, int port);
+    void onTransportUp();
     void handshake();
+    void onReadyRead();
+    void deliver(PendingCall &call, struct redisReply *reply);
+    void checkDeadlines();
+    void armDeadlineTimer();
     void lost(const RedisError &error);
+    void dropTransport();
     void scheduleReconnect();
+    static qint64 nowMs();
 
-    // Declared first so that it is destroyed last: freeing the context frees replies into it.
+    // Declared first so that it is destroyed last: the reader frees partial replies into it.
     std::unique_ptr<ReplyArena> m_arena = std::make_unique<ReplyArena>();
     RedisConfig m_config;
     QString m_name;
-    redisAsyncContext *m_ac = nullptr;
+    QIODevice *m_device = nullptr; // the transport, a child of this object
+    redisReader *m_reader = nullptr;
+    quint64 m_generation = 0; // bumped whenever the transport goes: stale callbacks stop
+    std::deque<PendingCall> m_calls;
     State m_state = State::Idle;
     bool m_wanted = false;
     qint64 m_clientId = -1;
     int m_reconnects = 0;
-    int m_pending = 0;
     int m_backoffMs = 0;
+    int m_endpoint = 0; // the endpoint (or sentinel) tried next
     bool m_everConnected = false;
     RedisError m_lastError;
+    QString m_peerHost;
+    int m_peerPort = 0;
     QTimer m_retryTimer;
+    QTimer m_connectTimer;
+    QTimer m_deadlineTimer;
 };

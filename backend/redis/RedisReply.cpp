@@ -1,6 +1,5 @@
 #include "redis/RedisReply.h"
 
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 RedisReply RedisReply::fromHiredis(const redisReply *r)
@@ -38,27 +37,6 @@ RedisReply RedisReply::fromHiredis(const redisReply *r)
     return out;
 }
 
-RedisError redisErrorFromContext(const redisAsyncContext *ac)
-{
-    if (!ac)
-        return {RedisError::Kind::Other, QStringLiteral("no redis context")};
-    // hiredis copies c.err into ac->err only after the connect/disconnect callbacks ran.
-    const int err = ac->err ? ac->err : ac->c.err;
-    const char *errstr = ac->err ? ac->errstr : ac->c.errstr;
-    const QString text = QString::fromUtf8(errstr ? errstr : "");
-    switch (err) {
-    case 0:
-        return {RedisError::Kind::Closed, QStringLiteral("connection closed")};
-    case REDIS_ERR_IO:
-        return {RedisError::Kind::Io, text.isEmpty() ? QStringLiteral("I/O error") : text};
-    case REDIS_ERR_EOF:
-        return {RedisError::Kind::Closed, text.isEmpty() ? QStringLiteral("server closed the connection") : text};
-    case REDIS_ERR_PROTOCOL:
-        return {RedisError::Kind::Protocol, text};
-    default:
-        return {RedisError::Kind::Other, text};
-    }
-}
 
 RedisError redisErrorFromReply(const RedisReply &reply)
 {

@@ -6,7 +6,6 @@
 #include <QList>
 
 struct redisReply;
-struct redisAsyncContext;
 
 // A deep copy of a hiredis reply, safe to keep after the callback returns (hiredis frees its
 // reply right after the callback).
@@ -27,5 +26,4 @@ struct RedisReply
 };
 
 // The one place that turns hiredis state into a RedisError.
-RedisError redisErrorFromContext(const redisAsyncContext *ac);
 RedisError redisErrorFromReply(const RedisReply &reply);
