@@ -18,6 +18,7 @@ private Q_SLOTS:
     void entryOrder();
     void connectionString_data();
     void connectionString();
+    void connectionStringOptions();
     void accept_data();
     void accept();
     void conversationId_data();
@@ -102,9 +103,17 @@ void TestParsers::connectionString_data()
     QTest::newRow("bad port") << "localhost:99999" << false << "" << 0 << "" << "" << "" << 0;
     QTest::newRow("port not a number") << "localhost:abc" << false << "" << 0 << "" << "" << "" << 0;
     QTest::newRow("empty port") << "localhost:" << false << "" << 0 << "" << "" << "" << 0;
-    QTest::newRow("rediss") << "rediss://h:6380" << false << "" << 0 << "" << "" << "" << 0;
+    QTest::newRow("rediss") << "rediss://:pw@h:6380/1" << true << "h" << 6380 << "" << "" << "pw" << 1;
+    QTest::newRow("azure") << "mycache.redis.cache.windows.net:6380,password=k3y=,ssl=True,abortConnect=False" << true
+                           << "mycache.redis.cache.windows.net" << 6380 << "" << "" << "k3y=" << 0;
+    QTest::newRow("ssl default port") << "mycache.example.net,ssl=true" << true << "mycache.example.net" << 6380 << "" << "" << "" << 0;
+    QTest::newRow("two endpoints") << "a:7001,b:7002,password=x" << true << "a" << 7001 << "" << "" << "x" << 0;
+    QTest::newRow("sentinel url") << "sentinel://:sp@s1:26379,s2:26380/mymaster?db=2" << true << "s1" << 26379 << "" << "" << "" << 2;
     QTest::newRow("http scheme") << "http://h:6379" << false << "" << 0 << "" << "" << "" << 0;
-    QTest::newRow("unknown option") << "h:1,colour=blue" << false << "" << 0 << "" << "" << "" << 0;
+    QTest::newRow("unknown option") << "h:1,colour=blue" << true << "h" << 1 << "" << "" << "" << 0; // ignored, with a warning
+    QTest::newRow("bad ssl value") << "h:1,ssl=maybe" << false << "" << 0 << "" << "" << "" << 0;
+    QTest::newRow("bad timeout") << "h:1,syncTimeout=soon" << false << "" << 0 << "" << "" << "" << 0;
+    QTest::newRow("sentinel without master") << "sentinel://s1:26379" << false << "" << 0 << "" << "" << "" << 0;
     QTest::newRow("bad db") << "h:1,defaultDatabase=-1" << false << "" << 0 << "" << "" << "" << 0;
     QTest::newRow("unbracketed v6") << "::1:6379" << false << "" << 0 << "" << "" << "" << 0;
     QTest::newRow("unix relative") << "unix://relative.sock" << false << "" << 0 << "" << "" << "" << 0;
@@ -140,6 +149,35 @@ void TestParsers::connectionString()
     QCOMPARE(cfg->password, password);
     QCOMPARE(cfg->database, db);
     QVERIFY(password.isEmpty() || !cfg->describe().contains(password));
+}
+
+void TestParsers::connectionStringOptions()
+{
+    // What the options do beyond host, port, credentials and database.
+    auto cfg = RedisConfig::parse(QStringLiteral("10.0.0.9:6380,ssl=True,sslHost=mycache.redis.cache.windows.net,connectTimeout=1500,"
+                                                 "syncTimeout=2500,allowAdmin=true,name=app"),
+                                  nullptr);
+    QVERIFY(cfg);
+    QVERIFY(cfg->tls);
+    QCOMPARE(cfg->tlsServerName, QStringLiteral("mycache.redis.cache.windows.net"));
+    QCOMPARE(cfg->connectTimeoutMs, 1500);
+    QCOMPARE(cfg->commandTimeoutMs, 2500);
+    QCOMPARE(cfg->ignored, (QStringList{QStringLiteral("allowAdmin"), QStringLiteral("name")}));
+    cfg = RedisConfig::parse(QStringLiteral("s1:26379,s2,serviceName=mymaster,password=pw"), nullptr);
+    QVERIFY(cfg);
+    QCOMPARE(cfg->sentinelMaster, QStringLiteral("mymaster"));
+    QCOMPARE(cfg->endpoints.size(), 2);
+    QCOMPARE(cfg->endpoints.at(1).second, 26379); // a sentinel's default port
+    QCOMPARE(cfg->sentinelPassword, QStringLiteral("pw"));
+    cfg = RedisConfig::parse(QStringLiteral("sentinel://:sp@s1:26379,s2:26380/mymaster"), nullptr);
+    QVERIFY(cfg);
+    QCOMPARE(cfg->sentinelMaster, QStringLiteral("mymaster"));
+    QCOMPARE(cfg->sentinelPassword, QStringLiteral("sp"));
+    QCOMPARE(cfg->endpoints.at(1), (QPair<QString, int>{QStringLiteral("s2"), 26380}));
+    QVERIFY(!cfg->describe().contains(QLatin1String("sp")));
+    cfg = RedisConfig::parse(QStringLiteral("rediss://h:6380"), nullptr);
+    QVERIFY(cfg && cfg->tls);
+    QVERIFY(cfg->describe().startsWith(QLatin1String("rediss://")));
 }
 
 void TestParsers::accept_data()

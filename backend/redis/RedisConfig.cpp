@@ -253,6 +253,12 @@ std::optional<RedisConfig> RedisConfig::parse(const QString &input, QString *err
             continue;
         const int eq = part.indexOf(QLatin1Char('='));
         if (eq < 0) { // an endpoint (the endpoint parts hold no password)
+            static const QStringList optionNames{QStringLiteral("password"), QStringLiteral("user"), QStringLiteral("ssl"),
+                                                 QStringLiteral("defaultdatabase"), QStringLiteral("servicename"), QStringLiteral("sslhost")};
+            if (optionNames.contains(part.toLower())) {
+                *error = QStringLiteral("option \"%1\" is not key=value").arg(part);
+                return std::nullopt;
+            }
             RedisConfig one;
             one.port = -1;
             if (!parseHostPort(part, &one, error))

@@ -69,8 +69,13 @@ RedisConnection::RedisConnection(const RedisConfig &config, const QString &name,
     connect(&m_retryTimer, &QTimer::timeout, this, &RedisConnection::startConnect);
     m_connectTimer.setSingleShot(true);
     connect(&m_connectTimer, &QTimer::timeout, this, [this] {
-        lost({RedisError::Kind::Timeout,
-              QStringLiteral("no connection to %1 within %2 ms").arg(peer()).arg(m_config.connectTimeoutMs)});
+        auto *tls = qobject_cast<QSslSocket *>(m_device);
+        if (tls && tls->state() == QAbstractSocket::ConnectedState && !tls->isEncrypted())
+            lost({RedisError::Kind::Timeout, QStringLiteral("TLS handshake with %1 did not complete within %2 ms (is it a TLS port?)")
+                                                 .arg(peer())
+                                                 .arg(m_config.connectTimeoutMs)});
+        else
+            lost({RedisError::Kind::Timeout, QStringLiteral("no connection to %1 within %2 ms").arg(peer()).arg(m_config.connectTimeoutMs)});
     });
     // The oldest call is the one whose reply comes next: checked a few times per timeout.
     m_deadlineTimer.setInterval(std::clamp(m_config.commandTimeoutMs / 4, 20, 500));

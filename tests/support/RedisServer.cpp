@@ -27,6 +27,13 @@ bool RedisServer::start(bool appendOnly)
     return launch();
 }
 
+bool RedisServer::startTls(const Tls &tls)
+{
+    m_tls = tls;
+    m_port = freePort();
+    return launch();
+}
+
 bool RedisServer::restart(bool untilLoaded)
 {
     return launch(untilLoaded);
@@ -34,11 +41,15 @@ bool RedisServer::restart(bool untilLoaded)
 
 bool RedisServer::launch(bool untilLoaded)
 {
-    QStringList args{QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"), QStringLiteral("127.0.0.1"),
+    QStringList args{QStringLiteral("--port"), QString::number(m_tls ? 0 : m_port), QStringLiteral("--bind"), QStringLiteral("127.0.0.1"),
                      QStringLiteral("--dir"), m_dir.path(), QStringLiteral("--save"), QString(),
                      QStringLiteral("--daemonize"), QStringLiteral("no"), QStringLiteral("--loglevel"), QStringLiteral("notice")};
     if (m_appendOnly)
         args << QStringLiteral("--appendonly") << QStringLiteral("yes") << QStringLiteral("--appendfsync") << QStringLiteral("always");
+    if (m_tls)
+        args << QStringLiteral("--tls-port") << QString::number(m_port) << QStringLiteral("--tls-cert-file") << m_tls->cert
+             << QStringLiteral("--tls-key-file") << m_tls->key << QStringLiteral("--tls-ca-cert-file") << m_tls->ca
+             << QStringLiteral("--tls-auth-clients") << (m_tls->authClients ? QStringLiteral("yes") : QStringLiteral("no"));
     args += m_extraArgs;
     m_process.start(QStringLiteral("redis-server"), args);
     if (!m_process.waitForStarted(5000)) {
@@ -81,7 +92,13 @@ void RedisServer::kill()
 QByteArray RedisServer::cli(const QStringList &args) const
 {
     QProcess p;
-    p.start(QStringLiteral("redis-cli"), QStringList{QStringLiteral("-p"), QString::number(m_port)} + args);
+    QStringList options{QStringLiteral("-p"), QString::number(m_port)};
+    if (m_tls) {
+        options << QStringLiteral("--tls") << QStringLiteral("--cacert") << m_tls->ca;
+        if (m_tls->authClients)
+            options << QStringLiteral("--cert") << m_tls->clientCert << QStringLiteral("--key") << m_tls->clientKey;
+    }
+    p.start(QStringLiteral("redis-cli"), options + args);
     p.waitForFinished(5000);
     return p.readAllStandardOutput().trimmed();
 }

@@ -4,6 +4,7 @@
 #include <QString>
 #include <QStringList>
 #include <QTemporaryDir>
+#include <optional>
 
 // Test fixture: a real redis-server on a free loopback port, its files in a temporary
 // directory, stopped (and the directory removed) by the destructor.
@@ -19,6 +20,16 @@ public:
 
     // appendOnly: AOF on with fsync always, so that kill + restart keeps every write.
     bool start(bool appendOnly = false);
+    // TLS only (no plaintext port): the server's certificate and key, the CA that clients
+    // must present certificates from when authClients is set (see TestCertificates).
+    struct Tls
+    {
+        QString ca, cert, key;
+        bool authClients = false;
+        QString clientCert, clientKey; // what cli() presents when authClients is set
+    };
+    bool startTls(const Tls &tls);
+    QString tlsConnectionString() const { return QStringLiteral("rediss://localhost:%1").arg(m_port); }
     void stop();             // SIGTERM and wait
     void kill();             // SIGKILL and wait: a crash
     // Start again on the same port and directory. untilLoaded false: return once the server
@@ -41,6 +52,7 @@ public:
 private:
     bool launch(bool untilLoaded = true);
     QStringList m_extraArgs;
+    std::optional<Tls> m_tls;
     QTemporaryDir m_dir;
     QProcess m_process;
     quint16 m_port = 0;
