@@ -6,6 +6,7 @@
 #include "http/StreamResponse.h"
 #include "redis/EmbeddedRedis.h"
 #include "redis/RedisConnection.h"
+#include "redis/SentinelWatcher.h"
 #include "runs/RunManager.h"
 #include "runs/RunRecovery.h"
 #include "streams/StreamHub.h"
@@ -124,6 +125,16 @@ void Backend::startWith(const RedisConfig &parsed)
     m_writer = new StreamWriter(writerConnection, this);
     m_writer->setTtlMs(m_config.ttlMs);
     m_writer->setMaxBufferedBytes(m_config.writeBufferBytes);
+    const int waitReplicas = m_config.redisWaitReplicas >= 0 ? m_config.redisWaitReplicas : redis.isSentinel() ? 1 : 0;
+    m_writer->setWaitReplicas(waitReplicas, qMin(500, redis.commandTimeoutMs / 2));
+    if (redis.isSentinel()) {
+        // Every data connection moves to the new primary as soon as the sentinels say so.
+        auto *watcher = new SentinelWatcher(redis, this);
+        connect(watcher, &SentinelWatcher::switched, this, [this](const QString &host, int port) {
+            for (RedisConnection *c : std::as_const(m_connections))
+                c->reconnect(QStringLiteral("the sentinels moved the primary to %1:%2").arg(host).arg(port));
+        });
+    }
     m_hub = new StreamHub(query, blocking, this);
     // Streams written here are read when their write is acknowledged; only streams written by
     // other instances need the shared blocking reads.

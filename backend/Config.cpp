@@ -63,8 +63,9 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
     const QCommandLineOption redisCert(QStringLiteral("redis-cert"), QStringLiteral("PEM client certificate for a TLS Redis that wants one (mutual TLS)."), QStringLiteral("file"));
     const QCommandLineOption redisKey(QStringLiteral("redis-key"), QStringLiteral("The PEM private key for --redis-cert."), QStringLiteral("file"));
     const QCommandLineOption redisInsecure(QStringLiteral("redis-tls-insecure"), QStringLiteral("Do not verify the TLS Redis's certificate (testing only; logged)."));
+    const QCommandLineOption redisWait(QStringLiteral("redis-wait-replicas"), QStringLiteral("A chunk counts as stored once this many replicas have it (WAIT); default 1 with Sentinel, else 0."), QStringLiteral("n"));
     const QCommandLineOption clientBuffer(QStringLiteral("client-buffer-bytes"), QStringLiteral("Unsent bytes a stream holds for a client that reads too slowly before it is dropped; it can resume from its last id (default 16777216)."), QStringLiteral("bytes"));
-    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, apiKeys, rate, burst, perKey, total, grace, writeBuffer, clientBuffer, tlsCert, tlsKey, bench, dataDir, redisTimeout, redisCa, redisCert, redisKey, redisInsecure});
+    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, apiKeys, rate, burst, perKey, total, grace, writeBuffer, clientBuffer, tlsCert, tlsKey, bench, dataDir, redisTimeout, redisCa, redisCert, redisKey, redisInsecure, redisWait});
 
     if (!p.parse(arguments)) {
         *error = p.errorText();
@@ -108,6 +109,13 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
             return std::nullopt;
         }
         c.redisTimeoutMs = int(n);
+    }
+    if (const QString v = value(redisWait, "REDIS_WAIT_REPLICAS"); !v.isEmpty()) {
+        if (!toInt(v, 0, 16, &n)) {
+            *error = QStringLiteral("invalid --redis-wait-replicas \"%1\" (0 to 16)").arg(v);
+            return std::nullopt;
+        }
+        c.redisWaitReplicas = int(n);
     }
     c.redisCaFile = value(redisCa, "REDIS_TLS_CA");
     c.redisCertFile = value(redisCert, "REDIS_TLS_CERT");

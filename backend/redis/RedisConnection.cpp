@@ -121,6 +121,12 @@ void RedisConnection::close()
         lost({RedisError::Kind::Closed, QStringLiteral("connection closed")});
 }
 
+void RedisConnection::reconnect(const QString &why)
+{
+    if (m_device)
+        lost({RedisError::Kind::Closed, why});
+}
+
 void RedisConnection::startConnect()
 {
     if (!m_wanted || m_device)
@@ -400,6 +406,14 @@ void RedisConnection::onReadyRead()
                 break;
             // Freed through the reader's functions (the arena), which outlive any reset below.
             auto freeObject = m_reader->fn->freeObject;
+            if (m_calls.empty() && m_push && m_state == State::Ready) {
+                const RedisReply message = RedisReply::fromHiredis(static_cast<redisReply *>(reply));
+                freeObject(reply);
+                m_push(message);
+                if (generation != m_generation)
+                    return;
+                continue;
+            }
             if (m_calls.empty()) {
                 freeObject(reply);
                 lost({RedisError::Kind::Protocol, QStringLiteral("%1 sent a reply nobody asked for").arg(peer())});

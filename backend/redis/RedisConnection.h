@@ -58,6 +58,13 @@ public:
     // The server this connection talks to now (after Sentinel resolution), for logs.
     QString peer() const;
 
+    // Drops the connection now and connects again (through the sentinels when configured):
+    // e.g. the sentinels announced a new primary. Pending commands fail with `why`.
+    void reconnect(const QString &why);
+    // Subscriber connections: replies that answer no command (pub/sub messages) go here
+    // instead of being a protocol error.
+    void setPushHandler(std::function<void(const RedisReply &message)> handler) { m_push = std::move(handler); }
+
     // Returns false (and calls cb with the error) when the command could not be queued.
     bool command(const QList<QByteArray> &args, Callback cb = {});
     bool commandRaw(const QList<QByteArray> &args, RawCallback cb);
@@ -113,4 +120,5 @@ private:
     QTimer m_retryTimer;
     QTimer m_connectTimer;
     QTimer m_deadlineTimer;
+    std::function<void(const RedisReply &)> m_push;
 };

@@ -112,6 +112,7 @@ constexpr int kMaxCallsPerStream = 2;
 // Backoff after a transient error reply (LOADING, BUSY, ...): doubled per attempt up to the cap.
 constexpr int kFirstRetryMs = 50;
 constexpr int kMaxRetryMs = 1000;
+constexpr qint64 kReplicasGoneMs = 3000; // see StreamWriter::replicasGone
 
 qint64 monotonicNs()
 {
@@ -135,6 +136,8 @@ StreamWriter::StreamWriter(RedisConnection *connection, QObject *parent)
             markReady(it.key(), it.value());
         scheduleFlush();
     });
+    m_replicaProbe.setInterval(1000);
+    connect(&m_replicaProbe, &QTimer::timeout, this, &StreamWriter::probeReplicas);
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, [this] {
         for (auto it = m_streams.begin(); it != m_streams.end(); ++it)
@@ -181,6 +184,40 @@ void StreamWriter::retryLater(const RedisError &error)
     if (m_retryBackoffMs == kFirstRetryMs)
         qCWarning(lcWriter).noquote() << "Redis answered" << error.message << "- writes wait and are retried";
     m_retryTimer.start(m_retryBackoffMs);
+}
+
+// A primary without its replicas for kReplicasGoneMs (a failover leaves the new primary alone
+// until the old one rejoins; a dead replica may never come back): acknowledging only what
+// replicas have would stop every run, so chunks are acknowledged from the primary alone
+// until ROLE lists enough replicas again. Shorter than that, the writes wait: the sentinels
+// announce a switch well within it, and what a demoted primary took is then sent again.
+bool StreamWriter::replicasGone(int acknowledged)
+{
+    const qint64 now = monotonicNs() / 1000000;
+    if (m_waitFailingSinceMs < 0)
+        m_waitFailingSinceMs = now;
+    if (now - m_waitFailingSinceMs < kReplicasGoneMs)
+        return false;
+    m_waitDegraded = true;
+    qCWarning(lcWriter).noquote() << "only" << acknowledged << "of" << m_waitReplicas << "replicas for"
+                                  << kReplicasGoneMs << "ms: chunks are acknowledged from the primary alone until they are back";
+    m_replicaProbe.start();
+    return true;
+}
+
+void StreamWriter::probeReplicas()
+{
+    if (!m_connection->isConnected())
+        return;
+    // ROLE on a primary: ["master", offset, [[ip, port, offset], ...]].
+    m_connection->command({"ROLE"}, [this](const RedisReply &reply, const RedisError &error) {
+        if (error.isError() || reply.elements.size() < 3 || reply.elements.at(2).elements.size() < m_waitReplicas)
+            return;
+        qCInfo(lcWriter).noquote() << "replicas are back:" << reply.elements.at(2).elements.size() << "- chunks wait for them again";
+        m_waitDegraded = false;
+        m_waitFailingSinceMs = -1;
+        m_replicaProbe.stop();
+    });
 }
 
 void StreamWriter::prime(const QByteArray &conversationId, const EntryId &last)
@@ -387,14 +424,75 @@ void StreamWriter::sendCall(std::vector<CallPart> parts, bool useEval)
     const QByteArrayView resp = cmd.finish();
     m_lastCallBytes = qMin<qsizetype>(resp.size(), 1 << 20);
     const qint64 sentNs = monotonicNs();
-    m_connection->commandFormatted(resp, [this, sentNs, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
-        if (reply)
+    if (m_waitReplicas <= 0 || m_waitDegraded) {
+        m_connection->commandFormatted(resp, [this, sentNs, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
+            if (reply)
+                Metrics::instance().appendLatency(double(monotonicNs() - sentNs) / 1e9);
+            onCallReply(std::move(parts), reply, error);
+        });
+        return;
+    }
+    // Acknowledged only once the entries are on the replicas too (WAIT, pipelined right
+    // behind the call): a failover then cannot lose a chunk a reader has already seen. Fewer
+    // replicas than asked within the timeout: a transient error, the batch goes again with
+    // its ids (on the new primary after a failover; skipped where it already landed).
+    struct Pending
+    {
+        RedisError error;
+        std::vector<RedisError> results;
+    };
+    auto result = std::make_shared<Pending>();
+    const size_t n = parts.size();
+    m_connection->commandFormatted(resp, [result, n](const redisReply *reply, const RedisError &error) {
+        result->error = error;
+        result->results = partResults(reply, n, error);
+    });
+    const int wanted = m_waitReplicas;
+    const int timeoutMs = m_waitTimeoutMs;
+    m_connection->command({"WAIT", QByteArray::number(wanted), QByteArray::number(timeoutMs)},
+                          [this, sentNs, result, wanted, timeoutMs, parts = std::move(parts)](const RedisReply &reply, const RedisError &error) mutable {
+        if (result->results.size() != parts.size()) // the connection went before the call's reply
+            result->results.assign(parts.size(), error);
+        if (!result->error.isError() && !error.isError())
             Metrics::instance().appendLatency(double(monotonicNs() - sentNs) / 1e9);
-        onCallReply(std::move(parts), reply, error);
+        const bool replicated = !error.isError() && reply.integer >= wanted;
+        if (replicated)
+            m_waitFailingSinceMs = -1;
+        if (!result->error.isError() && !replicated && !replicasGone(error.isError() ? 0 : int(reply.integer))) {
+            const RedisError notReplicated = error.isError() ? error
+                : RedisError{RedisError::Kind::Reply, QStringLiteral("TRYAGAIN the entries reached %1 of %2 replicas within %3 ms (WAIT)")
+                                                          .arg(reply.integer).arg(wanted).arg(timeoutMs)};
+            for (RedisError &r : result->results)
+                if (!r.isError())
+                    r = notReplicated;
+        }
+        finishCall(std::move(parts), result->error, result->results);
     });
 }
 
+// One result per part of a call: its error reply, or none.
+std::vector<RedisError> StreamWriter::partResults(const redisReply *reply, size_t parts, const RedisError &error)
+{
+    std::vector<RedisError> out(parts);
+    const bool wellFormed = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == parts;
+    for (size_t i = 0; i < parts; ++i) {
+        if (error.isError())
+            out[i] = error;
+        else if (!wellFormed)
+            out[i] = {RedisError::Kind::Protocol, QStringLiteral("unexpected reply to the append script")};
+        else if (reply->element[i]->type == REDIS_REPLY_ERROR)
+            out[i] = {RedisError::Kind::Reply, QString::fromUtf8(reply->element[i]->str, int(reply->element[i]->len))};
+    }
+    return out;
+}
+
 void StreamWriter::onCallReply(std::vector<CallPart> parts, const redisReply *reply, const RedisError &error)
+{
+    const size_t n = parts.size();
+    finishCall(std::move(parts), error, partResults(reply, n, error));
+}
+
+void StreamWriter::finishCall(std::vector<CallPart> parts, const RedisError &error, const std::vector<RedisError> &results)
 {
     if (error.kind == RedisError::Kind::Reply && error.message.startsWith(QLatin1String("NOSCRIPT"))) {
         if (m_connection->isConnected()) {
@@ -406,21 +504,10 @@ void StreamWriter::onCallReply(std::vector<CallPart> parts, const redisReply *re
         retryLater(error); // before the parts: they must not be sent again before the backoff
     else if (!error.isError())
         m_retryBackoffMs = 0;
-    const bool wellFormed = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == parts.size();
     for (size_t i = 0; i < parts.size(); ++i) {
-        if (error.isError() || !wellFormed) {
-            finishPart(parts[i],
-                       error.isError() ? error : RedisError{RedisError::Kind::Protocol, QStringLiteral("unexpected reply to the append script")});
-            continue;
-        }
-        const redisReply *r = reply->element[i];
-        if (r->type == REDIS_REPLY_ERROR) {
-            const RedisError partError{RedisError::Kind::Reply, QString::fromUtf8(r->str, int(r->len))};
-            if (partError.isTransientReply())
-                retryLater(partError);
-            finishPart(parts[i], partError);
-        } else
-            finishPart(parts[i], {});
+        if (results[i].isTransientReply())
+            retryLater(results[i]);
+        finishPart(parts[i], results[i]);
     }
     flush(); // streams that queued more while this call was out
 }

@@ -37,6 +37,13 @@ public:
     void setTtlMs(qint64 ttlMs) { m_ttlMs = ttlMs; }
     qint64 ttlMs() const { return m_ttlMs; }
     void setMaxBufferedBytes(qint64 bytes) { m_maxBufferedBytes = bytes; }
+    // Entries count as stored once this many replicas have them too (WAIT after each call);
+    // 0 = the primary's acknowledgement is enough.
+    void setWaitReplicas(int replicas, int timeoutMs = 1000)
+    {
+        m_waitReplicas = replicas;
+        m_waitTimeoutMs = timeoutMs;
+    }
 
     // Makes the next id for this stream greater than `last` (e.g. the top entry of an existing
     // conversation before a new turn).
@@ -119,9 +126,13 @@ private:
     void markReady(const QByteArray &conversationId, Stream &s);
     void sendCall(std::vector<CallPart> parts, bool useEval);
     void onCallReply(std::vector<CallPart> parts, const redisReply *reply, const RedisError &error);
+    static std::vector<RedisError> partResults(const redisReply *reply, size_t parts, const RedisError &error);
+    void finishCall(std::vector<CallPart> parts, const RedisError &error, const std::vector<RedisError> &results);
     void finishPart(const CallPart &part, const RedisError &error);
     void enqueue(const QByteArray &conversationId, Pending pending, bool terminal);
     void retryLater(const RedisError &error);
+    bool replicasGone(int acknowledged);
+    void probeReplicas();
     // The whenStored() callbacks now due (all: the stream failed); the caller runs them last.
     static std::vector<std::function<void(const RedisError &)>> takeDueWaiters(Stream &s, bool all);
 
@@ -137,4 +148,9 @@ private:
     bool m_flushScheduled = false;
     QTimer m_retryTimer; // armed after a transient error reply: everything queued goes out again
     int m_retryBackoffMs = 0;
+    int m_waitReplicas = 0;
+    int m_waitTimeoutMs = 1000;
+    qint64 m_waitFailingSinceMs = -1; // since when WAIT has come back short
+    bool m_waitDegraded = false; // acknowledging from the primary alone (see replicasGone)
+    QTimer m_replicaProbe;
 };
