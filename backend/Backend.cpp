@@ -129,6 +129,9 @@ void Backend::startWith(const RedisConfig &redis)
     limits.requestTimeoutMs = m_config.requestTimeoutMs;
     limits.maxHeaderBytes = m_config.maxHeaderBytes;
     limits.maxBodyBytes = m_config.maxPromptBytes + 64 * 1024; // JSON escaping of a maximal prompt
+    // The guard refuses keyless requests before their body, with ApiServer's 401 and CORS.
+    limits.access = std::make_shared<const AccessControl>(m_config.apiKeys);
+    limits.allowedOrigins = m_config.allowedOrigins;
     QTcpServer *tcp = nullptr;
     if (!m_config.tlsCertificate.isEmpty()) {
         QString error;
