@@ -9,6 +9,7 @@
 #include "TestBackend.h"
 #include "agents/Itinerary.h"
 #include "http/GuardedTcpServer.h"
+#include "http/RequestHead.h"
 
 #include <QFile>
 #include <QJsonDocument>
@@ -25,6 +26,7 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <fcntl.h>
+#include <limits>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -157,6 +159,14 @@ class TestFraming : public QObject
     Q_OBJECT
 private Q_SLOTS:
     void initTestCase();
+    // RequestHead alone (pure)
+    void headEnd_data();
+    void headEnd();
+    void headCheck_data();
+    void headCheck();
+    void requestLineCheckedEarly_data();
+    void requestLineCheckedEarly();
+    // the guard on the real server
     void chunkedBodyIsRefusedBeforeItIsRead();
     void bareLfHeadWithLargeBodyIsRefused();
     void keylessRequestIsRefusedBeforeItsBody_data();
@@ -192,6 +202,132 @@ void TestFraming::initTestCase()
     keyed.apiKeys = {QString::fromUtf8(kKey)};
     m_keyed = startTestBackend(keyed, m_redis.connectionString());
     QVERIFY(m_keyed);
+}
+
+void TestFraming::headEnd_data()
+{
+    QTest::addColumn<QByteArray>("data");
+    QTest::addColumn<int>("end");
+    QTest::newRow("CRLF") << QByteArray("GET / HTTP/1.1\r\nHost: x\r\n\r\nbody") << 27;
+    QTest::newRow("bare LF") << QByteArray("GET / HTTP/1.1\nHost: x\n\nbody") << 24;
+    QTest::newRow("LF then CRLF") << QByteArray("GET / HTTP/1.1\r\nHost: x\n\r\nbody") << 26;
+    QTest::newRow("request line only") << QByteArray("GET / HTTP/1.0\r\n\r\n") << 18;
+    QTest::newRow("request line only, LF") << QByteArray("GET / HTTP/1.0\n\n") << 16;
+    QTest::newRow("empty lines first") << QByteArray("\r\n\nGET / HTTP/1.0\r\n\r\n") << 21;
+    QTest::newRow("incomplete") << QByteArray("GET / HTTP/1.1\r\nHost: x\r\n") << -1;
+    QTest::newRow("CR of the last CRLF missing its LF") << QByteArray("GET / HTTP/1.1\r\nHost: x\r\n\r") << -1;
+    QTest::newRow("only empty lines") << QByteArray("\r\n\r\n\n") << -1;
+    QTest::newRow("CR CR LF is not an empty line") << QByteArray("GET / HTTP/1.1\r\n\r\r\nX: y\r\n\r\n") << 27;
+}
+
+void TestFraming::headEnd()
+{
+    QFETCH(QByteArray, data);
+    QFETCH(int, end);
+    QCOMPARE(RequestHead::findEnd(data), qsizetype(end));
+    // Fed in pieces with the hint, the same end.
+    qsizetype searched = 0, found = -1;
+    for (qsizetype n = 1; n <= data.size() && found < 0; ++n) {
+        found = RequestHead::findEnd(QByteArrayView(data).first(n), searched);
+        searched = n;
+    }
+    QCOMPARE(found, qsizetype(end));
+}
+
+void TestFraming::headCheck_data()
+{
+    QTest::addColumn<QByteArray>("head");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<qint64>("contentLength");
+    QTest::addColumn<bool>("keepAlive");
+    const QByteArray get = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    QTest::newRow("plain GET") << get + "\r\n" << 0 << qint64(0) << true;
+    QTest::newRow("bare LF") << QByteArray("GET / HTTP/1.1\nHost: x\nAccept: */*\n\n") << 0 << qint64(0) << true;
+    QTest::newRow("POST with a length") << QByteArray("POST /api/agent/create HTTP/1.1\r\nHost: 127.0.0.1:7071\r\nContent-Length: 0012\r\n\r\n") << 0
+                                        << qint64(12) << true;
+    QTest::newRow("OWS and tabs around a value") << get + "X-A: \t v a \t\r\nContent-Length:5 \r\n\r\n" << 0 << qint64(5) << true;
+    QTest::newRow("obs-text in a value") << get + "X-A: caf\xc3\xa9\r\n\r\n" << 0 << qint64(0) << true;
+    QTest::newRow("huge length") << get + "Content-Length: 99999999999999999999999\r\n\r\n" << 0 << std::numeric_limits<qint64>::max() << true;
+    QTest::newRow("Connection: close") << get + "Connection: close\r\n\r\n" << 0 << qint64(0) << false;
+    QTest::newRow("Connection list") << get + "Connection: Upgrade, CLOSE\r\n\r\n" << 0 << qint64(0) << false;
+    QTest::newRow("HTTP/1.0") << QByteArray("GET / HTTP/1.0\r\n\r\n") << 0 << qint64(0) << false;
+    QTest::newRow("HTTP/1.0 keep-alive") << QByteArray("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n") << 0 << qint64(0) << true;
+    QTest::newRow("absolute form") << QByteArray("GET http://x/healthz HTTP/1.1\r\nHost: x\r\n\r\n") << 0 << qint64(0) << true;
+    QTest::newRow("asterisk form") << QByteArray("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n") << 0 << qint64(0) << true;
+    QTest::newRow("asterisk form with GET") << QByteArray("GET * HTTP/1.1\r\nHost: x\r\n\r\n") << 400 << qint64(0) << true;
+    QTest::newRow("IPv6 Host") << QByteArray("GET / HTTP/1.1\r\nHost: [::1]:7071\r\n\r\n") << 0 << qint64(0) << true;
+    QTest::newRow("empty Host") << QByteArray("GET / HTTP/1.1\r\nHost:\r\n\r\n") << 0 << qint64(0) << true;
+    QTest::newRow("Host with userinfo") << QByteArray("GET / HTTP/1.1\r\nHost: a@b\r\n\r\n") << 400 << qint64(0) << true;
+    QTest::newRow("CL + TE") << get + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n" << 400 << qint64(3) << true;
+    QTest::newRow("TE in two fields, chunked last") << get + "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" << 411 << qint64(0)
+                                                    << true;
+    QTest::newRow("TE chunked then gzip") << get + "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n" << 400 << qint64(0) << true;
+    QTest::newRow("TE chunked with a trailing comma") << get + "Transfer-Encoding: chunked,\r\n\r\n" << 400 << qint64(0) << true;
+    QTest::newRow("TE uppercase CHUNKED") << get + "Transfer-Encoding: CHUNKED\r\n\r\n" << 411 << qint64(0) << true;
+    QTest::newRow("TE in HTTP/1.0") << QByteArray("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n") << 400 << qint64(0) << false;
+    QTest::newRow("100 fields") << [] {
+        QByteArray h = "GET / HTTP/1.1\r\n";
+        for (int i = 0; i < 99; ++i)
+            h += "X-" + QByteArray::number(i) + ": v\r\n";
+        return h + "Host: x\r\n\r\n";
+    }() << 0 << qint64(0) << true;
+    QTest::newRow("101 fields") << [] {
+        QByteArray h = "GET / HTTP/1.1\r\nHost: x\r\n";
+        for (int i = 0; i < 100; ++i)
+            h += "X-" + QByteArray::number(i) + ": v\r\n";
+        return h + "\r\n";
+    }() << 431 << qint64(0) << true;
+    QTest::newRow("a field of 8000 bytes") << get + "X: " + QByteArray(7997, 'a') + "\r\n\r\n" << 0 << qint64(0) << true;
+    QTest::newRow("a field of 8001 bytes") << get + "X: " + QByteArray(7998, 'a') + "\r\n\r\n" << 431 << qint64(0) << true;
+    QTest::newRow("DEL in a value") << get + "X: a\x7f\r\n\r\n" << 400 << qint64(0) << true;
+    QTest::newRow("DEL in the target") << QByteArray("GET /\x7f HTTP/1.1\r\nHost: x\r\n\r\n") << 400 << qint64(0) << true;
+    QTest::newRow("trailing space after the version") << QByteArray("GET / HTTP/1.1 \r\nHost: x\r\n\r\n") << 400 << qint64(0) << true;
+    QTest::newRow("CONNECT") << QByteArray("CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n") << 501 << qint64(0) << true;
+    QTest::newRow("TRACE") << QByteArray("TRACE / HTTP/1.1\r\nHost: x\r\n\r\n") << 501 << qint64(0) << true;
+}
+
+void TestFraming::headCheck()
+{
+    QFETCH(QByteArray, head);
+    QFETCH(int, status);
+    QFETCH(qint64, contentLength);
+    QFETCH(bool, keepAlive);
+    QCOMPARE(RequestHead::findEnd(head), head.size());
+    const RequestHead h = RequestHead::parse(head);
+    QVERIFY2(h.status == status, h.error.constData());
+    QVERIFY(h.status == 0 || !h.error.isEmpty());
+    if (status == 0) {
+        QCOMPARE(h.contentLength, contentLength);
+        QCOMPARE(h.keepAlive, keepAlive);
+        // The same head with bare LFs means the same.
+        const RequestHead lf = RequestHead::parse(QByteArray(head).replace("\r\n", "\n"));
+        QCOMPARE(lf.status, 0);
+        QCOMPARE(lf.fields, h.fields);
+    }
+}
+
+void TestFraming::requestLineCheckedEarly_data()
+{
+    QTest::addColumn<QByteArray>("data");
+    QTest::addColumn<int>("status");
+    QTest::newRow("nothing yet") << QByteArray("GET /heal") << -1;
+    QTest::newRow("empty lines only") << QByteArray("\r\n\r\n") << -1;
+    QTest::newRow("a good line") << QByteArray("GET /healthz HTTP/1.1\r\nHo") << 0;
+    QTest::newRow("HTTP/0.9") << QByteArray("GET /healthz\r\n") << 400;
+    QTest::newRow("HTTP/0.9, bare LF") << QByteArray("GET /healthz\n") << 400;
+    QTest::newRow("TLS on the plain port") << bytes("\x16\x03\x01\x02\x00\x01\n") << 400;
+    QTest::newRow("505 before the headers") << QByteArray("GET / HTTP/3.0\r\n") << 505;
+    QTest::newRow("501 before the headers") << QByteArray("BREW /pot HTTP/1.1\r\n") << 501;
+    QTest::newRow("HTTP/2 preface") << QByteArray("PRI * HTTP/2.0\r\n") << 505;
+}
+
+void TestFraming::requestLineCheckedEarly()
+{
+    QFETCH(QByteArray, data);
+    QFETCH(int, status);
+    QByteArray why;
+    QCOMPARE(RequestHead::checkRequestLine(data, &why), status);
+    QCOMPARE(why.isEmpty(), status <= 0);
 }
 
 void TestFraming::chunkedBodyIsRefusedBeforeItIsRead()

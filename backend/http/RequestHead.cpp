@@ -117,10 +117,6 @@ bool parseRequestLine(QByteArrayView line, RequestHead *h)
     for (const char c : target)
         if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
             return fail(h, 400, "a control character in the request target");
-    const bool absolute = target.startsWith("http://") || target.startsWith("https://") || target.startsWith("HTTP://")
-        || target.startsWith("HTTPS://");
-    if (!target.startsWith('/') && !absolute && !(target == "*" && method == "OPTIONS"))
-        return fail(h, 400, "the request target is not a path");
     if (version.size() != 8 || !version.startsWith("HTTP/") || version[5] < '0' || version[5] > '9' || version[6] != '.'
         || version[7] < '0' || version[7] > '9')
         return fail(h, 400, "malformed HTTP version in the request line");
@@ -129,6 +125,10 @@ bool parseRequestLine(QByteArrayView line, RequestHead *h)
     static const QByteArrayView known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"};
     if (std::find(std::begin(known), std::end(known), method) == std::end(known))
         return fail(h, 501, "the method " + method.toByteArray() + " is not implemented");
+    const bool absolute = target.startsWith("http://") || target.startsWith("https://") || target.startsWith("HTTP://")
+        || target.startsWith("HTTPS://");
+    if (!target.startsWith('/') && !absolute && !(target == "*" && method == "OPTIONS"))
+        return fail(h, 400, "the request target is not a path");
     h->method = method.toByteArray();
     h->target = target.toByteArray();
     h->minorVersion = version[7] - '0';
