@@ -155,6 +155,9 @@ void Backend::startWith(const RedisConfig &parsed)
     limits.requestTimeoutMs = m_config.requestTimeoutMs;
     limits.maxHeaderBytes = m_config.maxHeaderBytes;
     limits.maxBodyBytes = m_config.maxBodyBytes();
+    // The guard refuses keyless requests before their body, with ApiServer's 401 and CORS.
+    limits.access = std::make_shared<const AccessControl>(m_config.apiKeys);
+    limits.allowedOrigins = m_config.allowedOrigins;
     QTcpServer *tcp = nullptr;
     if (!m_config.tlsCertificate.isEmpty()) {
         QString error;

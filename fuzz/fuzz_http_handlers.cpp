@@ -12,7 +12,11 @@
 //  - it starts with "HTTP/1.1 ", and so does every response after the body of the previous one
 //    (Content-Length is right: no response splitting / desync);
 //  - every header line is "Name: value" with a known name and no control characters: nothing
-//    from the input ends up as a header line of its own (CR/LF injection).
+//    from the input ends up as a header line of its own (CR/LF injection);
+//  - a response to HEAD has no body (the pipelined requests are found with RequestHead);
+//  - a first head that RequestHead refuses (ambiguous framing, obs-fold, bad request line...)
+//    gets exactly that status, one response, and the connection closed: nothing hidden behind
+//    it is answered.
 // Any ASan/UBSan report in the backend is a crash as usual.
 //
 // Environment: FUZZ_VERBOSE=1 keeps the backend's logging; FUZZ_HTTP_TRACE=1 prints each
@@ -22,6 +26,7 @@
 
 #include "Backend.h"
 #include "Config.h"
+#include "http/RequestHead.h"
 
 #include <QCoreApplication>
 #include <QEventLoop>
@@ -205,11 +210,35 @@ void fail(const QByteArray &input, const Exchange &x, const char *why)
     FUZZ_CHECK(false, "%s", why);
 }
 
+// For each request the input makes (as the guard delimits them), whether it is HEAD; stops at the
+// first head that is incomplete or refused.
+QList<bool> headRequests(const QByteArray &input)
+{
+    QList<bool> out;
+    qsizetype pos = 0;
+    while (pos < input.size()) {
+        const QByteArrayView rest = QByteArrayView(input).sliced(pos);
+        const qsizetype end = RequestHead::findEnd(rest);
+        if (end < 0)
+            break;
+        const RequestHead head = RequestHead::parse(rest.first(end));
+        if (head.status != 0)
+            break;
+        out << head.isHead();
+        if (head.contentLength > input.size() - pos - end)
+            break;
+        pos += end + head.contentLength;
+    }
+    return out;
+}
+
 void checkReply(const QByteArray &input, const Exchange &x)
 {
     const QByteArray &r = x.reply;
     if (r.isEmpty())
         return;
+    const QList<bool> head = headRequests(input);
+    int index = 0;
     qsizetype pos = 0;
     while (pos < r.size()) {
         if (!r.mid(pos, 9).startsWith(QByteArray("HTTP/1.1 ").left(qMin<qsizetype>(9, r.size() - pos))))
@@ -254,8 +283,33 @@ void checkReply(const QByteArray &input, const Exchange &x)
         }
         if (contentLength < 0)
             return; // a stream: the body runs to the end of the connection
-        pos = end + 4 + contentLength;
+        const bool headersOnly = index < head.size() && head.at(index);
+        pos = end + 4 + (headersOnly ? 0 : contentLength);
+        ++index;
     }
+}
+
+// A first head the guard's check refuses is answered with that status alone, and closed.
+void checkRefusal(const QByteArray &input, const Exchange &x)
+{
+    int status = RequestHead::checkRequestLine(input);
+    const qsizetype end = RequestHead::findEnd(input);
+    if (status <= 0 && end >= 0 && end <= 16 * 1024)
+        status = RequestHead::parse(QByteArrayView(input).first(end)).status;
+    if (status <= 0)
+        return;
+    const QByteArray expected = "HTTP/1.1 " + QByteArray::number(status) + ' ';
+    if (!x.reply.startsWith(expected.left(qMin(expected.size(), x.reply.size()))))
+        fail(input, x, "a head RequestHead refuses got another answer");
+    const qsizetype headEnd = x.reply.indexOf("\r\n\r\n");
+    if (headEnd < 0)
+        return; // still arriving when the exchange ended
+    const qsizetype lengthAt = x.reply.indexOf("\r\nContent-Length: ");
+    const qint64 length = lengthAt < 0 ? -1 : x.reply.mid(lengthAt + 18, x.reply.indexOf("\r\n", lengthAt + 2) - lengthAt - 18).toLongLong();
+    if (length >= 0 && x.reply.size() > headEnd + 4 + length)
+        fail(input, x, "more after the refusal of a bad head (a hidden request answered?)");
+    if (length >= 0 && x.reply.size() == headEnd + 4 + length && !x.closed)
+        fail(input, x, "the connection stayed open after the refusal of a bad head");
 }
 
 // Request prefixes selected by a first byte 0x01-0x0e; any other first byte: the input is sent
@@ -341,5 +395,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         std::fprintf(stderr, ">>> %s\n<<< %s%s\n", escaped(request, 300).constData(), escaped(x.reply, 600).constData(),
                      x.closed ? " [closed]" : "");
     checkReply(request, x);
+    checkRefusal(request, x);
     return 0;
 }

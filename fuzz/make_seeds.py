@@ -6,6 +6,7 @@ that decides how the input is cut (FuzzedDataProvider takes integers from the en
 fuzz_sse_framing then reads one more byte from the end: even = "parse these bytes", odd =
 "frame fuzzer-chosen text with Sse::event". fuzz_http_handlers: a first byte 0x01-0x0e selects
 a request prefix (see kPrefixes in fuzz_http_handlers.cpp); anything else is sent as is.
+fuzz_request_head: the bytes of a request, then 4 bytes that seed how they are cut.
 """
 import os
 import shutil
@@ -177,8 +178,65 @@ http = {
     "p13_agent_path": b"\x0d" + CID + b"/messages HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
     "p14_messages_json": b'\x0e{"prompt":"next"}',
 }
+# Framing (issue 12 items 2, 3, 9): each must be refused (or closed) before Qt parses it.
+POST = b"POST /api/agent/create HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+CANCEL = b"POST /api/agent/" + CID + b"/cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+def chunked(*chunks, trailer=b""):
+    out = b""
+    for c in chunks:
+        out += b"%x\r\n" % len(c) + c + b"\r\n"
+    return out + b"0\r\n" + trailer + b"\r\n"
+framing = {
+    "smuggle_cl_te": POST + b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n" % (5 + len(CANCEL)) + b"0\r\n\r\n" + CANCEL,
+    "smuggle_te_cl": POST + b"Transfer-Encoding: chunked\r\nContent-Length: %d\r\n\r\n" % (5 + len(CANCEL)) + b"0\r\n\r\n" + CANCEL,
+    "smuggle_two_cl": POST + b"Content-Length: 0\r\nContent-Length: %d\r\n\r\n" % len(CANCEL) + CANCEL,
+    "smuggle_same_cl": POST + b"Content-Length: 2\r\nContent-Length: 2\r\n\r\nhi",
+    "smuggle_cl_list": POST + b"Content-Length: 2, 2\r\n\r\nhi",
+    "smuggle_space_colon": POST + b"Content-Length : 2\r\n\r\nhi",
+    "smuggle_folded_cl": POST + b"Content-Length:\r\n 2\r\n\r\nhi",
+    "smuggle_plus_cl": POST + b"Content-Length: +2\r\n\r\nhi",
+    "smuggle_many_fields": POST + b"".join(b"X-%d: v\r\n" % i for i in range(101))
+                           + b"Content-Length: %d\r\n\r\n" % len(CANCEL) + CANCEL,
+    "smuggle_long_field": POST + b"X-Long: " + b"a" * 8200 + b"\r\nContent-Length: %d\r\n\r\n" % len(CANCEL) + CANCEL,
+    "te_gzip_chunked": POST + b"Transfer-Encoding: gzip, chunked\r\n\r\n" + chunked(b"hello"),
+    "te_chunked_gzip": POST + b"Transfer-Encoding: chunked, gzip\r\n\r\n" + chunked(b"hello"),
+    "te_identity": POST + b"Transfer-Encoding: identity\r\n\r\nhello",
+    "te_http10": b"POST /api/agent/create HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(b"hi"),
+    "chunked_pieces": POST + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(b"Plan ", b"a trip ", b"to Rome" * 40),
+    "chunked_ext_trailer": POST + b"Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n",
+    "chunked_huge_size": POST + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nhello",
+    "chunked_bare_lf": b"POST /api/agent/create HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n5\nhello\n0\n\n",
+    "bare_lf_body": b"POST /api/agent/create HTTP/1.1\nHost: x\nContent-Type: text/plain\nContent-Length: 5\n\nhello",
+    "bare_lf_huge_length": b"POST /api/agent/create HTTP/1.1\nHost: x\nContent-Length: 99999999\n\n" + b"b" * 1000,
+    "mixed_line_ends": b"GET /healthz HTTP/1.1\r\nHost: x\nAccept: */*\r\n\n",
+    "empty_lines_first": b"\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "http09_line_only": b"GET /healthz\r\n",
+    "http2_preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    "version_12": b"GET /healthz HTTP/1.2\r\nHost: x\r\n\r\n",
+    "method_unknown": b"BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "method_lower": b"get /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "two_spaces": b"GET  /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "nul_target": b"GET /heal\x00thz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "cr_target": b"GET /heal\rthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "nul_value": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
+    "cr_value": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n",
+    "no_host": b"GET /healthz HTTP/1.1\r\n\r\n",
+    "two_hosts": b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    "absolute_form": b"GET http://x/healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "asterisk_options": b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+    "head_healthz": req(b"HEAD", b"/healthz") + req(b"GET", b"/healthz"),
+    "head_pipelined": req(b"HEAD", b"/api/agent/create") + req(b"HEAD", b"/nope") + req(b"GET", b"/readyz", [b"Connection: close"]),
+    "connection_close": req(b"GET", b"/healthz", [b"Connection: close"]) + req(b"GET", b"/readyz"),
+    "http10_keepalive": b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /readyz HTTP/1.0\r\n\r\n",
+}
+http.update(framing)
 for name, body in http.items():
     write("fuzz_http_handlers", name, body)
+
+# --- Request heads alone (RequestHead): the HTTP seeds (a prefix selector byte is just a byte
+# here), each with a cutting seed in its last 4 bytes --------------------------------------------------------------
+for i, (name, body) in enumerate(http.items()):
+    write("fuzz_request_head", name, body[:4096] + seeds(i))
 
 # --- RESP replies (first byte: how many bytes each feed carries) ------------------------------
 resp = {
