@@ -106,6 +106,7 @@ void TestRedisTransport::tlsWrongCaIsAClearError()
     cfg.tlsCaFile = m_certs.otherCa();
     RedisConnection c(cfg, QStringLiteral("tls"));
     const RedisError error = firstFailure(c);
+    qInfo("wrong CA: %s", qPrintable(error.message));
     QVERIFY2(error.message.contains(QStringLiteral("localhost:%1").arg(m_tls.port())), qPrintable(error.message));
     QVERIFY2(error.message.contains(QLatin1String("certificate")), qPrintable(error.message));
     QVERIFY2(!error.message.contains(QLatin1Char('\n')), "one line");
@@ -121,6 +122,7 @@ void TestRedisTransport::tlsWrongHostNameIsAClearError()
     cfg.tlsCaFile = m_certs.ca();
     RedisConnection c(cfg, QStringLiteral("tls"));
     const RedisError error = firstFailure(c);
+    qInfo("wrong host name: %s", qPrintable(error.message));
     QVERIFY2(error.message.contains(QLatin1String("host name")), qPrintable(error.message));
     QVERIFY2(error.message.contains(QStringLiteral("127.0.0.1:%1").arg(m_tls.port())), qPrintable(error.message));
 }
@@ -134,6 +136,7 @@ void TestRedisTransport::tlsToAPlaintextServerIsAClearError()
     cfg.connectTimeoutMs = 1000; // Redis waits for the end of a line that a ClientHello never sends
     RedisConnection c(cfg, QStringLiteral("tls"));
     const RedisError error = firstFailure(c);
+    qInfo("plaintext server: %s", qPrintable(error.message));
     QVERIFY2(error.message.contains(QLatin1String("TLS handshake")), qPrintable(error.message));
     QVERIFY2(error.message.contains(QLatin1String("TLS port")), qPrintable(error.message));
 }

@@ -131,12 +131,6 @@ void RedisConnection::startConnect()
 {
     if (!m_wanted || m_device)
         return;
-    m_reader = redisReaderCreate();
-    if (!m_reader) {
-        lost({RedisError::Kind::Other, QStringLiteral("out of memory creating a RESP reader")});
-        return;
-    }
-    m_arena->install(m_reader);
     m_connectTimer.start(m_config.connectTimeoutMs);
     const auto &endpoint = m_config.endpoints.at(m_endpoint % m_config.endpoints.size());
     m_state = m_config.isSentinel() && !m_config.isUnix() ? State::Resolving : State::Connecting;
@@ -272,8 +266,6 @@ void RedisConnection::resolveThroughSentinel()
                                   << QStringLiteral("%1:%2").arg(host).arg(port);
         // Leave the sentinel; the reply loop stops (new generation) and the primary follows.
         dropTransport();
-        m_reader = redisReaderCreate();
-        m_arena->install(m_reader);
         m_state = State::Connecting;
         connectTo(host, port);
     };
@@ -387,44 +379,32 @@ bool RedisConnection::send(QByteArrayView resp, PendingCall call, qint64 blockMs
 void RedisConnection::onReadyRead()
 {
     const quint64 generation = m_generation;
-    while (m_device && m_device->bytesAvailable() > 0) {
+    if (m_freshReader) { // bytes of a new connection: nothing of the old one may remain
+        m_resp.reset();
+        m_freshReader = false;
+    }
+    auto onReply = [this, generation](redisReply *reply) {
+        if (m_calls.empty() && m_push && m_state == State::Ready) {
+            m_push(RedisReply::fromHiredis(reply));
+            return generation == m_generation;
+        }
+        if (m_calls.empty()) {
+            lost({RedisError::Kind::Protocol, QStringLiteral("%1 sent a reply nobody asked for").arg(peer())});
+            return false;
+        }
+        PendingCall call = std::move(m_calls.front());
+        m_calls.pop_front();
+        deliver(call, reply);
+        return generation == m_generation; // false: the callback reset or closed the connection
+    };
+    while (m_device && generation == m_generation && m_device->bytesAvailable() > 0) {
         char buffer[64 * 1024];
         const qint64 n = m_device->read(buffer, sizeof buffer);
         if (n <= 0)
             break;
-        if (redisReaderFeed(m_reader, buffer, size_t(n)) != REDIS_OK) {
-            lost({RedisError::Kind::Protocol, QStringLiteral("cannot buffer the reply: %1").arg(QString::fromUtf8(m_reader->errstr))});
+        if (!m_resp.feed(buffer, size_t(n), onReply)) {
+            lost({RedisError::Kind::Protocol, QStringLiteral("malformed reply from %1: %2").arg(peer(), m_resp.error())});
             return;
-        }
-        for (;;) {
-            void *reply = nullptr;
-            if (redisReaderGetReply(m_reader, &reply) != REDIS_OK) {
-                lost({RedisError::Kind::Protocol, QStringLiteral("malformed reply from %1: %2").arg(peer(), QString::fromUtf8(m_reader->errstr))});
-                return;
-            }
-            if (!reply)
-                break;
-            // Freed through the reader's functions (the arena), which outlive any reset below.
-            auto freeObject = m_reader->fn->freeObject;
-            if (m_calls.empty() && m_push && m_state == State::Ready) {
-                const RedisReply message = RedisReply::fromHiredis(static_cast<redisReply *>(reply));
-                freeObject(reply);
-                m_push(message);
-                if (generation != m_generation)
-                    return;
-                continue;
-            }
-            if (m_calls.empty()) {
-                freeObject(reply);
-                lost({RedisError::Kind::Protocol, QStringLiteral("%1 sent a reply nobody asked for").arg(peer())});
-                return;
-            }
-            PendingCall call = std::move(m_calls.front());
-            m_calls.pop_front();
-            deliver(call, static_cast<redisReply *>(reply));
-            freeObject(reply);
-            if (generation != m_generation)
-                return; // the callback reset or closed the connection
         }
     }
 }
@@ -479,10 +459,7 @@ void RedisConnection::dropTransport()
             local->abort();
         device->deleteLater(); // we may be inside one of its signals
     }
-    if (m_reader) {
-        redisReaderFree(m_reader); // no reply tree is held by it between replies
-        m_reader = nullptr;
-    }
+    m_freshReader = true; // reset before the next connection's first bytes (maybe inside a reply callback now)
 }
 
 void RedisConnection::lost(const RedisError &error)

@@ -3,7 +3,7 @@
 #include "redis/RedisConfig.h"
 #include "redis/RedisError.h"
 #include "redis/RedisReply.h"
-#include "redis/ReplyArena.h"
+#include "redis/RespReader.h"
 
 #include <QList>
 #include <QObject>
@@ -13,7 +13,6 @@
 #include <memory>
 
 class QIODevice;
-struct redisReader;
 
 // One asynchronous Redis connection on the current thread's event loop: our own transport
 // (QTcpSocket, QSslSocket for TLS, QLocalSocket for unix sockets) with hiredis used only as
@@ -99,12 +98,11 @@ private:
     void scheduleReconnect();
     static qint64 nowMs();
 
-    // Declared first so that it is destroyed last: the reader frees partial replies into it.
-    std::unique_ptr<ReplyArena> m_arena = std::make_unique<ReplyArena>();
+    RespReader m_resp; // RESP parsing into the reply arena
+    bool m_freshReader = true;
     RedisConfig m_config;
     QString m_name;
     QIODevice *m_device = nullptr; // the transport, a child of this object
-    redisReader *m_reader = nullptr;
     quint64 m_generation = 0; // bumped whenever the transport goes: stale callbacks stop
     std::deque<PendingCall> m_calls;
     State m_state = State::Idle;
