@@ -104,6 +104,7 @@ void Backend::startWith(const RedisConfig &parsed)
     if (!m_config.redisKeyFile.isEmpty())
         redis.tlsKeyFile = m_config.redisKeyFile;
     redis.tlsInsecure |= m_config.redisTlsInsecure;
+    redis.azureCli |= m_config.redisAzureCli;
     if (redis.tls && redis.tlsInsecure)
         qCWarning(lcBackend).noquote() << "Redis TLS certificate verification is OFF (--redis-tls-insecure): anyone on the path can read and change the data";
     for (const QString &option : std::as_const(redis.ignored))

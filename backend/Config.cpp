@@ -117,6 +117,13 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
         }
         c.redisWaitReplicas = int(n);
     }
+    if (const QString v = env.value(QStringLiteral("REDIS_AZURE_AUTH")); !v.isEmpty()) {
+        if (v.compare(QLatin1String("cli"), Qt::CaseInsensitive) != 0) {
+            *error = QStringLiteral("REDIS_AZURE_AUTH=%1: only \"cli\" (tokens from the Azure CLI) is supported").arg(v);
+            return std::nullopt;
+        }
+        c.redisAzureCli = true;
+    }
     c.redisCaFile = value(redisCa, "REDIS_TLS_CA");
     c.redisCertFile = value(redisCert, "REDIS_TLS_CERT");
     c.redisKeyFile = value(redisKey, "REDIS_TLS_KEY");

@@ -18,6 +18,7 @@ struct Config
     QString redisCertFile;           // --redis-cert / REDIS_TLS_CERT: client certificate (mutual TLS)
     QString redisKeyFile;            // --redis-key / REDIS_TLS_KEY
     bool redisTlsInsecure = false;   // --redis-tls-insecure: no certificate verification (logged)
+    bool redisAzureCli = false;      // REDIS_AZURE_AUTH=cli: Entra ID tokens from the Azure CLI instead of a password
     int redisWaitReplicas = -1;      // --redis-wait-replicas / REDIS_WAIT_REPLICAS (-1 = 1 with Sentinel, else 0)
     qint64 ttlMs = 10 * 60 * 1000;   // REDIS_STREAM_TTL_MINUTES / --ttl-minutes / --ttl-seconds
     QHostAddress listenAddress = QHostAddress::LocalHost;

@@ -252,6 +252,10 @@ std::optional<RedisConfig> RedisConfig::parse(const QString &input, QString *err
         if (part.isEmpty())
             continue;
         const int eq = part.indexOf(QLatin1Char('='));
+        if (eq < 0 && part.compare(QLatin1String("azure-cli"), Qt::CaseInsensitive) == 0) {
+            cfg.azureCli = true;
+            continue;
+        }
         if (eq < 0) { // an endpoint (the endpoint parts hold no password)
             static const QStringList optionNames{QStringLiteral("password"), QStringLiteral("user"), QStringLiteral("ssl"),
                                                  QStringLiteral("defaultdatabase"), QStringLiteral("servicename"), QStringLiteral("sslhost")};
@@ -290,6 +294,12 @@ std::optional<RedisConfig> RedisConfig::parse(const QString &input, QString *err
         } else if (key == QLatin1String("synctimeout") || key == QLatin1String("asynctimeout")) {
             if (!parseMs(key, value, &cfg.commandTimeoutMs, error))
                 return std::nullopt;
+        } else if (key == QLatin1String("azureauth")) {
+            if (value.compare(QLatin1String("cli"), Qt::CaseInsensitive) != 0) {
+                *error = QStringLiteral("azureAuth=%1: only azureAuth=cli (tokens from the Azure CLI) is supported").arg(value);
+                return std::nullopt;
+            }
+            cfg.azureCli = true;
         } else if (key == QLatin1String("servicename")) {
             cfg.sentinelMaster = value;
         } else if (key == QLatin1String("abortconnect")) {

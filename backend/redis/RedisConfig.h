@@ -34,6 +34,9 @@ struct RedisConfig
     QString tlsCertFile; // client certificate (mutual TLS)
     QString tlsKeyFile;
     bool tlsInsecure = false; // no verification at all (--redis-tls-insecure)
+    // Microsoft Entra ID instead of a password (REDIS_AZURE_AUTH=cli, `azure-cli` option): each
+    // connection authenticates with a token from the Azure CLI, and again before it expires.
+    bool azureCli = false;
     int connectTimeoutMs = 5000;
     int commandTimeoutMs = 5000; // --redis-timeout-ms, syncTimeout=
     QStringList ignored; // StackExchange options accepted but without effect here

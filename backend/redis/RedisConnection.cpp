@@ -1,7 +1,9 @@
 #include "redis/RedisConnection.h"
 
+#include "redis/RedisEntraToken.h"
 #include "redis/RespCommand.h"
 
+#include <QDateTime>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLocalSocket>
@@ -78,6 +80,8 @@ RedisConnection::RedisConnection(const RedisConfig &config, const QString &name,
             lost({RedisError::Kind::Timeout, QStringLiteral("no connection to %1 within %2 ms").arg(peer()).arg(m_config.connectTimeoutMs)});
     });
     // The oldest call is the one whose reply comes next: checked a few times per timeout.
+    m_reauthTimer.setSingleShot(true);
+    connect(&m_reauthTimer, &QTimer::timeout, this, &RedisConnection::reauthenticate);
     m_deadlineTimer.setInterval(std::clamp(m_config.commandTimeoutMs / 4, 20, 500));
     connect(&m_deadlineTimer, &QTimer::timeout, this, &RedisConnection::checkDeadlines);
 }
@@ -275,11 +279,57 @@ void RedisConnection::resolveThroughSentinel()
 void RedisConnection::handshake()
 {
     m_state = State::Handshake;
-    if (!m_config.password.isEmpty()) {
+    if (!m_config.azureCli || !m_config.password.isEmpty() || m_config.isUnix()) {
+        sendHandshake();
+        return;
+    }
+    const quint64 generation = m_generation;
+    RedisEntraToken::fetch(this, [this, generation](const RedisEntraToken::Token &token, const QString &error) {
+        if (generation != m_generation || m_state != State::Handshake)
+            return;
+        if (!error.isEmpty()) {
+            lost({RedisError::Kind::Config, error});
+            return;
+        }
+        m_tokenUser = token.user;
+        m_token = token.token;
+        m_reauthTimer.start(int(std::clamp<qint64>(RedisEntraToken::refreshAtMs(token) - QDateTime::currentMSecsSinceEpoch(), 1000, 24 * 3600 * 1000)));
+        sendHandshake();
+    });
+}
+
+void RedisConnection::reauthenticate()
+{
+    if (m_state != State::Ready)
+        return;
+    const quint64 generation = m_generation;
+    RedisEntraToken::fetch(this, [this, generation](const RedisEntraToken::Token &token, const QString &error) {
+        if (generation != m_generation || m_state != State::Ready)
+            return;
+        if (!error.isEmpty()) {
+            qCWarning(lcRedis).noquote() << m_name << "cannot renew the Entra ID token:" << error << "- trying again in 30 s";
+            m_reauthTimer.start(30000);
+            return;
+        }
+        m_tokenUser = token.user;
+        m_token = token.token;
+        m_reauthTimer.start(int(std::clamp<qint64>(RedisEntraToken::refreshAtMs(token) - QDateTime::currentMSecsSinceEpoch(), 1000, 24 * 3600 * 1000)));
+        command({"AUTH", m_tokenUser.toUtf8(), m_token.toUtf8()}, [this](const RedisReply &, const RedisError &e) {
+            if (e.kind == RedisError::Kind::Reply)
+                reconnect(QStringLiteral("re-authentication with a fresh Entra ID token failed: %1").arg(e.message));
+        });
+    });
+}
+
+void RedisConnection::sendHandshake()
+{
+    const QString user = m_token.isEmpty() ? m_config.user : m_tokenUser;
+    const QString password = m_token.isEmpty() ? m_config.password : m_token;
+    if (!password.isEmpty()) {
         QList<QByteArray> auth{"AUTH"};
-        if (!m_config.user.isEmpty())
-            auth << m_config.user.toUtf8();
-        auth << m_config.password.toUtf8();
+        if (!user.isEmpty())
+            auth << user.toUtf8();
+        auth << password.toUtf8();
         PendingCall call;
         call.cb = [this](const RedisReply &, const RedisError &error) {
             if (m_state == State::Handshake && error.kind == RedisError::Kind::Reply)
@@ -448,6 +498,7 @@ void RedisConnection::dropTransport()
 {
     ++m_generation;
     m_connectTimer.stop();
+    m_reauthTimer.stop();
     m_deadlineTimer.stop();
     if (m_device) {
         QIODevice *device = m_device;

@@ -89,6 +89,8 @@ private:
     void connectTo(const QString &host, int port);
     void onTransportUp();
     void handshake();
+    void sendHandshake();
+    void reauthenticate();
     void onReadyRead();
     void deliver(PendingCall &call, struct redisReply *reply);
     void checkDeadlines();
@@ -114,9 +116,11 @@ private:
     bool m_everConnected = false;
     RedisError m_lastError;
     QString m_peerHost;
+    QString m_tokenUser, m_token; // Entra ID: the oid and the token this connection uses
     int m_peerPort = 0;
     QTimer m_retryTimer;
     QTimer m_connectTimer;
     QTimer m_deadlineTimer;
+    QTimer m_reauthTimer; // Entra ID: AUTH again with a fresh token before this one expires
     std::function<void(const RedisReply &)> m_push;
 };
