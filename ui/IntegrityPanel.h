@@ -28,7 +28,11 @@ public:
 Q_SIGNALS:
     void verifyRequested();
 
+protected:
+    void changeEvent(QEvent *event) override;
+
 private:
+    void showResult();
     QLabel *addRow(const QString &name, const QString &objectName);
     QLabel *m_events;
     QLabel *m_reconnects;
@@ -38,4 +42,6 @@ private:
     QPushButton *m_verify;
     QLabel *m_result;
     class QFormLayout *m_form;
+    VerifyResult m_shown;
+    bool m_hasResult = false;
 };
