@@ -177,7 +177,8 @@ void DeliveryTimeline::addEvent(const EventId &id, Type type, qint64 receivedMs,
 
 quint8 DeliveryTimeline::reasonIndex(const QString &reason)
 {
-    const QString r = reason.left(kMaxReasonChars);
+    QString r = reason.left(kMaxReasonChars);
+    r.squeeze(); // its capacity is what memoryBytes() counts
     const qsizetype i = m_reasons.indexOf(r);
     if (i >= 0)
         return quint8(i);

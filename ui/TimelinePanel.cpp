@@ -107,13 +107,13 @@ void TimelinePanel::updateSummary()
         m_summary->setText(tr("waiting for events"));
         return;
     }
-    QString text = tr("%n event(s)", nullptr, int(t.events())) + QStringLiteral(" \u00b7 ") +
-                   tr("%n connection(s)", nullptr, t.connections()) + QStringLiteral(" \u00b7 ") +
-                   tr("%n resume(s)", nullptr, int(t.bandCount())) + QStringLiteral(" \u00b7 ") +
-                   tr("delay up to %1 ms").arg(t.maxDelayMs());
+    const auto count = [](qint64 n, const QString &one, const QString &many) { return QStringLiteral("%1 %2").arg(n).arg(n == 1 ? one : many); };
+    QString text = count(t.events(), tr("event"), tr("events")) + QStringLiteral(" \u00b7 ") +
+                   count(t.connections(), tr("connection"), tr("connections")) + QStringLiteral(" \u00b7 ") +
+                   count(t.bandCount(), tr("resume"), tr("resumes")) + QStringLiteral(" \u00b7 ") + tr("delay up to %1 ms").arg(t.maxDelayMs());
     // A verification covers the events up to the cursor at the time (a run may go on).
     if (m_verified)
-        text += QStringLiteral(" \u00b7 ") + (t.differingCount() == 0 ? tr("verified: none of %n differs from a full replay", nullptr, m_verify.compared)
-                                                                     : tr("verified: %n event(s) differ (marked)", nullptr, t.differingCount()));
+        text += QStringLiteral(" \u00b7 ") + (t.differingCount() == 0 ? tr("verified: none of %1 differs from a full replay").arg(m_verify.compared)
+                                                                     : tr("verified: %1 differ (marked \u25bc)").arg(t.differingCount()));
     m_summary->setText(text);
 }

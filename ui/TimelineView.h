@@ -15,7 +15,8 @@
 // events a verification found different get a marker above the lanes.
 //
 // Painting costs O(bins + bands + width), never O(events): bins that fall into one pixel
-// column are drawn as one mark (decimation). Repaints are coalesced (at most every 40 ms):
+// column are drawn as one mark (decimation). Repaints are coalesced (at most every 40 ms, less
+// often when a paint takes over 10 ms):
 // the model can take thousands of events a second without the GUI thread noticing.
 //
 //   TimelineView v;
@@ -75,4 +76,5 @@ private:
     mutable std::vector<Column> m_columns; // at most one per pixel of the plot's width
     int m_paints = 0;
     qint64 m_longestPaintUs = 0;
+    qint64 m_lastPaintUs = 0;
 };
