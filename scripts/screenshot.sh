@@ -2,12 +2,12 @@
 # Takes the README's screenshots of the real window under Xvfb: a run streaming with chaos mode
 # on (the connection dropped at random, the timeline showing each drop and resume), once with
 # the light palette and once with the dark one (AGENT_STREAMS_THEME).
-#   scripts/screenshot.sh [seconds-into-the-run]     (default 9)
+#   scripts/screenshot.sh [seconds-into-the-run]     (default 8; ONLY=light or ONLY=dark takes one)
 # Writes docs/screenshot.png and docs/screenshot-dark.png. Uses a throw-away HOME (no history,
 # its own embedded redis-server unless one answers on localhost:6379) and any free port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AT="${1:-9}"
+AT="${1:-8}"
 scripts/install-packages.sh xvfb imagemagick fonts-noto-color-emoji fonts-dejavu-core
 scripts/setup.sh build
 
@@ -20,7 +20,7 @@ shoot() { # theme output
     sleep 1
     HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share" DISPLAY="$display" \
         AGENT_STREAMS_THEME="$1" QT_QPA_PLATFORM=xcb \
-        ./build/bin/agent-streams --port 0 --demo-pace-ms 45 --chaos \
+        ./build/bin/agent-streams --port 0 --demo-pace-ms 70 --chaos \
         --prompt "Plan 3 days in Lisbon for two people who love food, with a day trip to Sintra" \
         -geometry 1240x900+0+0 >"$home/app.log" 2>&1 &
     app=$!
@@ -33,5 +33,5 @@ shoot() { # theme output
     rm -rf "$home"
     echo "==> $2"
 }
-shoot light docs/screenshot.png
-shoot dark docs/screenshot-dark.png
+[ "${ONLY:-}" = dark ] || shoot light docs/screenshot.png
+[ "${ONLY:-}" = light ] || shoot dark docs/screenshot-dark.png

@@ -125,7 +125,9 @@ int TimelineView::xForMs(qint64 absoluteMs) const
     if (m_model.events() == 0)
         return -1;
     const Geometry g = geometry();
-    return int(xOf(g, absoluteMs - m_model.originMs()));
+    const qint64 binMs = m_model.binMs();
+    const qint64 bin = std::max<qint64>(0, absoluteMs - m_model.originMs()) / binMs;
+    return int(xOf(g, bin * binMs + binMs / 2)); // marks are drawn at their bin's centre
 }
 
 int TimelineView::storedLaneY() const
@@ -182,8 +184,7 @@ void TimelineView::paintEvent(QPaintEvent *)
     const int labelRight = g.plot.left() - 6;
     p.drawText(QRect(0, g.stored.top(), labelRight, g.stored.height()), Qt::AlignRight | Qt::AlignVCenter, tr("stored"));
     p.drawText(QRect(0, g.received.top() - 2, labelRight, g.received.height() + 4), Qt::AlignRight | Qt::AlignVCenter, tr("received"));
-    p.drawText(QRect(0, g.delay.center().y() - fm.height(), labelRight - fm.horizontalAdvance(QStringLiteral("100 ms ")), 2 * fm.height()),
-               Qt::AlignRight | Qt::AlignVCenter, tr("delay"));
+    p.drawText(g.delay.adjusted(0, 1, -3, 0), Qt::AlignRight | Qt::AlignTop, tr("delay (received \u2212 stored), log scale"));
 
     // Delay grid: 1 ms, 10 ms, ... (log scale).
     for (qint32 d = 1; d <= g.delayMaxMs; d *= 10) {

@@ -32,7 +32,7 @@ public:
     const DeliveryTimeline &timeline() const { return m_model; }
     void scheduleRepaint();
     QString toolTipAt(const QPoint &pos) const;
-    // Where an event stored at this id timestamp is drawn (tests, tooltips); -1 if off the plot.
+    // Where an event stored at this id timestamp is drawn (its bin's centre); -1 when empty.
     int xForMs(qint64 absoluteMs) const;
     int storedLaneY() const; // vertical middle of the stored lane
     int paintCount() const { return m_paints; }
