@@ -91,6 +91,8 @@ void IntegrityPanel::clearResult()
 
 void IntegrityPanel::showResult()
 {
+    if (!m_result)
+        return; // a palette change while the constructor runs
     const QPalette &p = palette();
     if (!m_hasResult) {
         m_result->setText(QStringLiteral("<span style='color:%1'>%2</span>").arg(Theme::color(Theme::Muted, p).name(), tr("Not verified yet")));

@@ -40,7 +40,7 @@ private:
     QLabel *m_gaps;
     QLabel *m_chaosDrops;
     QPushButton *m_verify;
-    QLabel *m_result;
+    QLabel *m_result = nullptr;
     class QFormLayout *m_form;
     VerifyResult m_shown;
     bool m_hasResult = false;
