@@ -11,4 +11,10 @@ if [[ " ${args[*]-} " != *" --headless "* && -z "${DISPLAY:-}" && -z "${WAYLAND_
     echo "==> no display found: starting the server only (--headless)"
     args+=(--headless)
 fi
+if [[ " ${args[*]-} " != *" --headless "* ]]; then
+    # What a fresh desktop needs to draw the window as in docs/screenshot.png: a colour emoji
+    # font (the answers' ✈️ 🌅 🍜 🏛️ 🌙 are empty boxes without one) and the fonts the window
+    # names (DejaVu Sans / Sans Mono). Qt's X11 platform plugin comes with libqt6gui6.
+    scripts/install-packages.sh fonts-noto-color-emoji fonts-dejavu-core
+fi
 exec ./build/bin/agent-streams "${args[@]}"

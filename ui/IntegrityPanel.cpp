@@ -1,5 +1,9 @@
 #include "IntegrityPanel.h"
 
+#include "Theme.h"
+
+#include <QEvent>
+#include <QStyle>
 #include <QFormLayout>
 #include <QLabel>
 #include <QPushButton>
@@ -51,7 +55,11 @@ void IntegrityPanel::setStats(const StreamClient::Stats &stats)
     m_reconnects->setText(QString::number(stats.reconnects));
     m_duplicates->setText(QString::number(stats.duplicates));
     m_gaps->setText(QString::number(stats.gaps));
-    m_gaps->setStyleSheet(stats.gaps > 0 ? QStringLiteral("color: #d93025; font-weight: bold;") : QString());
+    if (m_gaps->property("alert").toBool() != (stats.gaps > 0)) {
+        m_gaps->setProperty("alert", stats.gaps > 0); // Theme::styleSheet: QLabel[alert="true"]
+        m_gaps->style()->unpolish(m_gaps);
+        m_gaps->style()->polish(m_gaps);
+    }
     m_chaosDrops->setText(QString::number(stats.chaosDrops));
 }
 
@@ -70,13 +78,35 @@ void IntegrityPanel::setVerifyEnabled(bool enabled)
 void IntegrityPanel::setResult(const VerifyResult &result)
 {
     m_verify->setEnabled(true);
-    const QString color = result.ok ? QStringLiteral("#1e8e3e") : QStringLiteral("#d93025");
-    m_result->setText(QStringLiteral("<span style='color:%1; font-weight:600'>%2</span>").arg(color, result.summary.toHtmlEscaped()));
+    m_shown = result;
+    m_hasResult = true;
+    showResult();
 }
 
 void IntegrityPanel::clearResult()
 {
-    m_result->setText(QStringLiteral("<span style='color:#80868b'>%1</span>").arg(tr("Not verified yet")));
+    m_hasResult = false;
+    showResult();
+}
+
+void IntegrityPanel::showResult()
+{
+    if (!m_result)
+        return; // a palette change while the constructor runs
+    const QPalette &p = palette();
+    if (!m_hasResult) {
+        m_result->setText(QStringLiteral("<span style='color:%1'>%2</span>").arg(Theme::color(Theme::Muted, p).name(), tr("Not verified yet")));
+        return;
+    }
+    const QColor color = Theme::color(m_shown.ok ? Theme::Ok : Theme::Error, p);
+    m_result->setText(QStringLiteral("<span style='color:%1; font-weight:600'>%2</span>").arg(color.name(), m_shown.summary.toHtmlEscaped()));
+}
+
+void IntegrityPanel::changeEvent(QEvent *event)
+{
+    QGroupBox::changeEvent(event);
+    if (event->type() == QEvent::PaletteChange)
+        showResult(); // the colours of the result follow a light / dark switch
 }
 
 QString IntegrityPanel::resultText() const

@@ -28,7 +28,11 @@ public:
 Q_SIGNALS:
     void verifyRequested();
 
+protected:
+    void changeEvent(QEvent *event) override;
+
 private:
+    void showResult();
     QLabel *addRow(const QString &name, const QString &objectName);
     QLabel *m_events;
     QLabel *m_reconnects;
@@ -36,6 +40,8 @@ private:
     QLabel *m_gaps;
     QLabel *m_chaosDrops;
     QPushButton *m_verify;
-    QLabel *m_result;
+    QLabel *m_result = nullptr;
     class QFormLayout *m_form;
+    VerifyResult m_shown;
+    bool m_hasResult = false;
 };

@@ -1,14 +1,15 @@
 #include "MainWindow.h"
 
 #include "AnswerView.h"
+#include "ConversationBar.h"
 #include "IntegrityPanel.h"
 #include "PromptArea.h"
 #include "ServerSettingsDialog.h"
-#include "StateIndicator.h"
+#include "Theme.h"
+#include "TimelinePanel.h"
 
 #include <QApplication>
 #include <QCheckBox>
-#include <QClipboard>
 #include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -18,9 +19,9 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
-#include <QToolButton>
 #include <QVBoxLayout>
 
 Q_LOGGING_CATEGORY(lcWindow, "agentstreams.ui.window")
@@ -31,22 +32,6 @@ static void initResources()
     Q_INIT_RESOURCE(resources);
 }
 
-namespace {
-QLabel *caption(const QString &text, QWidget *parent)
-{
-    auto *l = new QLabel(text.toUpper(), parent);
-    l->setStyleSheet(QStringLiteral("color: #5f6368; font-size: 8pt; font-weight: 600; letter-spacing: 1px;"));
-    return l;
-}
-
-QFont monospace(const QFont &base)
-{
-    QFont f = base;
-    f.setFamily(QStringLiteral("DejaVu Sans Mono"));
-    f.setStyleHint(QFont::Monospace);
-    return f;
-}
-} // namespace
 
 MainWindow::MainWindow(QWidget *parent)
     : QMainWindow(parent)
@@ -55,6 +40,8 @@ MainWindow::MainWindow(QWidget *parent)
     , m_server(ServerSettings::load())
 {
     initResources();
+    static const QString theme = Theme::applyEnvironment(); // once per process, before any widget polishes
+    qCDebug(lcWindow) << "palette:" << theme;
     setWindowTitle(tr("Agent Streams"));
     setWindowIcon(QIcon(QStringLiteral(":/icons/agent-streams.png")));
 
@@ -65,7 +52,6 @@ MainWindow::MainWindow(QWidget *parent)
     m_banner = new QLabel(main);
     m_banner->setObjectName(QStringLiteral("banner"));
     m_banner->setWordWrap(true);
-    m_banner->setStyleSheet(QStringLiteral("background: #fce8e6; color: #a50e0e; border: 1px solid #f28b82; border-radius: 6px; padding: 8px;"));
     m_banner->hide();
     mainLayout->addWidget(m_banner);
     m_promptArea = new PromptArea(main);
@@ -73,16 +59,26 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_promptArea, &PromptArea::followUpRequested, this, &MainWindow::followUp);
     connect(m_promptArea, &PromptArea::cancelRequested, m_client, &StreamClient::cancel);
     mainLayout->addWidget(m_promptArea);
-    mainLayout->addWidget(buildConversationBar());
+    m_bar = new ConversationBar(main);
+    connect(m_bar, &ConversationBar::copied, this, [this](const QString &id) { statusBar()->showMessage(tr("Copied %1").arg(id), 3000); });
+    mainLayout->addWidget(m_bar);
     m_answer = new AnswerView(main);
     m_answer->setObjectName(QStringLiteral("answerView"));
     auto *answerFrame = new QFrame(main);
     answerFrame->setObjectName(QStringLiteral("answerFrame"));
-    answerFrame->setStyleSheet(QStringLiteral("#answerFrame { border: 1px solid #dadce0; border-radius: 8px; background: white; }"));
     auto *answerLayout = new QVBoxLayout(answerFrame);
     answerLayout->setContentsMargins(1, 1, 1, 1);
     answerLayout->addWidget(m_answer);
-    mainLayout->addWidget(answerFrame, 1);
+    m_timeline = new TimelinePanel(main);
+    m_timeline->setClient(m_client);
+    auto *answerSplitter = new QSplitter(Qt::Vertical, main);
+    answerSplitter->addWidget(answerFrame);
+    answerSplitter->addWidget(m_timeline);
+    answerSplitter->setStretchFactor(0, 1);
+    answerSplitter->setStretchFactor(1, 0);
+    answerSplitter->setSizes({600, 190});
+    answerSplitter->setChildrenCollapsible(false);
+    mainLayout->addWidget(answerSplitter, 1);
 
     auto *splitter = new QSplitter(Qt::Horizontal, this);
     splitter->addWidget(main);
@@ -107,9 +103,9 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_client, &StreamClient::turnStarted, this, contentChanged);
     connect(m_client, &StreamClient::statsChanged, this, &MainWindow::scheduleRefresh);
     connect(m_client, &StreamClient::stateChanged, this, &MainWindow::onStateChanged);
-    connect(m_client, &StreamClient::reconnectCountdown, this, [this] { m_state->setState(m_client->state(), m_client->stateText()); });
+    connect(m_client, &StreamClient::reconnectCountdown, this, [this] { m_bar->setState(m_client->state(), m_client->stateText()); });
     connect(m_client, &StreamClient::conversationStarted, this, [this](const QByteArray &id) {
-        m_id->setText(QString::fromUtf8(id));
+        m_bar->setConversationId(QString::fromUtf8(id));
         if (!m_lastPrompt.isEmpty())
             m_history->add({id, m_lastPrompt, m_server.embedded ? QString() : m_server.remoteUrl.toString(), QDateTime::currentDateTime()});
         m_lastPrompt.clear();
@@ -126,54 +122,11 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_history, &ConversationHistory::changed, this, &MainWindow::rebuildHistoryList);
 
     rebuildHistoryList();
-    m_answer->showPlaceholder(tr("<div style='color:#5f6368; margin:24px'><h2 style='color:#202124'>Ask the travel planner</h2>"
-                                 "<p>Type a prompt above (or pick an example) and press <b>Send</b> (Ctrl+Enter). "
-                                 "When the answer has ended, <b>Follow up</b> sends the next prompt in the same conversation.</p>"
-                                 "<p>The answer streams through a Redis Stream. Disconnect at any time, or switch on "
-                                 "<b>Chaos</b>: the client resumes from its last cursor and no chunk is lost or repeated. "
-                                 "<b>Verify</b> proves it against a full replay.</p></div>"));
+    applyTheme();
+    showWelcome();
     applyServer();
     onStateChanged();
     resize(1240, 860);
-}
-
-QWidget *MainWindow::buildConversationBar()
-{
-    auto *bar = new QFrame(this);
-    bar->setObjectName(QStringLiteral("conversationBar"));
-    bar->setStyleSheet(QStringLiteral("#conversationBar { background: #f1f3f4; border-radius: 8px; }"));
-    auto *layout = new QGridLayout(bar);
-    layout->setContentsMargins(10, 8, 12, 8);
-    layout->setHorizontalSpacing(10);
-    layout->setVerticalSpacing(2);
-    m_state = new StateIndicator(bar);
-    m_state->setObjectName(QStringLiteral("stateIndicator"));
-    m_state->setMinimumWidth(190);
-    m_id = new QLabel(tr("none yet"), bar);
-    m_id->setObjectName(QStringLiteral("conversationId"));
-    m_id->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
-    m_id->setFont(monospace(m_id->font()));
-    m_id->setToolTip(tr("Conversation id (x-conversation-id): select it or use the copy button"));
-    m_copy = new QToolButton(bar);
-    m_copy->setObjectName(QStringLiteral("copyIdButton"));
-    m_copy->setText(tr("Copy"));
-    m_copy->setToolTip(tr("Copy the conversation id to the clipboard"));
-    connect(m_copy, &QToolButton::clicked, this, &MainWindow::copyId);
-    m_cursor = new QLabel(QStringLiteral("-"), bar);
-    m_cursor->setObjectName(QStringLiteral("cursorLabel"));
-    m_cursor->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
-    m_cursor->setFont(monospace(m_cursor->font()));
-    m_cursor->setToolTip(tr("Id of the last event received: a reconnect resumes strictly after it"));
-    m_cursor->setMinimumWidth(m_cursor->fontMetrics().horizontalAdvance(QStringLiteral("0000000000000-000")));
-    layout->addWidget(caption(tr("Connection"), bar), 0, 0);
-    layout->addWidget(m_state, 1, 0);
-    layout->addWidget(caption(tr("Conversation"), bar), 0, 1, 1, 2);
-    layout->addWidget(m_id, 1, 1);
-    layout->addWidget(m_copy, 1, 2);
-    layout->addWidget(caption(tr("Cursor (last event id)"), bar), 0, 3);
-    layout->addWidget(m_cursor, 1, 3);
-    layout->setColumnStretch(1, 1);
-    return bar;
 }
 
 QWidget *MainWindow::buildSidePanel()
@@ -225,7 +178,6 @@ QWidget *MainWindow::buildSidePanel()
     m_historyList = new QListWidget(past);
     m_historyList->setObjectName(QStringLiteral("historyList"));
     m_historyList->setAlternatingRowColors(true);
-    m_historyList->setStyleSheet(QStringLiteral("QListWidget::item { padding: 5px 4px; }"));
     m_historyList->setWordWrap(true);
     m_historyList->setToolTip(tr("Double-click to replay a conversation from its start (while the server keeps it)"));
     connect(m_historyList, &QListWidget::itemDoubleClicked, this, &MainWindow::replaySelected);
@@ -259,6 +211,18 @@ void MainWindow::buildMenus()
     stream->addAction(tr("&Resume"), m_client, &StreamClient::resume);
     stream->addAction(tr("&Verify"), m_integrity, &IntegrityPanel::verifyRequested);
     stream->addAction(tr("&Cancel run"), m_client, &StreamClient::cancel);
+    QMenu *view = menuBar()->addMenu(tr("&View"));
+    m_timelineAction = view->addAction(tr("Delivery &timeline"));
+    m_timelineAction->setObjectName(QStringLiteral("timelineAction"));
+    m_timelineAction->setCheckable(true);
+    m_timelineAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
+    m_timelineAction->setChecked(QSettings().value(QStringLiteral("window/timeline"), true).toBool());
+    m_timeline->setVisible(m_timelineAction->isChecked());
+    connect(m_timelineAction, &QAction::toggled, this, [this](bool on) {
+        m_timeline->setVisible(on);
+        QSettings().setValue(QStringLiteral("window/timeline"), on);
+    });
+    connect(m_timeline, &TimelinePanel::hideRequested, m_timelineAction, [this] { m_timelineAction->setChecked(false); });
     QMenu *help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About"), this, [this] {
         QMessageBox::about(this, tr("About Agent Streams"),
@@ -334,7 +298,7 @@ void MainWindow::send()
     }
     m_lastPrompt = prompt;
     m_integrity->clearResult();
-    m_id->setText(tr("starting..."));
+    m_bar->setConversationId(tr("starting..."));
     m_answer->showMarkdown(QString());
     m_client->start(prompt);
 }
@@ -368,15 +332,6 @@ void MainWindow::replaySelected()
         attach(item->data(Qt::UserRole).toByteArray());
 }
 
-void MainWindow::copyId()
-{
-    const QByteArray id = m_client->conversationId();
-    if (id.isEmpty())
-        return;
-    QGuiApplication::clipboard()->setText(QString::fromUtf8(id));
-    statusBar()->showMessage(tr("Copied %1").arg(QString::fromUtf8(id)), 3000);
-}
-
 void MainWindow::scheduleRefresh()
 {
     if (m_refresh.isActive())
@@ -391,45 +346,58 @@ void MainWindow::refresh()
     m_refresh.stop();
     if (m_contentDirty) {
         m_contentDirty = false;
-        m_answer->showMarkdown(composeMarkdown());
+        m_answer->showMarkdown(Transcript::markdown(m_client->turns()));
     }
-    const QByteArray cursor = m_client->lastEventId();
-    m_cursor->setText(cursor.isEmpty() ? QStringLiteral("-") : QString::fromLatin1(cursor));
+    m_bar->setCursor(m_client->lastEventId());
     m_integrity->setStats(m_client->stats());
     updateActions();
 }
 
-QString MainWindow::composeMarkdown() const
+void MainWindow::showWelcome()
 {
-    QString md;
-    const auto &turns = m_client->turns();
-    for (qsizetype i = 0; i < turns.size(); ++i) {
-        const StreamClient::Turn &t = turns.at(i);
-        if (i > 0)
-            md += QStringLiteral("\n\n---\n\n");
-        if (!t.prompt.isEmpty()) {
-            // The prompt is the user's text, not Markdown: escape it, keep it on one line.
-            QString prompt;
-            for (const QChar c : t.prompt.simplified()) {
-                if (QStringLiteral("\\`*_{}[]<>()#+-.!|~").contains(c))
-                    prompt += QLatin1Char('\\');
-                prompt += c;
-            }
-            md += QStringLiteral("> **Turn %1** \u00b7 *%2*\n\n").arg(t.number).arg(prompt);
-        }
-        md += t.text;
+    const QPalette &p = palette();
+    m_answer->showPlaceholder(tr("<div style='color:%1; margin:24px'><h2 style='color:%2'>Ask the travel planner</h2>"
+                                 "<p>Type a prompt above (or pick an example) and press <b>Send</b> (Ctrl+Enter). "
+                                 "When the answer has ended, <b>Follow up</b> sends the next prompt in the same conversation.</p>"
+                                 "<p>The answer streams through a Redis Stream. Disconnect at any time, or switch on "
+                                 "<b>Chaos</b>: the client resumes from its last cursor and no chunk is lost or repeated; "
+                                 "the timeline below shows every event, connection and resume. "
+                                 "<b>Verify</b> proves it against a full replay.</p></div>")
+                                  .arg(Theme::color(Theme::Muted, p).name(), p.color(QPalette::Text).name()));
+}
+
+void MainWindow::applyTheme()
+{
+    const QString sheet = Theme::styleSheet(palette());
+    if (sheet != styleSheet())
+        setStyleSheet(sheet); // one style sheet for the window, built from the palette in force
+}
+
+void MainWindow::changeEvent(QEvent *event)
+{
+    QMainWindow::changeEvent(event);
+    if (event->type() == QEvent::PaletteChange) {
+        applyTheme();
+        if (m_client->state() == StreamClient::State::Idle)
+            showWelcome();
     }
-    return md;
 }
 
 void MainWindow::onStateChanged()
 {
     const StreamClient::State state = m_client->state();
-    m_state->setState(state, m_client->stateText());
-    if (state == StreamClient::State::Finished || state == StreamClient::State::Failed || state == StreamClient::State::Disconnected)
-        refresh(); // show the last chunk now, not after the next tick
+    m_bar->setState(state, m_client->stateText());
+    // Show the last chunk now, not after the next tick. A replay (GET) of many turns ends each
+    // of them on a connection that stays open, often within one read: render once that read is
+    // handled, not once per turn (24 turns took 24 full renders, an 11 s stall, before).
+    if (state == StreamClient::State::Finished || state == StreamClient::State::Failed || state == StreamClient::State::Disconnected) {
+        if (m_client->isConnected())
+            m_refresh.start(0);
+        else
+            refresh();
+    }
     if (state == StreamClient::State::Idle)
-        m_cursor->setText(QStringLiteral("-"));
+        m_bar->setCursor({});
     updateActions();
 }
 
@@ -445,7 +413,7 @@ void MainWindow::updateActions()
     m_disconnect->setEnabled(m_client->isConnected());
     m_resume->setEnabled(hasId && !terminal && !m_client->isConnected());
     m_integrity->setVerifyEnabled(hasId && !m_client->isVerifying() && m_client->stats().events > 0);
-    m_copy->setEnabled(hasId);
+    m_bar->setCopyEnabled(hasId);
     m_replay->setEnabled(m_historyList->currentItem() != nullptr && m_client->endpoint().isValid());
     m_forget->setEnabled(m_historyList->currentItem() != nullptr);
 }

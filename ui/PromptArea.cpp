@@ -38,8 +38,7 @@ PromptArea::PromptArea(QWidget *parent)
     m_send->setObjectName(QStringLiteral("sendButton"));
     m_send->setToolTip(tr("Start a new conversation with this prompt (Ctrl+Enter)"));
     m_send->setDefault(true);
-    m_send->setStyleSheet(QStringLiteral("QPushButton { background: #1a73e8; color: white; font-weight: 600; border: none; border-radius: 6px; padding: 7px 22px; }"
-                                         "QPushButton:hover { background: #1967d2; } QPushButton:disabled { background: #a8c7fa; }"));
+    // Styled by Theme::styleSheet (#sendButton): the palette's highlight colours.
     connect(m_send, &QPushButton::clicked, this, &PromptArea::sendRequested);
     m_followUp->setObjectName(QStringLiteral("followUpButton"));
     m_followUp->setToolTip(tr("Send this prompt as the next turn of the conversation shown (its earlier turns are the history); "

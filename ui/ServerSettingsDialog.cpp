@@ -25,7 +25,7 @@ ServerSettingsDialog::ServerSettingsDialog(const ServerSettings &settings, const
     m_key->setPlaceholderText(tr("optional; sent as Authorization: Bearer"));
     m_key->setEchoMode(QLineEdit::PasswordEchoOnEdit);
     m_key->setText(settings.apiKey);
-    m_error->setStyleSheet(QStringLiteral("color: #d93025;"));
+    m_error->setProperty("role", "error"); // styled in Theme::styleSheet (the parent window's)
     m_error->hide();
 
     auto *form = new QFormLayout;

@@ -1,5 +1,8 @@
 #include "StateIndicator.h"
 
+#include "Theme.h"
+
+#include <QEvent>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPainter>
@@ -40,15 +43,25 @@ QColor StateIndicator::colorFor(StreamClient::State state)
 
 void StateIndicator::setState(StreamClient::State state, const QString &text)
 {
+    m_stateShown = state;
     m_color = colorFor(state);
     m_label->setText(text);
-    m_label->setStyleSheet(QStringLiteral("color: %1;").arg(m_color.darker(125).name()));
+    QPalette p = m_label->palette();
+    p.setColor(QPalette::WindowText, Theme::readable(m_color, palette())); // readable on light and dark
+    m_label->setPalette(p);
     update();
 }
 
 QString StateIndicator::text() const
 {
     return m_label->text();
+}
+
+void StateIndicator::changeEvent(QEvent *event)
+{
+    QWidget::changeEvent(event);
+    if (event->type() == QEvent::PaletteChange)
+        setState(m_stateShown, m_label->text());
 }
 
 void StateIndicator::paintEvent(QPaintEvent *event)

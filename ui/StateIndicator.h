@@ -19,8 +19,10 @@ public:
 
 protected:
     void paintEvent(QPaintEvent *event) override;
+    void changeEvent(QEvent *event) override;
 
 private:
     QLabel *m_label;
     QColor m_color;
+    StreamClient::State m_stateShown = StreamClient::State::Idle;
 };

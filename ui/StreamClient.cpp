@@ -2,6 +2,7 @@
 
 #include "StreamVerifier.h"
 
+#include <QDateTime>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLoggingCategory>
@@ -126,6 +127,7 @@ void StreamClient::reset()
     m_reconnect.resetBackoff();
     setState(State::Idle);
     Q_EMIT statsChanged();
+    Q_EMIT cleared();
 }
 
 void StreamClient::start(const QString &prompt)
@@ -175,16 +177,17 @@ void StreamClient::openStream(const QByteArray &cursor)
         return;
     closeReply();
     m_reconnect.stop();
-    if (!cursor.isEmpty() || m_stats.connections > 0)
+    const bool resume = !cursor.isEmpty() || m_stats.connections > 0;
+    if (resume)
         ++m_stats.reconnects;
     ++m_stats.connections;
     Q_EMIT statsChanged();
     setState(State::Connecting);
     qCDebug(lcClient) << "GET stream" << m_id << "after" << cursor;
-    open(m_nam->get(m_endpoint.stream(m_id, cursor)), Connection::Stream);
+    open(m_nam->get(m_endpoint.stream(m_id, cursor)), Connection::Stream, cursor, resume);
 }
 
-void StreamClient::open(QNetworkReply *reply, Connection kind)
+void StreamClient::open(QNetworkReply *reply, Connection kind, const QByteArray &cursor, bool resume)
 {
     m_reply = reply;
     m_connection = kind;
@@ -196,6 +199,7 @@ void StreamClient::open(QNetworkReply *reply, Connection kind)
     connect(reply, &QNetworkReply::readyRead, this, &StreamClient::onReadyRead);
     connect(reply, &QNetworkReply::finished, this, &StreamClient::onFinished);
     m_stall.start();
+    Q_EMIT connectionOpened(m_stats.connections, cursor, resume);
 }
 
 void StreamClient::closeReply()
@@ -252,6 +256,7 @@ void StreamClient::onReadyRead()
         return;
     }
     m_stall.start();
+    m_readMs = QDateTime::currentMSecsSinceEpoch();
     const QList<SseEvent> events = m_parser.feed(m_reply->readAll());
     for (const SseEvent &e : events) {
         handleEvent(e);
@@ -284,6 +289,7 @@ void StreamClient::handleEvent(const SseEvent &e)
     }
     ++m_stats.events;
     m_received.append({e.id, e.event, e.data});
+    Q_EMIT eventAccepted(e.id, e.event, m_stats.connections, m_readMs);
     if (id.valid)
         Q_EMIT cursorChanged(e.id);
 
@@ -401,6 +407,7 @@ void StreamClient::connectionLost(const QString &why)
         fail(QStringLiteral("network"), why);
         return;
     }
+    Q_EMIT connectionDropped(m_stats.connections, why); // a resume from the cursor may follow
     setState(State::Disconnected);
     if (m_autoReconnect)
         scheduleReconnect();

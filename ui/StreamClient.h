@@ -34,7 +34,9 @@ class StreamVerifier;
 //   c.verify();       // replay from the start with a second request and compare
 //
 // Signals: conversationStarted, turnStarted, messageReceived, cursorChanged, statsChanged,
-// stateChanged, reconnectCountdown, finished, failed, cancelRequested, verifyFinished.
+// stateChanged, reconnectCountdown, finished, failed, cancelRequested, verifyFinished; and for
+// a picture of the delivery (TimelinePanel): cleared, connectionOpened, connectionDropped,
+// eventAccepted (every accepted event, with the connection that delivered it and when).
 // finished() / failed() come once per turn that ends (a replay of several turns, or a
 // follow-up that first reads a turn another client added, ends more than one), and failed()
 // also when a request fails (e.g. a follow-up refused with 409).
@@ -118,13 +120,22 @@ Q_SIGNALS:
     void failed(const QString &code, const QString &message);
     void cancelRequested(bool ok, const QString &message);
     void verifyFinished(const VerifyResult &result);
+    // Delivery, as it happens. Connections are numbered from 1 per conversation (stats().connections
+    // at the time); resume = this request resumes after a loss or on demand (stats().reconnects
+    // went up), from cursor (empty: from the start).
+    void cleared(); // reset(): a new conversation (or none) follows
+    void connectionOpened(int connection, const QByteArray &cursor, bool resume);
+    void connectionDropped(int connection, const QString &why);
+    // After duplicate filtering, before messageReceived/turnStarted/finished/failed of the event.
+    // receivedMs: wall-clock ms when the bytes that completed it were read (the clock of the ids).
+    void eventAccepted(const QByteArray &id, const QByteArray &type, int connection, qint64 receivedMs);
 
 private:
     // What the open connection streams: a POST streams one turn and ends at its terminal
     // event; a GET may replay several turns and ends when the server closes it.
     enum class Connection { Create, FollowUp, Stream };
 
-    void open(QNetworkReply *reply, Connection kind);
+    void open(QNetworkReply *reply, Connection kind, const QByteArray &cursor = {}, bool resume = false);
     void openStream(const QByteArray &cursor);
     void closeReply();
     void onMetaData();
@@ -147,6 +158,7 @@ private:
     QByteArray m_errorBody;
     int m_httpStatus = 0;
     bool m_eventsOnThisConnection = false;
+    qint64 m_readMs = 0; // when the bytes being parsed were read
     Connection m_connection = Connection::Stream;
     bool m_followUpPending = false; // a follow-up POST has not been answered 2xx yet
 

@@ -116,20 +116,33 @@ VerifyResult StreamVerifier::compare(const ReceivedEvents &replay, const Receive
         byId.insert(received.at(i).id, i);
     QByteArray replayText;
     QByteArray shownText;
+    QByteArrayList missing;
+    QByteArrayList different;
     for (const ReceivedEvent &e : replay) {
         if (e.type == "message")
             replayText += e.data;
         const auto it = byId.constFind(e.id);
         if (it == byId.constEnd()) {
             ++r.missing;
+            missing += e.id;
             continue;
         }
         const ReceivedEvent &mine = received.at(*it);
-        if (mine.type != e.type || mine.data != e.data)
+        if (mine.type != e.type || mine.data != e.data) {
             ++r.mismatched;
+            different += e.id;
+        }
         byId.erase(it);
     }
     r.extra = int(byId.size());
+    QByteArrayList extra;
+    for (const ReceivedEvent &e : received)
+        if (byId.contains(e.id))
+            extra += e.id;
+    for (const QByteArrayList *ids : {&missing, &extra, &different})
+        for (const QByteArray &id : *ids)
+            if (r.differingIds.size() < VerifyResult::kMaxDifferingIds)
+                r.differingIds += id;
     for (const ReceivedEvent &e : received)
         if (e.type == "message")
             shownText += e.data;

@@ -36,3 +36,25 @@ QString Transcript::text() const
         out += t.text;
     return out;
 }
+
+QString Transcript::markdown(const QList<Turn> &turns)
+{
+    QString md;
+    for (qsizetype i = 0; i < turns.size(); ++i) {
+        const Turn &t = turns.at(i);
+        if (i > 0)
+            md += QStringLiteral("\n\n---\n\n");
+        if (!t.prompt.isEmpty()) {
+            // The prompt is the user's text, not Markdown: escape it, keep it on one line.
+            QString prompt;
+            for (const QChar c : t.prompt.simplified()) {
+                if (QStringLiteral("\\`*_{}[]<>()#+-.!|~").contains(c))
+                    prompt += QLatin1Char('\\');
+                prompt += c;
+            }
+            md += QStringLiteral("> **Turn %1** \u00b7 *%2*\n\n").arg(t.number).arg(prompt);
+        }
+        md += t.text;
+    }
+    return md;
+}

@@ -32,6 +32,9 @@ public:
     int lastTurnNumber() const { return m_turns.isEmpty() ? 0 : m_turns.last().number; }
     const QList<Turn> &turns() const { return m_turns; }
     QString text() const;
+    // The conversation as Markdown for the view: each turn headed by its prompt (escaped, on one
+    // line), turns separated by a rule.
+    static QString markdown(const QList<Turn> &turns);
 
 private:
     QList<Turn> m_turns;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QByteArrayList>
 #include <QString>
 
 // Outcome of StreamVerifier: the replay of a stream from its start compared, event by event
@@ -15,4 +16,7 @@ struct VerifyResult
     qsizetype replayChars = 0;
     qsizetype shownChars = 0;
     QString summary;
+    // Ids of the missing, extra and different events, in that order, at most kMaxDifferingIds.
+    static constexpr int kMaxDifferingIds = 256;
+    QByteArrayList differingIds;
 };

@@ -234,16 +234,19 @@ void TestSseParser::compare_data()
     QTest::addColumn<int>("missing");
     QTest::addColumn<int>("extra");
     QTest::addColumn<int>("mismatched");
+    QTest::addColumn<QByteArrayList>("differingIds"); // what the timeline marks
     const ReceivedEvent t{"1-0", "turn", "{}"};
     const ReceivedEvent a{"2-0", "message", "Hello "};
     const ReceivedEvent b{"3-0", "message", "world"};
     const ReceivedEvent d{"4-0", "done", "[DONE]"};
-    QTest::newRow("identical") << ReceivedEvents{t, a, b, d} << ReceivedEvents{t, a, b, d} << true << 0 << 0 << 0;
-    QTest::newRow("gap") << ReceivedEvents{t, a, b, d} << ReceivedEvents{t, a, d} << false << 1 << 0 << 0;
-    QTest::newRow("extra") << ReceivedEvents{t, a, d} << ReceivedEvents{t, a, b, d} << false << 0 << 1 << 0;
+    QTest::newRow("identical") << ReceivedEvents{t, a, b, d} << ReceivedEvents{t, a, b, d} << true << 0 << 0 << 0 << QByteArrayList{};
+    QTest::newRow("gap") << ReceivedEvents{t, a, b, d} << ReceivedEvents{t, a, d} << false << 1 << 0 << 0 << QByteArrayList{"3-0"};
+    QTest::newRow("extra") << ReceivedEvents{t, a, d} << ReceivedEvents{t, a, b, d} << false << 0 << 1 << 0 << QByteArrayList{"3-0"};
     QTest::newRow("different text") << ReceivedEvents{t, a, b} << ReceivedEvents{t, a, ReceivedEvent{"3-0", "message", "World"}} << false << 0 << 0
-                                    << 1;
-    QTest::newRow("empty") << ReceivedEvents{} << ReceivedEvents{} << true << 0 << 0 << 0;
+                                    << 1 << QByteArrayList{"3-0"};
+    QTest::newRow("all three") << ReceivedEvents{t, a, ReceivedEvent{"3-0", "message", "World"}} << ReceivedEvents{a, b, d} << false << 1 << 1
+                               << 1 << QByteArrayList{"1-0", "4-0", "3-0"}; // missing, extra, different
+    QTest::newRow("empty") << ReceivedEvents{} << ReceivedEvents{} << true << 0 << 0 << 0 << QByteArrayList{};
 }
 
 void TestSseParser::compare()
@@ -254,11 +257,13 @@ void TestSseParser::compare()
     QFETCH(int, missing);
     QFETCH(int, extra);
     QFETCH(int, mismatched);
+    QFETCH(QByteArrayList, differingIds);
     const VerifyResult r = StreamVerifier::compare(replay, received);
     QCOMPARE(r.ok, ok);
     QCOMPARE(r.missing, missing);
     QCOMPARE(r.extra, extra);
     QCOMPARE(r.mismatched, mismatched);
+    QCOMPARE(r.differingIds, differingIds);
     QVERIFY(!r.summary.isEmpty());
 }
 
