@@ -9,6 +9,8 @@
 #include "redis/RedisConnection.h"
 
 #include <QElapsedTimer>
+#include <QFile>
+#include <QTemporaryDir>
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -73,6 +75,7 @@ private Q_SLOTS:
     void appStreamsOverTls();
     void frozenRedisTimesOutAndRecovers();
     void garbageFromTheServerDropsTheConnection();
+    void entraIdTokensFromTheAzureCli();
 
 private:
     TestCertificates m_certs;
@@ -234,6 +237,60 @@ void TestRedisTransport::garbageFromTheServerDropsTheConnection()
     const RedisError error = firstFailure(c);
     QCOMPARE(int(error.kind), int(RedisError::Kind::Protocol));
     QVERIFY(!c.isConnected());
+}
+
+void TestRedisTransport::entraIdTokensFromTheAzureCli()
+{
+    // REDIS_AZURE_AUTH=cli with no password: every connection sends AUTH <oid> <token> with a
+    // token from `az account get-access-token --resource https://redis.azure.com`, and again
+    // before it expires. A stand-in `az` on PATH hands out a new token (a JWT whose payload
+    // carries the oid and a counter) valid for 3 s on every call; the Redis user named by the
+    // oid accepts the first 40 of them as passwords.
+    const QByteArray oid = "11111111-2222-3333-4444-555555555555";
+    auto tokenFor = [&](int n) {
+        const QByteArray payload = QByteArray("{\"oid\":\"" + oid + "\",\"n\":" + QByteArray::number(n) + "}");
+        return "eyJhbGciOiJub25lIn0." + payload.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals) + ".sig";
+    };
+    QTemporaryDir bin;
+    QFile az(bin.filePath(QStringLiteral("az")));
+    QVERIFY(az.open(QIODevice::WriteOnly));
+    az.write("#!/bin/sh\n"
+             "[ \"$1 $2 $3 $4\" = \"account get-access-token --resource https://redis.azure.com\" ] || { echo \"unexpected: $*\" >&2; exit 2; }\n"
+             "n=$(cat \"" + bin.path().toUtf8() + "/count\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"" + bin.path().toUtf8() + "/count\"\n"
+             "payload=$(printf '{\"oid\":\"" + oid + "\",\"n\":%d}' $n | base64 -w0 | tr '+/' '-_' | tr -d '=')\n"
+             "printf '{\"accessToken\":\"eyJhbGciOiJub25lIn0.%s.sig\",\"expires_on\":%d,\"tokenType\":\"Bearer\"}\\n' \"$payload\" $(( $(date +%s) + 3 ))\n");
+    az.close();
+    QVERIFY(az.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner));
+    RedisServer redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    QStringList acl{QStringLiteral("ACL"), QStringLiteral("SETUSER"), QString::fromUtf8(oid), QStringLiteral("on"), QStringLiteral("~*"),
+                    QStringLiteral("&*"), QStringLiteral("+@all")};
+    for (int n = 1; n <= 40; ++n)
+        acl << QStringLiteral(">") + QString::fromUtf8(tokenFor(n));
+    QCOMPARE(redis.cli(acl), QByteArray("OK"));
+    const QByteArray path = qgetenv("PATH");
+    qputenv("PATH", bin.path().toUtf8() + ':' + path);
+    Config config;
+    config.redisAzureCli = true;
+    config.demoPaceMs = 1;
+    auto backend = startTestBackend(config, redis.connectionString());
+    QVERIFY(backend);
+    // Every connection of the app is logged in as the oid's user.
+    const QByteArray clients = redis.cli({QStringLiteral("CLIENT"), QStringLiteral("LIST")});
+    QVERIFY2(clients.count("user=" + oid) >= 4, clients.constData());
+    // ... and authenticates again before its 3 s token runs out.
+    auto authCalls = [&] {
+        const QByteArray stats = redis.cli({QStringLiteral("INFO"), QStringLiteral("commandstats")});
+        const qsizetype at = stats.indexOf("cmdstat_auth:calls=");
+        return at < 0 ? 0 : stats.mid(at + 19).split(',').first().toInt();
+    };
+    const int first = authCalls();
+    QTRY_VERIFY_WITH_TIMEOUT(authCalls() >= first + 4, 10000);
+    HttpClient run;
+    run.request(backend->port(), "POST", "/api/agent/create", {{"Accept", "text/event-stream"}, {"Content-Type", "text/plain"}}, "Plan a trip to Oslo");
+    QTRY_VERIFY_WITH_TIMEOUT(run.isFinished(), 30000);
+    QCOMPARE(run.events().last().event, QByteArray("done"));
+    qputenv("PATH", path);
 }
 
 QTEST_GUILESS_MAIN(TestRedisTransport)
