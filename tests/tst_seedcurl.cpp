@@ -58,8 +58,11 @@ void TestSeedCurl::initTestCase()
     const QString bin = qEnvironmentVariable("AGENT_STREAMS_BIN");
     QVERIFY2(!bin.isEmpty(), "AGENT_STREAMS_BIN must point at build/bin/agent-streams (ctest sets it)");
     m_app.setProcessChannelMode(QProcess::MergedChannels);
-    m_app.start(bin, {QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("7071"), QStringLiteral("--redis"),
-                      m_redis.connectionString(), QStringLiteral("--demo-pace-ms"), QStringLiteral("15")});
+    QStringList args{QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("7071"), QStringLiteral("--redis"),
+                     m_redis.connectionString(), QStringLiteral("--demo-pace-ms"), QStringLiteral("15")};
+    if (!RedisServer::testCaFile().isEmpty()) // the same commands with the app on a TLS Redis
+        args << QStringLiteral("--redis-ca") << RedisServer::testCaFile();
+    m_app.start(bin, args);
     QVERIFY(m_app.waitForStarted(10000));
     const bool up = QTest::qWaitFor([&] {
         m_appLog += m_app.readAll();

@@ -1,5 +1,7 @@
 #include "RedisServer.h"
 
+#include "TestCertificates.h"
+
 #include <QTcpServer>
 #include <QTest>
 
@@ -20,8 +22,29 @@ quint16 RedisServer::freePort()
     return probe.serverPort();
 }
 
+namespace {
+TestCertificates *tlsModeCertificates()
+{
+    if (qEnvironmentVariable("AGENT_STREAMS_TEST_REDIS_TLS") != QLatin1String("1"))
+        return nullptr;
+    static TestCertificates certs;
+    static const bool made = certs.make();
+    if (!made)
+        qFatal("AGENT_STREAMS_TEST_REDIS_TLS=1: %s", qPrintable(certs.error()));
+    return &certs;
+}
+} // namespace
+
+QString RedisServer::testCaFile()
+{
+    const TestCertificates *certs = tlsModeCertificates();
+    return certs ? certs->ca() : QString();
+}
+
 bool RedisServer::start(bool appendOnly)
 {
+    if (const TestCertificates *certs = tlsModeCertificates(); certs && !m_tls)
+        m_tls = Tls{certs->ca(), certs->serverCert(), certs->serverKey(), false, {}, {}};
     m_appendOnly = appendOnly;
     m_port = freePort();
     return launch();

@@ -40,7 +40,12 @@ public:
     qint64 pid() const { return m_process.processId(); }
     QString error() const { return m_error; }
     quint16 port() const { return m_port; }
-    QString connectionString() const { return QStringLiteral("127.0.0.1:%1").arg(m_port); }
+    // host:port, or rediss://localhost:port for a TLS server.
+    QString connectionString() const { return m_tls ? tlsConnectionString() : QStringLiteral("127.0.0.1:%1").arg(m_port); }
+    // With AGENT_STREAMS_TEST_REDIS_TLS=1 every start() starts a TLS-only server (certificates
+    // made once per process): suites run unchanged against a TLS Redis. The CA that clients
+    // need then, or "" (startTestBackend passes it on as --redis-ca).
+    static QString testCaFile();
     QString dir() const { return m_dir.path(); }
     bool isRunning() const { return m_process.state() == QProcess::Running; }
 

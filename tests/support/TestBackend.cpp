@@ -1,11 +1,15 @@
 #include "TestBackend.h"
 
+#include "RedisServer.h"
+
 #include <QSignalSpy>
 #include <QTest>
 
 std::unique_ptr<Backend> startTestBackend(Config config, const QString &redis, AgentFactory factory, QString *error)
 {
     config.redisConnectionString = redis;
+    if (config.redisCaFile.isEmpty())
+        config.redisCaFile = RedisServer::testCaFile(); // AGENT_STREAMS_TEST_REDIS_TLS=1
     config.redisExplicit = true;
     config.port = 0;
     auto backend = std::make_unique<Backend>(config);
