@@ -8,6 +8,7 @@
 #   scripts/bench.sh --runs 1 --quick      # smoke test (small counts)
 #   scripts/bench.sh --workloads "W1 W2"   # a subset
 #   scripts/bench.sh --aof                 # Redis with appendonly yes, appendfsync everysec
+#   scripts/bench.sh --tls                 # Redis on TLS only (certificates made with openssl; peers skipped)
 #   scripts/bench.sh -- --w1-sessions 500  # anything after -- goes to agent-streams-bench
 #   scripts/bench.sh --rev HEAD~3          # benchmark another commit
 #   scripts/bench.sh --worktree            # build the working tree as it is (uncommitted edits too)
@@ -32,6 +33,7 @@ WORKTREE=0
 RUNS=3
 WORKLOADS="xadd W1 W1-resumable-stream W1-durable-streams W2 W3 W4 W5-live W5-idle"
 AOF=0
+TLS=0
 EXTRA=()
 REDIS_PORT=${REDIS_PORT:-16379}
 SERVER_PORT=${SERVER_PORT:-17071}
@@ -43,6 +45,7 @@ while [ $# -gt 0 ]; do
         --workloads) WORKLOADS=$2; shift 2 ;;
         --quick) EXTRA+=(--quick); shift ;;
         --aof) AOF=1; shift ;;
+        --tls) TLS=1; shift ;;
         --rev) REV=$2; shift 2 ;;
         --worktree) WORKTREE=1; shift ;;
         --out) OUT=$2; shift 2 ;;
@@ -104,6 +107,25 @@ done
 
 # Lift the per-address limits of the hardened server (all bench clients share 127.0.0.1).
 SERVER_FLAGS=()
+REDIS_URL="127.0.0.1:$REDIS_PORT"
+REDIS_TLS_ARGS=()
+if [ "$TLS" = 1 ]; then
+    # A private CA and a server certificate for localhost: the app verifies it with --redis-ca.
+    # The Node peers speak plaintext Redis only: their workloads are left out.
+    WORKLOADS=$(echo "$WORKLOADS" | tr ' ' '\n' | grep -v -- '-resumable-stream\|-durable-streams\|^xadd$' | xargs)
+    TLSDIR="$OUT/tls"
+    mkdir -p "$TLSDIR"
+    (cd "$TLSDIR" \
+        && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=bench CA" \
+        && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" \
+        && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > server.ext \
+        && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext) \
+        >"$OUT/tls.log" 2>&1 || { echo "openssl failed (see $OUT/tls.log)" >&2; exit 1; }
+    REDIS_URL="rediss://localhost:$REDIS_PORT"
+    SERVER_FLAGS+=(--redis-ca "$TLSDIR/ca.pem")
+    REDIS_TLS_ARGS=(--port 0 --tls-port "$REDIS_PORT" --tls-cert-file "$TLSDIR/server.pem" --tls-key-file "$TLSDIR/server.key"
+                    --tls-ca-cert-file "$TLSDIR/ca.pem" --tls-auth-clients no)
+fi
 # (Read from the sources the binary was just built from.)
 CONFIG_SRC="$SRC/backend/Config.cpp"
 grep -q '"creates-per-minute"' "$CONFIG_SRC" && SERVER_FLAGS+=(--creates-per-minute 0)
@@ -143,7 +165,9 @@ start_all() { # tag workload
     mkdir -p "$dir"
     local persist=(--save "" --appendonly no)
     [ "$AOF" = 1 ] && persist=(--save "" --appendonly yes --appendfsync everysec)
-    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" "${persist[@]}" --maxclients 1000 \
+    local listen=(--port "$REDIS_PORT")
+    [ "$TLS" = 1 ] && listen=("${REDIS_TLS_ARGS[@]}")
+    redis-server --bind 127.0.0.1 "${listen[@]}" --dir "$dir" "${persist[@]}" --maxclients 1000 \
         --logfile "$dir/redis.log" --daemonize no &
     REDIS_PID=$!
     wait_port "$REDIS_PORT" 10 || { echo "redis-server did not start" >&2; exit 1; }
@@ -158,7 +182,7 @@ start_all() { # tag workload
             node "$PEERS/durable-streams-server.mjs" --port "$SERVER_PORT" --data-dir "$dir/durable-streams-data" --append http \
                 >"$dir/server.log" 2>&1 & ;;
         *)
-            "$BUILD/bin/agent-streams" --headless --bench --listen 127.0.0.1 --port "$SERVER_PORT" --redis "127.0.0.1:$REDIS_PORT" \
+            "$BUILD/bin/agent-streams" --headless --bench --listen 127.0.0.1 --port "$SERVER_PORT" --redis "$REDIS_URL" \
                 "${SERVER_FLAGS[@]}" >"$dir/server.log" 2>&1 & ;;
     esac
     SERVER_PID=$!
@@ -173,7 +197,7 @@ start_all() { # tag workload
 
 {
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
-    echo "redis: $(redis-server --version | cut -d' ' -f3), persistence: $([ "$AOF" = 1 ] && echo 'AOF everysec' || echo none)"
+    echo "redis: $(redis-server --version | cut -d' ' -f3), persistence: $([ "$AOF" = 1 ] && echo 'AOF everysec' || echo none), transport: $([ "$TLS" = 1 ] && echo TLS || echo plain TCP)"
     echo "server flags: --headless --bench ${SERVER_FLAGS[*]:-}"
     echo "commit: $SHA  runs: $RUNS  workloads: $WORKLOADS  extra: ${EXTRA[*]:-}"
 } | tee "$OUT/machine.txt"
