@@ -17,6 +17,8 @@
 #include <QTest>
 
 #include <csignal>
+#include <memory>
+#include <vector>
 
 Q_DECLARE_METATYPE(RedisError)
 
@@ -74,6 +76,7 @@ private Q_SLOTS:
     void mutualTls();
     void appStreamsOverTls();
     void frozenRedisTimesOutAndRecovers();
+    void runsStreamThroughAFrozenRedis();
     void garbageFromTheServerDropsTheConnection();
     void entraIdTokensFromTheAzureCli();
 
@@ -218,6 +221,51 @@ void TestRedisTransport::frozenRedisTimesOutAndRecovers()
     ::kill(pid_t(redis.pid()), SIGCONT);
     QVERIFY(connected.wait(10000));
     QCOMPARE(ping(c), QStringLiteral("PONG"));
+}
+
+void TestRedisTransport::runsStreamThroughAFrozenRedis()
+{
+    // The app with --redis-timeout-ms 500 while Redis is frozen for longer than that: its
+    // commands time out, the connections are re-established after SIGCONT, and the live runs
+    // lose and double nothing (their writes were kept and are sent again with their ids).
+    RedisServer redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    Config config;
+    config.demoPaceMs = 10;
+    config.redisTimeoutMs = 500;
+    auto backend = startTestBackend(config, redis.connectionString());
+    QVERIFY(backend);
+    const quint16 port = backend->port();
+    std::vector<std::unique_ptr<HttpClient>> runs;
+    for (int i = 0; i < 3; ++i) {
+        runs.push_back(std::make_unique<HttpClient>());
+        runs.back()->request(port, "POST", "/api/agent/create", {{"Accept", "text/event-stream"}, {"Content-Type", "text/plain"}},
+                             "Plan a 4-day trip to Porto");
+    }
+    for (const auto &r : runs)
+        QTRY_VERIFY_WITH_TIMEOUT(r->events().size() >= 5, 10000);
+    QCOMPARE(::kill(pid_t(redis.pid()), SIGSTOP), 0);
+    // Frozen until a command has timed out (the server logs it and reconnects meanwhile).
+    auto allConnected = [&] {
+        const auto connections = backend->connections();
+        return std::all_of(connections.cbegin(), connections.cend(), [](const RedisConnection *c) { return c->isConnected(); });
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(!allConnected(), 5000);
+    ::kill(pid_t(redis.pid()), SIGCONT);
+    QTRY_VERIFY_WITH_TIMEOUT(allConnected(), 10000);
+    for (const auto &r : runs)
+        QTRY_VERIFY_WITH_TIMEOUT(r->isFinished(), 60000);
+    for (const auto &r : runs) {
+        QCOMPARE(r->events().last().event, QByteArray("done"));
+        HttpClient replay;
+        replay.request(port, "GET", "/api/agent/stream/" + r->header("x-conversation-id"), {{"Accept", "text/event-stream"}});
+        QTRY_VERIFY_WITH_TIMEOUT(replay.isFinished(), 30000);
+        QCOMPARE(replay.events().size(), r->events().size());
+        for (qsizetype i = 0; i < replay.events().size(); ++i) {
+            QCOMPARE(replay.events().at(i).id, r->events().at(i).id);
+            QCOMPARE(replay.events().at(i).data, r->events().at(i).data);
+        }
+    }
 }
 
 void TestRedisTransport::garbageFromTheServerDropsTheConnection()
