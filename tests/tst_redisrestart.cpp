@@ -27,20 +27,11 @@ int readyz(quint16 port)
     return c.status();
 }
 
-QList<HttpClient::Event> replay(quint16 port, const QByteArray &id)
-{
-    HttpClient c;
-    c.request(port, "GET", "/api/agent/stream/" + id, {{"Accept", "text/event-stream"}});
-    if (!QTest::qWaitFor([&] { return c.isFinished(); }, 30000))
-        qWarning() << "replay did not end";
-    return c.events();
-}
-
 // Every run's live reader saw exactly what Redis holds: same ids, same text, ending in done.
 bool sameAsReplay(quint16 port, const HttpClient &live, QString *why)
 {
     const QByteArray id = live.header("x-conversation-id");
-    const auto stored = replay(port, id);
+    const auto stored = HttpClient::replay(port, id);
     const auto &seen = live.events();
     if (seen.isEmpty() || seen.last().event != "done") {
         *why = QStringLiteral("%1 did not end with done (last: %2)").arg(QString::fromUtf8(id), seen.isEmpty() ? QString() : QString::fromUtf8(seen.last().event + ' ' + seen.last().data));

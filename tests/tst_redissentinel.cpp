@@ -95,14 +95,6 @@ struct Topology
     QString connectionString() const { return QStringLiteral("sentinel://127.0.0.1:%1/mymaster").arg(sentinel.port); }
 };
 
-QList<HttpClient::Event> replay(quint16 port, const QByteArray &id)
-{
-    HttpClient c;
-    c.request(port, "GET", "/api/agent/stream/" + id, {{"Accept", "text/event-stream"}});
-    if (!QTest::qWaitFor([&] { return c.isFinished(); }, 30000))
-        qWarning() << "replay did not end";
-    return c.events();
-}
 } // namespace
 
 class TestRedisSentinel : public QObject
@@ -200,7 +192,7 @@ void TestRedisSentinel::failoverMidStream()
     // Every reader saw exactly what the new primary holds, each id once, ending with done.
     for (const auto &r : readers) {
         const QByteArray id = r->header("x-conversation-id");
-        const auto stored = replay(port, id);
+        const auto stored = HttpClient::replay(port, id);
         const auto &seen = r->events();
         QVERIFY2(!seen.isEmpty() && seen.last().event == "done", qPrintable(QString::fromUtf8(id + " ended with " + (seen.isEmpty() ? QByteArray() : seen.last().event + ' ' + seen.last().data))));
         QSet<QByteArray> ids;

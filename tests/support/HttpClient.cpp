@@ -1,5 +1,7 @@
 #include "HttpClient.h"
 
+#include <QTest>
+
 HttpClient::HttpClient(QObject *parent)
     : QObject(parent)
 {
@@ -168,4 +170,13 @@ QList<HttpClient::Event> HttpClient::parseSse(const QByteArray &stream, int *ret
         }
     }
     return out;
+}
+
+QList<HttpClient::Event> HttpClient::replay(quint16 port, const QByteArray &conversationId)
+{
+    HttpClient c;
+    c.request(port, "GET", "/api/agent/stream/" + conversationId, {{"Accept", "text/event-stream"}});
+    if (!QTest::qWaitFor([&] { return c.isFinished(); }, 30000))
+        qWarning() << "replay did not end";
+    return c.events();
 }

@@ -50,6 +50,9 @@ public:
     // Concatenated data of `message` events (the agent's text as an SSE client rebuilds it).
     QByteArray messageText() const;
 
+    // A full replay of a conversation from its start (SSE), read to its end (at most 30 s).
+    static QList<Event> replay(quint16 port, const QByteArray &conversationId);
+
     // Pure SSE parser, shared with tests of the framing: feeds bytes, returns complete events.
     static QList<Event> parseSse(const QByteArray &stream, int *retry = nullptr, int *comments = nullptr);
 
