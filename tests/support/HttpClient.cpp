@@ -81,7 +81,8 @@ void HttpClient::onReadyRead()
 {
     if (m_paused)
         return;
-    m_raw += m_socket.readAll();
+    const QByteArray incoming = m_socket.readAll();
+    m_raw += incoming;
     if (!m_headersDone) {
         const qsizetype end = m_raw.indexOf("\r\n\r\n");
         if (end < 0)
@@ -98,7 +99,7 @@ void HttpClient::onReadyRead()
         m_headersDone = true;
         m_body = m_raw.mid(end + 4);
     } else {
-        m_body = m_raw.mid(m_raw.indexOf("\r\n\r\n") + 4);
+        m_body += incoming; // appended, not copied again from m_raw: a 12 MB stream stays linear
     }
     if (header("Content-Type").startsWith("text/event-stream"))
         parseEvents();
