@@ -13,7 +13,12 @@
 #include <QSslConfiguration>
 #include <QSslKey>
 #include <QSslSocket>
+#include <QSocketNotifier>
 #include <QTcpSocket>
+
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
 
 #include <hiredis/hiredis.h>
 
@@ -242,11 +247,80 @@ void RedisConnection::onTransportUp()
         // Small commands and replies, many per second: no Nagle delay (hiredis does the same).
         socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
         socket->setSocketOption(QAbstractSocket::KeepAliveOption, 1);
+        if (!qobject_cast<QSslSocket *>(socket))
+            takeOverDescriptor();
     }
     if (m_state == State::Resolving)
         resolveThroughSentinel();
     else
         handshake();
+}
+
+// Plain TCP carries many small commands and replies a second: QTcpSocket would copy every
+// reply into its buffer before we read it, and write each command on a later event-loop pass
+// through a notifier it arms and disarms. Once connected, the descriptor is read with recv()
+// straight into the parser, and commands go out with send() at once (what the kernel does not
+// take waits in m_out for a write notifier). The QTcpSocket stays the owner of the descriptor
+// (it closes it); its own read notifier is switched off.
+void RedisConnection::takeOverDescriptor()
+{
+    auto *socket = qobject_cast<QTcpSocket *>(m_device);
+    if (!socket || socket->bytesAvailable() > 0 || socket->bytesToWrite() > 0)
+        return; // (nothing is sent before the transport is up, so both are 0)
+    m_fd = int(socket->socketDescriptor());
+    const auto notifiers = socket->findChildren<QSocketNotifier *>();
+    for (QSocketNotifier *n : notifiers)
+        if (n->type() == QSocketNotifier::Read && n->socket() == m_fd)
+            n->setEnabled(false);
+    m_readNotifier = new QSocketNotifier(m_fd, QSocketNotifier::Read, this);
+    connect(m_readNotifier, &QSocketNotifier::activated, this, &RedisConnection::onRawReadable);
+    m_writeNotifier = new QSocketNotifier(m_fd, QSocketNotifier::Write, this);
+    m_writeNotifier->setEnabled(false);
+    connect(m_writeNotifier, &QSocketNotifier::activated, this, &RedisConnection::flushRaw);
+}
+
+void RedisConnection::flushRaw()
+{
+    while (!m_out.isEmpty()) {
+        const ssize_t n = ::send(m_fd, m_out.constData(), size_t(m_out.size()), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            m_out.remove(0, n);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            break;
+        lost({RedisError::Kind::Io, QStringLiteral("writing to %1: %2").arg(peer(), QString::fromLocal8Bit(std::strerror(errno)))});
+        return;
+    }
+    if (m_writeNotifier)
+        m_writeNotifier->setEnabled(!m_out.isEmpty());
+}
+
+void RedisConnection::onRawReadable()
+{
+    const quint64 generation = m_generation;
+    if (m_freshReader) {
+        m_resp.reset();
+        m_freshReader = false;
+    }
+    char buffer[64 * 1024];
+    for (;;) {
+        const ssize_t n = ::recv(m_fd, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n == 0) {
+            lost({RedisError::Kind::Closed, QStringLiteral("server closed the connection")});
+            return;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return;
+            lost({RedisError::Kind::Io, QStringLiteral("reading from %1: %2").arg(peer(), QString::fromLocal8Bit(std::strerror(errno)))});
+            return;
+        }
+        if (!feedReplies(buffer, size_t(n), generation))
+            return;
+        if (size_t(n) < sizeof buffer)
+            return; // the kernel had no more: the next byte wakes the notifier again
+    }
 }
 
 void RedisConnection::resolveThroughSentinel()
@@ -421,18 +495,33 @@ bool RedisConnection::send(QByteArrayView resp, PendingCall call, qint64 blockMs
     if (!m_device)
         return refuse(call.cb, call.raw);
     call.deadlineMs = blockMs < 0 ? 0 : nowMs() + blockMs + m_config.commandTimeoutMs;
-    m_device->write(resp.data(), resp.size());
-    m_calls.push_back(std::move(call));
+    m_calls.push_back(std::move(call)); // first: a failed send below fails it with the rest
+    if (m_fd < 0) {
+        m_device->write(resp.data(), resp.size());
+        return true;
+    }
+    if (m_out.isEmpty()) {
+        const ssize_t n = ::send(m_fd, resp.data(), size_t(resp.size()), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n == resp.size())
+            return true;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            const RedisError error{RedisError::Kind::Io, QStringLiteral("writing to %1: %2").arg(peer(), QString::fromLocal8Bit(std::strerror(errno)))};
+            QMetaObject::invokeMethod(this, [this, error, generation = m_generation] {
+                if (generation == m_generation)
+                    lost(error); // not from inside send(): the caller still holds its state
+            }, Qt::QueuedConnection);
+            return true;
+        }
+        m_out.append(resp.data() + qMax<ssize_t>(n, 0), resp.size() - qMax<ssize_t>(n, 0));
+    } else {
+        m_out.append(resp.data(), resp.size());
+    }
+    m_writeNotifier->setEnabled(true);
     return true;
 }
 
-void RedisConnection::onReadyRead()
+bool RedisConnection::feedReplies(const char *data, size_t size, quint64 generation)
 {
-    const quint64 generation = m_generation;
-    if (m_freshReader) { // bytes of a new connection: nothing of the old one may remain
-        m_resp.reset();
-        m_freshReader = false;
-    }
     auto onReply = [this, generation](redisReply *reply) {
         if (m_calls.empty() && m_push && m_state == State::Ready) {
             m_push(RedisReply::fromHiredis(reply));
@@ -447,15 +536,28 @@ void RedisConnection::onReadyRead()
         deliver(call, reply);
         return generation == m_generation; // false: the callback reset or closed the connection
     };
+    if (!m_resp.feed(data, size, onReply)) {
+        if (generation == m_generation)
+            lost({RedisError::Kind::Protocol, QStringLiteral("malformed reply from %1: %2").arg(peer(), m_resp.error())});
+        return false;
+    }
+    return generation == m_generation;
+}
+
+void RedisConnection::onReadyRead()
+{
+    const quint64 generation = m_generation;
+    if (m_freshReader) { // bytes of a new connection: nothing of the old one may remain
+        m_resp.reset();
+        m_freshReader = false;
+    }
     while (m_device && generation == m_generation && m_device->bytesAvailable() > 0) {
         char buffer[64 * 1024];
         const qint64 n = m_device->read(buffer, sizeof buffer);
         if (n <= 0)
             break;
-        if (!m_resp.feed(buffer, size_t(n), onReply)) {
-            lost({RedisError::Kind::Protocol, QStringLiteral("malformed reply from %1: %2").arg(peer(), m_resp.error())});
+        if (!feedReplies(buffer, size_t(n), generation))
             return;
-        }
     }
 }
 
@@ -499,6 +601,18 @@ void RedisConnection::dropTransport()
     ++m_generation;
     m_connectTimer.stop();
     m_reauthTimer.stop();
+    // Our notifiers first: the QTcpSocket closes the descriptor when it goes.
+    for (QSocketNotifier *n : {m_readNotifier, m_writeNotifier}) {
+        if (n) {
+            n->setEnabled(false);
+            n->disconnect(this);
+            n->deleteLater(); // we may be inside its activated signal
+        }
+    }
+    m_readNotifier = nullptr;
+    m_writeNotifier = nullptr;
+    m_fd = -1;
+    m_out.clear();
     m_deadlineTimer.stop();
     if (m_device) {
         QIODevice *device = m_device;

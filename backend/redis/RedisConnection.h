@@ -92,6 +92,13 @@ private:
     void sendHandshake();
     void reauthenticate();
     void onReadyRead();
+    // Parses bytes and runs the callbacks of the replies they complete; false when the
+    // connection went meanwhile (or the bytes were not RESP).
+    bool feedReplies(const char *data, size_t size, quint64 generation);
+    // Plain TCP: the connected socket's bytes bypass QTcpSocket's buffers (see onTransportUp).
+    void takeOverDescriptor();
+    void onRawReadable();
+    void flushRaw();
     void deliver(PendingCall &call, struct redisReply *reply);
     void checkDeadlines();
     void armDeadlineTimer();
@@ -105,6 +112,10 @@ private:
     RedisConfig m_config;
     QString m_name;
     QIODevice *m_device = nullptr; // the transport, a child of this object
+    int m_fd = -1; // plain TCP once connected: read and written directly (m_device only watches)
+    class QSocketNotifier *m_readNotifier = nullptr;
+    class QSocketNotifier *m_writeNotifier = nullptr;
+    QByteArray m_out; // bytes the kernel did not take yet (m_fd only)
     quint64 m_generation = 0; // bumped whenever the transport goes: stale callbacks stop
     std::deque<PendingCall> m_calls;
     State m_state = State::Idle;
