@@ -198,10 +198,16 @@ void StreamHub::onCatchUp(StreamSubscriber *s, quint64 token, const redisReply *
     deliver(sub, entries, atHead);
     if (!(sub = find(s, token)))
         return;
-    if (atHead)
-        goLive(sub);
-    else
+    if (!atHead) {
         catchUp(sub); // the live reader moved on while we replayed: read up to it first
+    } else if (!s->readyForMore()) {
+        // Caught up, but the replay is still in the client's queue: live entries now would
+        // find it far behind and drop it as a slow client. It goes live once it has taken the
+        // replay (resume() reads what was added meanwhile first).
+        sub->parked = true;
+    } else {
+        goLive(sub);
+    }
 }
 
 void StreamHub::deliver(Sub *sub, const QList<EntryView> &entries, bool atHead)
