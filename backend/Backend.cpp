@@ -1,5 +1,7 @@
 #include "Backend.h"
 
+#include "HopTrace.h"
+
 #include "agents/AgentFactory.h"
 #include "http/ApiServer.h"
 #include "http/GuardedTcpServer.h"
@@ -28,11 +30,13 @@ Backend::Backend(const Config &config, QObject *parent)
     , m_config(config)
 {
     m_factory = makeAgentFactory(config.provider, config.demoPaceMs, config.bench);
+    HopTrace::init();
 }
 
 Backend::~Backend()
 {
     stop();
+    HopTrace::dump();
 }
 
 void Backend::start()

@@ -12,6 +12,8 @@
 #   scripts/bench.sh -- --w1-sessions 500  # anything after -- goes to agent-streams-bench
 #   scripts/bench.sh --rev HEAD~3          # benchmark another commit
 #   scripts/bench.sh --worktree            # build the working tree as it is (uncommitted edits too)
+#   scripts/bench.sh --hops --workloads W1 # + where a live chunk's time goes inside the server
+#                                          #   (every 8th chunk timed at each hop: run<i>-W1/hops.txt)
 #
 # By default the COMMITTED tree (HEAD) is exported with git archive to
 # /tmp/agent-streams-bench/src-<sha> and built there (Release), so edits in progress in the
@@ -34,6 +36,7 @@ RUNS=3
 WORKLOADS="xadd W1 W1-resumable-stream W1-durable-streams W2 W3 W4 W5-live W5-idle"
 AOF=0
 TLS=0
+HOPS=0
 EXTRA=()
 REDIS_PORT=${REDIS_PORT:-16379}
 SERVER_PORT=${SERVER_PORT:-17071}
@@ -46,11 +49,12 @@ while [ $# -gt 0 ]; do
         --quick) EXTRA+=(--quick); shift ;;
         --aof) AOF=1; shift ;;
         --tls) TLS=1; shift ;;
+        --hops) HOPS=1; shift ;;
         --rev) REV=$2; shift 2 ;;
         --worktree) WORKTREE=1; shift ;;
         --out) OUT=$2; shift 2 ;;
         --) shift; EXTRA+=("$@"); break ;;
-        -h|--help) sed -n 2,29p "$0"; exit 0 ;;
+        -h|--help) sed -n 2,31p "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -182,6 +186,10 @@ start_all() { # tag workload
             node "$PEERS/durable-streams-server.mjs" --port "$SERVER_PORT" --data-dir "$dir/durable-streams-data" --append http \
                 >"$dir/server.log" 2>&1 & ;;
         *)
+            # (AGENT_STREAMS_HOP_TRACE: see backend/HopTrace.h; written when the server stops.)
+            hop_env=()
+            [ "$HOPS" = 1 ] && hop_env=(AGENT_STREAMS_HOP_TRACE="$dir/hops.txt")
+            env "${hop_env[@]}" \
             "$BUILD/bin/agent-streams" --headless --bench --listen 127.0.0.1 --port "$SERVER_PORT" --redis "$REDIS_URL" \
                 "${SERVER_FLAGS[@]}" >"$dir/server.log" 2>&1 & ;;
     esac
@@ -219,6 +227,7 @@ for run in $(seq "$RUNS"); do
         stop_all
         # The Node peers print how late their producer emitted the chunks when they stop.
         grep -h 'producer lateness' "$OUT/run$run-$w/server.log" 2>/dev/null || true
+        [ "$HOPS" = 1 ] && grep -h '^#' "$OUT/run$run-$w/hops.txt" 2>/dev/null | sed 1d || true
     done
 done
 

@@ -1,5 +1,7 @@
 #include "agents/SyntheticAgent.h"
 
+#include "HopTrace.h"
+
 #include "agents/PaceScheduler.h"
 
 #include <QPointer>
@@ -160,6 +162,10 @@ void SyntheticAgent::paced(qint64 nowNs)
                 agent->paced(now);
             }, this);
             return;
+        }
+        if (HopTrace::on()) {
+            const qint64 made = HopTrace::nowNs();
+            HopTrace::offer(made - (m_pace->nowNs() - (m_startNs + offsetNs)), made);
         }
         Q_EMIT chunk(makeChunk(m_next++, m_startUs + offsetNs / 1000, m_params.bytes));
     }

@@ -1,5 +1,7 @@
 #include "http/SocketSender.h"
 
+#include "HopTrace.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
@@ -37,6 +39,7 @@ struct SocketSender::Core
         std::shared_ptr<State> state;
         Op op;
         QByteArray bytes;
+        int trace = -1;
     };
     std::mutex mutex;
     std::vector<Item> queue;
@@ -119,12 +122,12 @@ SocketSender::Channel::~Channel()
     close();
 }
 
-void SocketSender::Channel::write(const QByteArray &bytes)
+void SocketSender::Channel::write(const QByteArray &bytes, int trace)
 {
     if (m_closed || bytes.isEmpty())
         return;
     m_state->pending.fetch_add(bytes.size(), std::memory_order_relaxed);
-    m_sender->post(m_state, Op::Write, bytes);
+    m_sender->post(m_state, Op::Write, bytes, trace);
 }
 
 void SocketSender::Channel::close()
@@ -200,12 +203,12 @@ std::unique_ptr<SocketSender::Channel> SocketSender::attach(int fd)
     return std::make_unique<Channel>(shared_from_this(), std::move(state));
 }
 
-void SocketSender::post(const std::shared_ptr<State> &state, Op op, const QByteArray &bytes)
+void SocketSender::post(const std::shared_ptr<State> &state, Op op, const QByteArray &bytes, int trace)
 {
     {
         std::lock_guard<std::mutex> lock(d->mutex);
         if (!d->stopped) {
-            d->queue.push_back({state, op, bytes});
+            d->queue.push_back({state, op, bytes, trace});
         } else {
             // The thread has ended: nothing can be sent any more.
             state->pending.store(0, std::memory_order_relaxed);
@@ -284,6 +287,8 @@ void SocketSender::run()
                 s.polling = true;
                 waiting.push_back(item.state);
             }
+            if (item.trace >= 0 && s.backlog.empty())
+                HopTrace::mark(item.trace, HopTrace::Kernel);
         }
         work.clear();
         // Sockets that were full: try again (drain() is cheap when the kernel still says no).

@@ -29,7 +29,8 @@ public:
     public:
         Channel(std::shared_ptr<SocketSender> sender, std::shared_ptr<State> state);
         ~Channel(); // close()
-        void write(const QByteArray &bytes);
+        // trace: a HopTrace slot marked when the kernel has taken these bytes (-1: none).
+        void write(const QByteArray &bytes, int trace = -1);
         // Sends what is queued, then closes the connection. discard(): drops what is queued.
         void close();
         void discard();
@@ -55,7 +56,7 @@ public:
 private:
     SocketSender();
     enum class Op { Write, Close, Discard };
-    void post(const std::shared_ptr<State> &state, Op op, const QByteArray &bytes = {});
+    void post(const std::shared_ptr<State> &state, Op op, const QByteArray &bytes = {}, int trace = -1);
     void run();
     struct Core;
     std::unique_ptr<Core> d;

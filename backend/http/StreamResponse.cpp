@@ -1,5 +1,6 @@
 #include "http/StreamResponse.h"
 
+#include "HopTrace.h"
 #include "Metrics.h"
 #include "http/GuardedTcpServer.h"
 #include "http/Sse.h"
@@ -268,6 +269,7 @@ void StreamResponse::streamEntries(const QList<EntryView> &entries)
         appendFrame(out, e, m_options.format);
     m_lastId = entries.last().id;
     Metrics::instance().chunksDelivered(quint64(entries.size()));
+    HopTrace::mark(HopTrace::current(), HopTrace::Framed);
     write(out);
 }
 
@@ -313,7 +315,10 @@ void StreamResponse::write(const QByteArray &body)
             if (n > 0)
                 sent = n;
         }
-        m_channel->write(sent == 0 ? bytes : bytes.mid(sent));
+        if (sent == bytes.size())
+            HopTrace::mark(HopTrace::current(), HopTrace::Kernel);
+        else
+            m_channel->write(sent == 0 ? bytes : bytes.mid(sent), HopTrace::current());
         m_lastWriteMs = monotonicMs();
         if (!m_drainCheck && m_channel->pending() >= m_options.pauseReplayAboveBytes) {
             // The hub holds a replay while this much is unsent; the sender thread has no way
@@ -339,6 +344,8 @@ void StreamResponse::write(const QByteArray &body)
     }
     if (sent < bytes.size())
         m_socket->write(bytes.constData() + sent, bytes.size() - sent);
+    else
+        HopTrace::mark(HopTrace::current(), HopTrace::Kernel);
     m_lastWriteMs = monotonicMs(); // silence is counted from the last write
 }
 

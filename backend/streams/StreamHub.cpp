@@ -1,5 +1,6 @@
 #include "streams/StreamHub.h"
 
+#include "HopTrace.h"
 #include "redis/RedisConnection.h"
 
 #include <QLoggingCategory>
@@ -210,6 +211,20 @@ void StreamHub::onCatchUp(StreamSubscriber *s, quint64 token, const redisReply *
     }
 }
 
+// Profiling (HopTrace): the traced entries among these reach a subscriber now.
+void StreamHub::traceDelivery(const QByteArray &conversationId, const QList<EntryView> &entries)
+{
+    int last = -1;
+    for (const EntryView &e : entries) {
+        const int slot = HopTrace::find(conversationId, e.id);
+        if (slot >= 0) {
+            HopTrace::mark(slot, HopTrace::Delivered);
+            last = slot;
+        }
+    }
+    HopTrace::setCurrent(last);
+}
+
 void StreamHub::deliver(Sub *sub, const QList<EntryView> &entries, bool atHead)
 {
     StreamSubscriber *s = sub->subscriber;
@@ -217,7 +232,10 @@ void StreamHub::deliver(Sub *sub, const QList<EntryView> &entries, bool atHead)
         sub->cursor = entries.last().id;
         sub->lastTerminal = entries.last().isTerminal();
         const quint64 token = sub->token;
+        if (HopTrace::on())
+            traceDelivery(sub->conversationId, entries);
         s->streamEntries(entries);
+        HopTrace::setCurrent(-1);
         sub = find(s, token); // the subscriber may have left inside the call
         if (!sub)
             return;

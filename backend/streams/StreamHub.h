@@ -126,6 +126,7 @@ private:
     void onRead(int reader, const redisReply *reply, const RedisError &error);
     void unblock(int reader, quint64 generation, int attempt);
     void deliver(Sub *sub, const QList<EntryView> &entries, bool atHead);
+    static void traceDelivery(const QByteArray &conversationId, const QList<EntryView> &entries);
     void dropLiveKey(const QByteArray &key, StreamSubscriber *s);
     Sub *find(StreamSubscriber *s, quint64 token);
 

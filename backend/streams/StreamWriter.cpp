@@ -1,5 +1,7 @@
 #include "streams/StreamWriter.h"
 
+#include "HopTrace.h"
+
 #include "Metrics.h"
 #include "redis/RedisConnection.h"
 #include "redis/RespCommand.h"
@@ -241,6 +243,8 @@ EntryId StreamWriter::append(const QByteArray &conversationId, FieldList fields,
         return f.first == "type" && (f.second == "done" || f.second == "error");
     });
     Pending p{id, std::move(fields), runFields, 0, false, lease, terminal};
+    if (HopTrace::on())
+        HopTrace::take(conversationId, id);
     enqueue(conversationId, std::move(p), terminal);
     return id;
 }
@@ -424,6 +428,8 @@ void StreamWriter::sendCall(std::vector<CallPart> parts, bool useEval)
     const QByteArrayView resp = cmd.finish();
     m_lastCallBytes = qMin<qsizetype>(resp.size(), 1 << 20);
     const qint64 sentNs = monotonicNs();
+    if (HopTrace::on())
+        markHop(parts, HopTrace::Sent, true);
     if (m_waitReplicas <= 0 || m_waitDegraded) {
         m_connection->commandFormatted(resp, [this, sentNs, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
             if (reply)
@@ -492,8 +498,25 @@ void StreamWriter::onCallReply(std::vector<CallPart> parts, const redisReply *re
     finishCall(std::move(parts), error, partResults(reply, n, error));
 }
 
+// Profiling (HopTrace): the traced entries of a call reached `hop`. `sending`: the call was
+// just written (nothing of it has been taken off the queue yet).
+void StreamWriter::markHop(const std::vector<CallPart> &parts, int hop, bool sending) const
+{
+    for (const CallPart &part : parts) {
+        auto it = m_streams.constFind(part.conversationId);
+        if (it == m_streams.constEnd() || (!sending && part.epoch != it->epoch))
+            continue;
+        const auto begin = it->queue.begin() + (sending ? part.offset : 0);
+        for (auto p = begin; p != begin + part.count && p != it->queue.end(); ++p)
+            if (!p->touchOnly)
+                HopTrace::mark(HopTrace::find(part.conversationId, p->id), HopTrace::Hop(hop));
+    }
+}
+
 void StreamWriter::finishCall(std::vector<CallPart> parts, const RedisError &error, const std::vector<RedisError> &results)
 {
+    if (HopTrace::on() && !error.isError())
+        markHop(parts, HopTrace::Acked, false);
     if (error.kind == RedisError::Kind::Reply && error.message.startsWith(QLatin1String("NOSCRIPT"))) {
         if (m_connection->isConnected()) {
             sendCall(std::move(parts), true); // loads the script; later calls use EVALSHA

@@ -127,6 +127,7 @@ private:
     void sendCall(std::vector<CallPart> parts, bool useEval);
     void onCallReply(std::vector<CallPart> parts, const redisReply *reply, const RedisError &error);
     static std::vector<RedisError> partResults(const redisReply *reply, size_t parts, const RedisError &error);
+    void markHop(const std::vector<CallPart> &parts, int hop, bool sending) const;
     void finishCall(std::vector<CallPart> parts, const RedisError &error, const std::vector<RedisError> &results);
     void finishPart(const CallPart &part, const RedisError &error);
     void enqueue(const QByteArray &conversationId, Pending pending, bool terminal);
