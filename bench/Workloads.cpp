@@ -11,6 +11,12 @@
 #include <memory>
 #include <random>
 #include <sys/resource.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <thread>
+#include <time.h>
+#include <unistd.h>
 
 namespace bench {
 namespace {
@@ -440,6 +446,104 @@ Result runIdle(const Options &o)
     r.set("runs_cancelled", double(cancelled));
     r.set("request_failures", double(pool->failures));
     mon.finish(r, 0);
+    return r;
+}
+
+namespace {
+double percentileUs(std::vector<double> v, double p)
+{
+    if (v.empty())
+        return -1;
+    std::sort(v.begin(), v.end());
+    return v[size_t(p * double(v.size() - 1) + 0.5)];
+}
+
+double monoUsFine()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return double(ts.tv_sec) * 1e6 + double(ts.tv_nsec) / 1e3;
+}
+
+// Half the round trip of a 64-byte message to an echo thread over loopback TCP, each way a
+// send() to a peer asleep in recv() (what a live chunk costs on its last hop).
+std::vector<double> loopbackOneWayUs(int rounds)
+{
+    std::vector<double> out;
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 || ::listen(listener, 1) != 0
+        || ::getsockname(listener, reinterpret_cast<sockaddr *>(&addr), &len) != 0) {
+        if (listener >= 0)
+            ::close(listener);
+        return out;
+    }
+    const int a = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(a, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+        ::close(a);
+        ::close(listener);
+        return out;
+    }
+    const int b = ::accept(listener, nullptr, nullptr);
+    ::close(listener);
+    const int one = 1;
+    ::setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(b, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::thread echo([b, rounds] {
+        char buf[64];
+        for (int i = 0; i < rounds; ++i) {
+            size_t got = 0;
+            while (got < sizeof buf) {
+                const ssize_t n = ::recv(b, buf + got, sizeof buf - got, 0);
+                if (n <= 0)
+                    return;
+                got += size_t(n);
+            }
+            if (::send(b, buf, sizeof buf, MSG_NOSIGNAL) != ssize_t(sizeof buf))
+                return;
+        }
+    });
+    char buf[64] = {};
+    for (int i = 0; i < rounds; ++i) {
+        const double t0 = monoUsFine();
+        if (::send(a, buf, sizeof buf, MSG_NOSIGNAL) != ssize_t(sizeof buf))
+            break;
+        size_t got = 0;
+        while (got < sizeof buf) {
+            const ssize_t n = ::recv(a, buf + got, sizeof buf - got, 0);
+            if (n <= 0)
+                break;
+            got += size_t(n);
+        }
+        out.push_back((monoUsFine() - t0) / 2);
+    }
+    ::close(a);
+    echo.join();
+    ::close(b);
+    return out;
+}
+} // namespace
+
+Result runFloor(const Options &o)
+{
+    Result r;
+    r.workload = "floor";
+    RedisProbe probe(o.redisPort);
+    std::vector<double> ping;
+    for (int i = 0; i < 2000; ++i) {
+        const double t0 = monoUsFine();
+        if (probe.command({"PING"}) != "+PONG")
+            break;
+        ping.push_back(monoUsFine() - t0);
+    }
+    r.set("redis_ping_rtt_p50_us", percentileUs(ping, 0.5));
+    r.set("redis_ping_rtt_p99_us", percentileUs(ping, 0.99));
+    const std::vector<double> oneWay = loopbackOneWayUs(2000);
+    r.set("loopback_one_way_p50_us", percentileUs(oneWay, 0.5));
+    r.set("loopback_one_way_p99_us", percentileUs(oneWay, 0.99));
     return r;
 }
 

@@ -54,5 +54,8 @@ Result runSessions(const Options &o, const std::string &name, int sessions, int6
 Result runResume(const Options &o);
 Result runIdle(const Options &o);
 Result runXadd(const Options &o);
+// The physical floor of a live chunk on this machine: a Redis PING round trip, and a loopback
+// TCP message to a thread that sleeps in recv() (half a ping-pong), medians and p99 of 2,000.
+Result runFloor(const Options &o);
 
 } // namespace bench

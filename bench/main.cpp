@@ -24,7 +24,7 @@ void usage()
         "  --redis [H:]P        the server's Redis, 127.0.0.1 only (default 6379)\n"
         "  --server-pid N       server pid (default: the process listening on --port)\n"
         "  --redis-pid N        redis-server pid (default: the process listening on the Redis port)\n"
-        "  --workload LIST      comma list of xadd,W1,W2,W3,W4,W5,W5-live,W5-idle or all (default all)\n"
+        "  --workload LIST      comma list of floor,xadd,W1,W2,W3,W4,W5,W5-live,W5-idle or all (default all)\n"
         "  --bytes S            bytes per chunk (default 40)\n"
         "  --seed N             drop points and reconnect delays of W4 (default 1)\n"
         "  --max-connecting N   connections waiting for a response head at once (default 64)\n"
@@ -169,7 +169,7 @@ bool parseArgs(int argc, char **argv, Options &o, std::vector<std::string> &work
             workloads.insert(workloads.end(), {"xadd", "W1", "W2", "W3", "W4", "W5-live", "W5-idle"});
         else if (w == "W5")
             workloads.insert(workloads.end(), {"W5-live", "W5-idle"});
-        else if (w == "xadd" || w == "W1" || w == "W2" || w == "W3" || w == "W4" || w == "W5-live" || w == "W5-idle")
+        else if (w == "floor" || w == "xadd" || w == "W1" || w == "W2" || w == "W3" || w == "W4" || w == "W5-live" || w == "W5-idle")
             workloads.push_back(w);
         else {
             fprintf(stderr, "unknown workload %s\n", w.c_str());
@@ -222,6 +222,8 @@ int main(int argc, char **argv)
         Result r;
         if (w == "xadd")
             r = runXadd(o);
+        else if (w == "floor")
+            r = runFloor(o);
         else if (w == "W1")
             r = runSessions(o, "W1", o.w1Sessions, o.w1Chunks, o.w1Rate, o.w1RampMs, false);
         else if (w == "W2")

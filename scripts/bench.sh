@@ -3,7 +3,7 @@
 # starts a FRESH dedicated redis-server and agent-streams server on 127.0.0.1, runs
 # agent-streams-bench against them, and stops both. Prints medians and min-max per figure.
 #
-#   scripts/bench.sh                       # 3 runs of xadd W1 W1-resumable-stream W1-durable-streams
+#   scripts/bench.sh                       # 3 runs of floor xadd W1 W1-resumable-stream W1-durable-streams
 #                                          #   W2 W3 W4 W5-live W5-idle
 #   scripts/bench.sh --runs 1 --quick      # smoke test (small counts)
 #   scripts/bench.sh --workloads "W1 W2"   # a subset
@@ -33,7 +33,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REV=HEAD
 WORKTREE=0
 RUNS=3
-WORKLOADS="xadd W1 W1-resumable-stream W1-durable-streams W2 W3 W4 W5-live W5-idle"
+WORKLOADS="floor xadd W1 W1-resumable-stream W1-durable-streams W2 W3 W4 W5-live W5-idle"
 AOF=0
 TLS=0
 HOPS=0
@@ -243,7 +243,7 @@ def fmt(v):
     if abs(v) >= 100: return f"{v:.0f}"
     if abs(v) >= 10: return f"{v:.1f}"
     return f"{v:.2f}"
-order = ["xadd", "W1", "W1-resumable-stream", "W1-durable-streams", "W1-durable-streams-memory", "W1-durable-streams-http",
+order = ["floor", "xadd", "W1", "W1-resumable-stream", "W1-durable-streams", "W1-durable-streams-memory", "W1-durable-streams-http",
          "W2", "W3", "W4", "W5-live", "W5-idle"]
 print(f"\nmedian [min-max] over runs ({', '.join(str(len(by[w])) + ' ' + w for w in order if w in by)})")
 for w in [w for w in order if w in by]:
