@@ -3,13 +3,6 @@
 #include <algorithm>
 #include <ctime>
 
-namespace {
-// The timerfd's grid: a wake-up per distinct due time cost each lone chunk a Redis call and
-// an event-loop pass of its own (W1: 4,000 wake-ups/s); on a grid this fine a chunk starts at
-// most 200 µs late, 100 µs on average.
-constexpr qint64 kCoalesceNs = 200'000;
-}
-
 #ifdef Q_OS_LINUX
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -23,8 +16,11 @@ PaceScheduler::PaceScheduler(QObject *parent)
     m_timerFd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (m_timerFd >= 0) {
         m_timerNotifier = new QSocketNotifier(qintptr(m_timerFd), QSocketNotifier::Read, this);
-        // No read(): fire() always re-arms or disarms the timer, which resets its count.
-        connect(m_timerNotifier, &QSocketNotifier::activated, this, &PaceScheduler::fire);
+        connect(m_timerNotifier, &QSocketNotifier::activated, this, [this] {
+            quint64 expirations = 0;
+            if (::read(m_timerFd, &expirations, sizeof expirations) > 0)
+                fire();
+        });
     }
 #endif
     m_timer.setSingleShot(true);
@@ -60,8 +56,8 @@ quint64 PaceScheduler::schedule(qint64 dueNs, Callback fn, void *context)
     const quint64 ticket = m_next++;
     m_heap.push_back({dueNs, ticket, fn, context});
     std::push_heap(m_heap.begin(), m_heap.end(), Later());
-    if (!m_firing && (m_armedFor < 0 || dueNs < m_armedFor))
-        arm(); // (while firing, fire() arms once at the end: not once per rescheduled agent)
+    if (m_armedFor < 0 || dueNs < m_armedFor)
+        arm();
     return ticket;
 }
 
@@ -86,9 +82,7 @@ void PaceScheduler::arm()
     }
     m_armedFor = m_heap.front().dueNs;
     if (m_timerFd >= 0) {
-        // Rounded up to a grid of kCoalesceNs: agents due within the same 200 µs share one
-        // wake-up (and one append call). Never early; 0 would disarm the timer.
-        setTimerFd(qMax<qint64>((m_armedFor + kCoalesceNs - 1) / kCoalesceNs * kCoalesceNs, 1));
+        setTimerFd(qMax<qint64>(m_armedFor, 1)); // 0 would disarm it; a time past fires at once
         return;
     }
     const qint64 waitNs = m_armedFor - nowNs();
@@ -115,7 +109,6 @@ void PaceScheduler::fire()
     // the timerfd is armed for its exact time, the QTimer to whole milliseconds rounded up).
     const qint64 now = nowNs();
     m_armedFor = -1;
-    m_firing = true;
     while (!m_heap.empty() && m_heap.front().dueNs <= now) {
         std::pop_heap(m_heap.begin(), m_heap.end(), Later());
         const Item item = m_heap.back();
@@ -124,6 +117,5 @@ void PaceScheduler::fire()
             continue;
         item.fn(item.context, now); // may schedule or cancel others
     }
-    m_firing = false;
     arm();
 }

@@ -53,6 +53,5 @@ private:
     std::vector<Item> m_heap;                // min-heap on (dueNs, ticket)
     std::unordered_set<quint64> m_cancelled; // tickets still in the heap that must not run
     qint64 m_armedFor = -1;                  // due time the timer is set for
-    bool m_firing = false;
     quint64 m_next = 1;
 };
