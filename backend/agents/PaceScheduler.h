@@ -1,6 +1,6 @@
 #pragma once
 
-#include <QSocketNotifier>
+#include <QElapsedTimer>
 #include <QObject>
 #include <QTimer>
 #include <unordered_set>
@@ -12,10 +12,6 @@
 // allocates nothing and moves only a few words; a callback gets the time it runs at, so paced
 // work needs no clock read of its own.
 //
-// On Linux the timer is a timerfd armed for the absolute due time in nanoseconds: a QTimer
-// counts whole milliseconds, and rounding each wait up made every paced chunk start on average
-// half a millisecond late (the latency of a live chunk is counted from its due time).
-//
 //   auto *s = PaceScheduler::of(parent);          // found or created as a child of parent
 //   quint64 t = s->schedule(s->nowNs() + 50'000'000, &Agent::onDue, agent); // onDue(void *, qint64 nowNs)
 //   s->cancel(t);
@@ -24,17 +20,15 @@ class PaceScheduler : public QObject
     Q_OBJECT
 public:
     static PaceScheduler *of(QObject *parent);
-    qint64 nowNs() const; // CLOCK_MONOTONIC
+    qint64 nowNs() const { return m_clock.nsecsElapsed(); }
     using Callback = void (*)(void *context, qint64 nowNs);
     quint64 schedule(qint64 dueNs, Callback fn, void *context);
     void cancel(quint64 ticket);
 
 private:
     explicit PaceScheduler(QObject *parent);
-    ~PaceScheduler() override;
     void fire();
     void arm();
-    void setTimerFd(qint64 dueNs); // absolute CLOCK_MONOTONIC; 0 disarms
 
     struct Item
     {
@@ -47,9 +41,8 @@ private:
     {
         bool operator()(const Item &a, const Item &b) const { return a.dueNs > b.dueNs || (a.dueNs == b.dueNs && a.ticket > b.ticket); }
     };
-    QTimer m_timer;                      // where there is no timerfd
-    int m_timerFd = -1;
-    QSocketNotifier *m_timerNotifier = nullptr;
+    QElapsedTimer m_clock;
+    QTimer m_timer;
     std::vector<Item> m_heap;                // min-heap on (dueNs, ticket)
     std::unordered_set<quint64> m_cancelled; // tickets still in the heap that must not run
     qint64 m_armedFor = -1;                  // due time the timer is set for

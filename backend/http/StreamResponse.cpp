@@ -23,24 +23,6 @@ namespace {
 int g_open = 0;
 QSet<StreamResponse *> g_instances; // the event loop's thread only
 constexpr qsizetype kDirectWriteBytes = 16 * 1024;
-// Small live writes go straight to the kernel from the event loop while there are few of them:
-// handing a lone chunk to the sender thread cost an eventfd write and a thread wake-up, about
-// 150 µs of its latency (docs/BENCHMARKS.md, the per-hop profile). Past this many in one
-// millisecond (thousands of live streams), the sender thread takes them, so the event loop
-// keeps framing while the other core sends.
-constexpr int kDirectWritesPerMs = 8;
-
-bool mayWriteDirectly()
-{
-    static qint64 windowMs = -1;
-    static int used = 0;
-    const qint64 now = StreamResponse::monotonicMs();
-    if (now != windowMs) {
-        windowMs = now;
-        used = 0;
-    }
-    return ++used <= kDirectWritesPerMs;
-}
 }
 
 StreamResponse::StreamResponse(QHttpServerResponder &&responder, const Options &options, StreamHub *hub, QObject *parent)
@@ -325,11 +307,10 @@ void StreamResponse::write(const QByteArray &body)
             return;
         }
         qint64 sent = 0;
-        if (m_channel->pending() == 0 && (bytes.size() >= kDirectWriteBytes || mayWriteDirectly())) {
-            // A replay batch (one big send() costs the event loop little, and handing it to
-            // the sender would only add a copy and a wake-up) or one of a few live events.
-            // pending() == 0 means everything written before is in the kernel already, so the
-            // order holds.
+        if (bytes.size() >= kDirectWriteBytes && m_channel->pending() == 0) {
+            // A replay batch: one big send() costs the event loop little, and handing it to
+            // the sender would only add a copy and a wake-up. pending() == 0 means everything
+            // written before is in the kernel already, so the order holds.
             const ssize_t n = ::send(int(m_directFd), bytes.constData(), size_t(bytes.size()), MSG_DONTWAIT | MSG_NOSIGNAL);
             if (n > 0)
                 sent = n;

@@ -111,11 +111,6 @@ constexpr int kMaxEntriesPerCall = 1024; // all streams of one call together (bi
 // Two calls of one stream may be out at once, so that Redis appends one batch while this
 // process frames the replies of the one before and builds the next.
 constexpr int kMaxCallsPerStream = 2;
-// Group commit: while this many calls are out, what is queued waits for a reply and goes in
-// the next call. Idle, a lone chunk leaves at once; under load each round trip carries
-// everything that arrived during the one before (every call wakes Redis and this process: on
-// this VM that wake-up, not the script, is most of a call's cost).
-constexpr int kMaxCallsOut = 2;
 // Backoff after a transient error reply (LOADING, BUSY, ...): doubled per attempt up to the cap.
 constexpr int kFirstRetryMs = 50;
 constexpr int kMaxRetryMs = 1000;
@@ -314,9 +309,7 @@ void StreamWriter::scheduleFlush()
     if (m_flushScheduled)
         return;
     m_flushScheduled = true;
-    // A posted call, not a zero timer: Qt registers and unregisters a timer object for every
-    // QTimer::singleShot(0), once per pace tick here.
-    QMetaObject::invokeMethod(this, &StreamWriter::flush, Qt::QueuedConnection);
+    QTimer::singleShot(0, this, &StreamWriter::flush);
 }
 
 void StreamWriter::markReady(const QByteArray &conversationId, Stream &s)
@@ -334,8 +327,6 @@ void StreamWriter::flush()
         return; // the connected signal schedules the next flush
     if (m_retryTimer.isActive())
         return; // Redis said "not now": the retry timer sends everything queued
-    if (m_callsOut >= kMaxCallsOut)
-        return; // the next reply sends what is queued (finishCall)
     // Every stream with entries not yet sent and a free call slot, in the order they became
     // ready, goes into calls of at most kMaxEntriesPerCall entries each; the calls are pipelined.
     std::vector<CallPart> call;
@@ -359,8 +350,6 @@ void StreamWriter::flush()
             sendCall(std::move(call), false);
             call.clear();
             entries = 0;
-            if (m_callsOut >= kMaxCallsOut)
-                return; // the streams still in m_ready go with the next reply
         }
     }
     if (!call.empty())
@@ -439,7 +428,6 @@ void StreamWriter::sendCall(std::vector<CallPart> parts, bool useEval)
     const QByteArrayView resp = cmd.finish();
     m_lastCallBytes = qMin<qsizetype>(resp.size(), 1 << 20);
     const qint64 sentNs = monotonicNs();
-    ++m_callsOut; // (a refused call is answered at once, which counts it down)
     if (HopTrace::on())
         markHop(parts, HopTrace::Sent, true);
     if (m_waitReplicas <= 0 || m_waitDegraded) {
@@ -527,7 +515,6 @@ void StreamWriter::markHop(const std::vector<CallPart> &parts, int hop, bool sen
 
 void StreamWriter::finishCall(std::vector<CallPart> parts, const RedisError &error, const std::vector<RedisError> &results)
 {
-    m_callsOut = qMax(0, m_callsOut - 1);
     if (HopTrace::on() && !error.isError())
         markHop(parts, HopTrace::Acked, false);
     if (error.kind == RedisError::Kind::Reply && error.message.startsWith(QLatin1String("NOSCRIPT"))) {

@@ -146,7 +146,6 @@ private:
     qint64 m_bufferedBytes = 0;
     quint64 m_entriesWritten = 0;
     qsizetype m_lastCallBytes = 0; // size of the last call: the next one reserves that much
-    int m_callsOut = 0;            // append calls sent and not answered yet (all streams)
     bool m_flushScheduled = false;
     QTimer m_retryTimer; // armed after a transient error reply: everything queued goes out again
     int m_retryBackoffMs = 0;
