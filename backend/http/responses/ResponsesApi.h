@@ -1,0 +1,51 @@
+#pragma once
+
+#include "Config.h"
+#include "http/core/Router.h"
+#include "http/responses/ResponseId.h"
+#include "runs/RunError.h"
+
+class Admission;
+class ResponseEvents;
+class RunManager;
+class RunStore;
+class StreamRegistry;
+struct ResponsesRequest;
+
+// OpenAI's Responses API in background mode, served from the conversation streams
+// (README "OpenAI Responses API"): a response is one turn of a conversation, its events are
+// derived from the turn's entries (ResponseEvents), previous_response_id adds a turn to the
+// same conversation. Errors in OpenAI's shape, with the statuses the SDK maps to its classes.
+//
+//   ResponsesApi responses(config, runs, store, streams, admission);
+//   responses.addRoutes(router);
+class ResponsesApi
+{
+public:
+    ResponsesApi(const Config &config, RunManager *runs, RunStore *store, StreamRegistry *streams, Admission *admission);
+    void addRoutes(Router &router);
+
+private:
+    using Loaded = std::function<void(const ResponseEvents &, bool running)>;
+    void create(const QHttpServerRequest &request, QHttpServerResponder &&responder, const RequestContext &context);
+    void started(QHttpServerResponder &&responder, const RequestContext &context, const ResponsesRequest &body, const ResponseId &id,
+                 bool fresh);
+    void retrieve(const QHttpServerRequest &request, QHttpServerResponder &&responder, const RequestContext &context, const ResponseId &id);
+    void cancel(QHttpServerResponder &&responder, const RequestContext &context, const ResponseId &id);
+    void remove(QHttpServerResponder &&responder, const RequestContext &context, const ResponseId &id);
+    void inputItems(const QHttpServerRequest &request, QHttpServerResponder &&responder, const RequestContext &context,
+                    const ResponseId &id);
+    // Looks the response up (tenant, hidden turns) and hands over its state; on errors the
+    // answer has been sent. count: entries to read from the turn on (0 = up to its end).
+    void load(std::shared_ptr<QHttpServerResponder> responder, const RequestContext &context, const ResponseId &id, int count,
+              Loaded done);
+    static void sendError(QHttpServerResponder &responder, const RequestContext &context, const RunError &error, const ResponseId &id);
+    static void sendResponse(QHttpServerResponder &responder, const RequestContext &context, const QJsonObject &response,
+                             const ResponseId &id);
+
+    Config m_config;
+    RunManager *m_runs;
+    RunStore *m_store;
+    StreamRegistry *m_streams;
+    Admission *m_admission;
+};
