@@ -12,8 +12,8 @@
 
 namespace {
 const QString kSdkDir = QStringLiteral(AGENT_STREAMS_SDK_DIR);
-const QString kKey = QStringLiteral("sdk-test-key-a");
-const QString kOtherKey = QStringLiteral("sdk-test-key-b");
+const QString kKey = QStringLiteral("sdk-test-key-a-0123456789");
+const QString kOtherKey = QStringLiteral("sdk-test-key-b-0123456789");
 
 // Runs a program to its end (waiting on its finished signal); returns its output.
 bool run(QProcess &p, const QString &program, const QStringList &args, int timeoutMs, QByteArray *output)

@@ -136,7 +136,7 @@ void TestResponses::deltaBytes()
         encoder.append(out, EntryView::of(e));
     const QByteArray last = out.mid(out.lastIndexOf("event: "));
     QCOMPARE(last, QByteArray("event: response.output_text.delta\n"
-                              "data: {\"content_index\":0,\"delta\":\"a\\nb\",\"item_id\":\"msg_0123456789abcdef0123456789abcdef019add5ab8000003\","
+                              "data: {\"content_index\":0,\"delta\":\"a\\nb\",\"item_id\":\"msg_0123456789abcdef0123456789abcdef019adc5be0000003\","
                               "\"logprobs\":[],\"output_index\":0,\"sequence_number\":5,\"type\":\"response.output_text.delta\"}\n\n"));
 }
 
