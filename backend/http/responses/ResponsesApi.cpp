@@ -103,7 +103,7 @@ void ResponsesApi::create(const QHttpServerRequest &request, QHttpServerResponde
     }
     // The model picks the provider: "demo" the offline planner, "synthetic" the benchmark
     // one, any other name the configured provider (the demo when none is configured).
-    QJsonObject options;
+    QJsonObject options = body->model == QLatin1String("synthetic") ? body->extra : QJsonObject();
     if (body->model == QLatin1String("demo") || body->model == QLatin1String("synthetic"))
         options.insert(QStringLiteral("provider"), body->model);
     if (body->model == QLatin1String("synthetic") && !m_config.bench) {

@@ -168,6 +168,12 @@ std::optional<ResponsesRequest> ResponsesRequest::parse(const QByteArray &body, 
              "background");
         return std::nullopt;
     }
+    static const QStringList known{QStringLiteral("model"), QStringLiteral("input"), QStringLiteral("instructions"),
+                                   QStringLiteral("background"), QStringLiteral("stream"), QStringLiteral("store"),
+                                   QStringLiteral("previous_response_id"), QStringLiteral("metadata")};
+    for (auto it = o.constBegin(); it != o.constEnd(); ++it)
+        if (!known.contains(it.key()))
+            r.extra.insert(it.key(), it.value());
     const QString prompt = r.prompt();
     if (prompt.trimmed().isEmpty()) {
         fail(error, QStringLiteral("Invalid 'input': it needs a user message with some text."), "input");

@@ -19,6 +19,7 @@ struct ResponsesRequest
     bool store = true;
     QByteArray previousResponseId;
     QJsonObject metadata;
+    QJsonObject extra;        // fields OpenAI's API does not have (the synthetic provider's chunks, bytes, rate)
 
     // The text the agent answers: the input's user messages, in order.
     QString prompt() const;
