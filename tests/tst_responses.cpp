@@ -6,6 +6,7 @@
 #include "http/responses/ResponseId.h"
 #include "http/responses/ResponsesRequest.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTest>
@@ -23,7 +24,8 @@ StreamEntry entry(const EntryId &id, const FieldList &fields)
     return e;
 }
 
-// A compact script of entries: "T" our turn, "t" another turn, "m:<text>" a message, "D" done, "E:<code>" error.
+// A compact script of entries: "T" our turn, "t" another turn, "m:<text>" a message, "F" a tool
+// call, "D" done, "E:<code>" error.
 QList<StreamEntry> entries(const QStringList &script)
 {
     QList<StreamEntry> out;
@@ -36,6 +38,10 @@ QList<StreamEntry> entries(const QStringList &script)
             out << entry(id, {{"type", "turn"}, {"turn", "1"}});
         else if (s.startsWith(QLatin1String("m:")))
             out << entry(id = EntryId{qMax(id.ms, kTurn.ms + 1), id.seq}, {{"type", "message"}, {"text", s.mid(2).toUtf8()}});
+        else if (s == QLatin1String("F"))
+            out << entry(id = EntryId{qMax(id.ms, kTurn.ms + 1), id.seq},
+                         {{"type", "tool"}, {"call_id", "call_1"}, {"name", "get_weather_forecast"}, {"arguments", R"({"destination":"Rome"})"},
+                          {"output", "sunny"}});
         else if (s == QLatin1String("D"))
             out << entry(id = EntryId{qMax(id.ms, kTurn.ms + 1), id.seq}, {{"type", "done"}});
         else if (s.startsWith(QLatin1String("E:")))
@@ -66,6 +72,9 @@ private Q_SLOTS:
     void events_data();
     void events();
     void deltaBytes();
+    void jsonStrings_data();
+    void jsonStrings();
+    void outputItems();
     void resumeIsASuffix_data();
     void resumeIsASuffix();
     void responseIds_data();
@@ -96,6 +105,15 @@ void TestResponses::events_data()
                                            << QByteArray("completed") << QStringLiteral("new");
     QTest::newRow("cancelled: the stream ends") << QStringList{"T", "m:a", "E:cancelled", "m:late"}
                                                 << head + open + QStringList{"response.output_text.delta"} << QByteArray("cancelled") << QStringLiteral("a");
+    const QStringList tool{"response.output_item.added", "response.function_call_arguments.delta", "response.function_call_arguments.done",
+                           "response.output_item.done"};
+    QTest::newRow("tool, then text") << QStringList{"T", "F", "m:ok", "D"}
+                                     << head + tool + open + QStringList{"response.output_text.delta"} + close + QStringList{"response.completed"}
+                                     << QByteArray("completed") << QStringLiteral("ok");
+    QTest::newRow("text, tool, text") << QStringList{"T", "m:a", "F", "m:b", "D"}
+                                      << head + open + QStringList{"response.output_text.delta"} + close + tool + open
+                                             + QStringList{"response.output_text.delta"} + close + QStringList{"response.completed"}
+                                      << QByteArray("completed") << QStringLiteral("a");
     QTest::newRow("failed") << QStringList{"T", "E:provider_error"} << head + QStringList{"response.failed"} << QByteArray("failed") << QString();
     QTest::newRow("after the end nothing") << QStringList{"T", "D", "m:x", "D"} << head + QStringList{"response.completed"} << QByteArray("completed")
                                            << QString();
@@ -121,10 +139,14 @@ void TestResponses::events()
     const QJsonObject response = state.response();
     QCOMPARE(response.value(QStringLiteral("id")).toString(), QString::fromLatin1(id().toBytes()));
     QCOMPARE(response.value(QStringLiteral("created_at")).toInteger(), qint64(kTurn.ms / 1000));
-    const QJsonArray output = response.value(QStringLiteral("output")).toArray();
-    QCOMPARE(output.isEmpty(), text.isEmpty());
-    if (!text.isEmpty())
-        QCOMPARE(output.at(0)[QStringLiteral("content")][0][QStringLiteral("text")].toString(), text);
+    QString firstMessage;
+    for (const QJsonValue &item : response.value(QStringLiteral("output")).toArray()) {
+        if (item[QStringLiteral("type")] == QStringLiteral("message")) {
+            firstMessage = item[QStringLiteral("content")][0][QStringLiteral("text")].toString();
+            break;
+        }
+    }
+    QCOMPARE(firstMessage, text);
 }
 
 void TestResponses::deltaBytes()
@@ -140,6 +162,43 @@ void TestResponses::deltaBytes()
                               "\"logprobs\":[],\"output_index\":0,\"sequence_number\":5,\"type\":\"response.output_text.delta\"}\n\n"));
 }
 
+void TestResponses::jsonStrings_data()
+{
+    QTest::addColumn<QByteArray>("utf8");
+    QTest::newRow("plain") << QByteArray("Tokyo in 7 days");
+    QTest::newRow("quotes and backslash") << QByteArray(R"(say "hi" \ C:\x)");
+    QTest::newRow("newlines, tab, CR") << QByteArray("a\n\nb\tc\r\n");
+    QTest::newRow("control characters") << QByteArray("\x01\x08\x0c\x1f\x7f end");
+    QTest::newRow("emoji and accents") << QByteArray("S\xc3\xa3o Paulo \xe2\x9b\x85 \xf0\x9f\x8c\xb8");
+    QTest::newRow("invalid UTF-8") << QByteArray("bad \xff\xfe and cut \xe2\x9b");
+    QTest::newRow("slash and NUL-free") << QByteArray("</script> 1/2");
+}
+
+void TestResponses::jsonStrings()
+{
+    // The hand-written delta must be what QJsonDocument writes, byte for byte.
+    QFETCH(QByteArray, utf8);
+    QByteArray ours;
+    ResponseEvents::appendJsonString(ours, utf8);
+    const QByteArray qt = QJsonDocument(QJsonArray{QString::fromUtf8(utf8)}).toJson(QJsonDocument::Compact);
+    QCOMPARE(ours, qt.mid(1, qt.size() - 2));
+}
+
+void TestResponses::outputItems()
+{
+    ResponseEvents state(id());
+    eventsOf(entries({"T", "m:Let me check. ", "F", "m:Sunny.", "D"}), &state);
+    const QJsonArray output = state.response().value(QStringLiteral("output")).toArray();
+    QCOMPARE(output.size(), 3);
+    QCOMPARE(output.at(0)[QStringLiteral("type")].toString(), QStringLiteral("message"));
+    QCOMPARE(output.at(1)[QStringLiteral("type")].toString(), QStringLiteral("function_call"));
+    QCOMPARE(output.at(1)[QStringLiteral("name")].toString(), QStringLiteral("get_weather_forecast"));
+    QCOMPARE(output.at(1)[QStringLiteral("arguments")].toString(), QStringLiteral(R"({"destination":"Rome"})"));
+    QCOMPARE(output.at(1)[QStringLiteral("status")].toString(), QStringLiteral("completed"));
+    QCOMPARE(output.at(2)[QStringLiteral("content")][0][QStringLiteral("text")].toString(), QStringLiteral("Sunny."));
+    QVERIFY(output.at(0)[QStringLiteral("id")] != output.at(2)[QStringLiteral("id")]);
+}
+
 void TestResponses::resumeIsASuffix_data()
 {
     QTest::addColumn<int>("after");
@@ -150,7 +209,7 @@ void TestResponses::resumeIsASuffix_data()
 void TestResponses::resumeIsASuffix()
 {
     QFETCH(int, after);
-    const auto script = entries({"t", "m:x", "D", "T", "m:one ", "m:two ", "m:three", "D"});
+    const auto script = entries({"t", "m:x", "D", "T", "F", "m:one ", "m:two ", "m:three", "D"});
     auto encode = [&](qint64 startingAfter) {
         ResponseEventEncoder encoder(id(), startingAfter);
         QByteArray out;

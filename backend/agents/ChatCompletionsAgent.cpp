@@ -298,6 +298,7 @@ void ChatCompletionsAgent::runTools()
         bool ok = false;
         const QString result = TravelTools::call(calls[i].name, calls[i].arguments, &ok);
         qCDebug(lcChat).noquote() << name() << "tool" << calls[i].name << calls[i].arguments << (ok ? "->" : "failed:") << result;
+        Q_EMIT toolCall(toolCalls.at(i).toObject().value(QStringLiteral("id")).toString(), calls[i].name, calls[i].arguments, result);
         m_messages.append(QJsonObject{{QStringLiteral("role"), QStringLiteral("tool")},
                                       {QStringLiteral("tool_call_id"), toolCalls.at(i).toObject().value(QStringLiteral("id"))},
                                       {QStringLiteral("content"), result}});

@@ -151,6 +151,12 @@ void RunManager::startAgent(const QByteArray &id, const AgentRequest &request, c
         if (m_runs.contains(id) && !text.isEmpty())
             m_writer->append(id, {{type, message}, {textField, text.toUtf8()}});
     });
+    connect(agent, &Agent::toolCall, this, [this, id](const QString &callId, const QString &name, const QString &arguments,
+                                                      const QString &output) {
+        if (m_runs.contains(id))
+            m_writer->append(id, {{"type", "tool"}, {"call_id", callId.toUtf8()}, {"name", name.toUtf8()}, {"arguments", arguments.toUtf8()},
+                                  {"output", output.toUtf8()}});
+    });
     connect(agent, &Agent::finished, this, [this, id] { end(id, "completed", {}, {}); });
     connect(agent, &Agent::failed, this, [this, id](const QString &code, const QString &message) {
         end(id, "failed", code.toUtf8(), message);

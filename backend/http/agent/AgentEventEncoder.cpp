@@ -79,6 +79,8 @@ void AgentEventEncoder::appendFrame(QByteArray &out, const EntryView &entry, Res
         }
         const QJsonObject o{{QStringLiteral("turn"), turn}, {QStringLiteral("prompt"), QString::fromUtf8(prompt)}};
         Sse::appendEvent(out, entry.idText, "turn", QJsonDocument(o).toJson(QJsonDocument::Compact));
+    } else if (type == "tool") {
+        // The tools an agent ran: shown by /v1/responses; the sample's API has no event for them.
     } else if (sse) {
         // Unknown types pass through as named SSE events; plain text has no place for them.
         Sse::appendEvent(out, entry.idText, type, entry.field("text"));

@@ -9,20 +9,9 @@ ResponseEventEncoder::ResponseEventEncoder(const ResponseId &id, qint64 starting
 {
 }
 
-void ResponseEventEncoder::appendEvent(QByteArray &out, const ResponseEvents::Event &event)
-{
-    out.append("event: ").append(event.type).append("\ndata: ").append(event.data).append("\n\n");
-}
-
 bool ResponseEventEncoder::append(QByteArray &out, const EntryView &entry)
 {
-    m_scratch.clear();
-    const qint64 first = m_events.eventCount();
-    const bool complete = m_events.feed(entry, &m_scratch);
-    for (qsizetype i = 0; i < m_scratch.size(); ++i)
-        if (first + i > m_startingAfter)
-            appendEvent(out, m_scratch.at(i));
-    return complete;
+    return m_events.feed(entry, ResponseEvents::Sink{nullptr, &out, m_startingAfter});
 }
 
 void ResponseEventEncoder::appendUnavailable(QByteArray &out, const EntryId &last)
@@ -34,5 +23,5 @@ void ResponseEventEncoder::appendUnavailable(QByteArray &out, const EntryId &las
                         {QStringLiteral("message"), QStringLiteral("Redis is unavailable; resume with starting_after later")},
                         {QStringLiteral("param"), QJsonValue()},
                         {QStringLiteral("sequence_number"), m_events.eventCount()}};
-    appendEvent(out, {"error", QJsonDocument(o).toJson(QJsonDocument::Compact)});
+    out.append("event: error\ndata: ").append(QJsonDocument(o).toJson(QJsonDocument::Compact)).append("\n\n");
 }

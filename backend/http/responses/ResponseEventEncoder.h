@@ -4,7 +4,7 @@
 #include "http/stream/EventEncoder.h"
 
 // The /v1/responses stream: `event: <type>` + `data: <json>` per event, no id: lines (the SDK
-// resumes by sequence number). Events numbered up to startingAfter are computed but not sent,
+// resumes by sequence number). Events numbered up to startingAfter are counted but not made,
 // so a resume continues exactly where the client stopped, on any instance.
 class ResponseEventEncoder : public EventEncoder
 {
@@ -16,10 +16,7 @@ public:
     bool append(QByteArray &out, const EntryView &entry) override;
     void appendUnavailable(QByteArray &out, const EntryId &last) override;
 
-    static void appendEvent(QByteArray &out, const ResponseEvents::Event &event);
-
 private:
     ResponseEvents m_events;
     qint64 m_startingAfter;
-    QList<ResponseEvents::Event> m_scratch;
 };

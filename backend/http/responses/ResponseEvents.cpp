@@ -1,6 +1,5 @@
 #include "http/responses/ResponseEvents.h"
 
-#include <QJsonArray>
 #include <QJsonDocument>
 
 namespace {
@@ -13,43 +12,197 @@ QJsonValue orNull(const QJsonObject &o, const QString &key)
     const QJsonValue v = o.value(key);
     return v.isUndefined() ? QJsonValue() : v;
 }
+bool isAscii(QByteArrayView v)
+{
+    for (const char c : v)
+        if (static_cast<unsigned char>(c) >= 0x80)
+            return false;
+    return true;
+}
 } // namespace
 
 ResponseEvents::ResponseEvents(const ResponseId &id)
     : m_id(id)
-    , m_responseId(QString::fromLatin1(id.toBytes()))
-    , m_itemId(QString::fromLatin1(id.withPrefix("msg_")))
+    , m_hex(id.toBytes().mid(5))
 {
 }
 
-void ResponseEvents::emitEvent(QList<Event> *out, const char *type, QJsonObject body)
+void ResponseEvents::appendJsonString(QByteArray &out, QByteArrayView utf8)
 {
-    const int sequence = m_sequence++;
-    if (!out)
-        return;
-    body.insert(QStringLiteral("type"), QLatin1String(type));
-    body.insert(QStringLiteral("sequence_number"), sequence);
-    out->append({QByteArray(type), QJsonDocument(body).toJson(QJsonDocument::Compact)});
+    // Valid UTF-8 goes through as it is (QJsonDocument writes non-ASCII unescaped); anything
+    // else is first decoded like QString::fromUtf8 does (U+FFFD for invalid sequences).
+    QByteArray normalized;
+    if (!isAscii(utf8)) {
+        normalized = str(utf8).toUtf8();
+        utf8 = normalized;
+    }
+    static const char hex[] = "0123456789abcdef";
+    out.append('"');
+    qsizetype plain = 0;
+    for (qsizetype i = 0; i < utf8.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(utf8[i]);
+        const char *escape = nullptr;
+        char unicode[7] = "\\u00";
+        switch (c) {
+        case '"': escape = "\\\""; break;
+        case '\\': escape = "\\\\"; break;
+        case '\b': escape = "\\b"; break;
+        case '\f': escape = "\\f"; break;
+        case '\n': escape = "\\n"; break;
+        case '\r': escape = "\\r"; break;
+        case '\t': escape = "\\t"; break;
+        default:
+            if (c < 0x20) {
+                unicode[4] = hex[c >> 4];
+                unicode[5] = hex[c & 15];
+                escape = unicode;
+            }
+        }
+        if (!escape)
+            continue;
+        out.append(utf8.data() + plain, i - plain);
+        out.append(escape);
+        plain = i + 1;
+    }
+    out.append(utf8.data() + plain, utf8.size() - plain);
+    out.append('"');
+}
+
+void ResponseEvents::put(const Sink &sink, const char *type, const QByteArray &json)
+{
+    if (sink.events)
+        sink.events->append({QByteArray(type), json});
+    if (sink.sse)
+        sink.sse->append("event: ").append(type).append("\ndata: ").append(json).append("\n\n");
+}
+
+template<typename Body>
+void ResponseEvents::emitEvent(const Sink &sink, const char *type, Body body)
+{
+    if (wants(sink)) {
+        QJsonObject o = body();
+        o.insert(QStringLiteral("type"), QLatin1String(type));
+        o.insert(QStringLiteral("sequence_number"), m_sequence);
+        put(sink, type, QJsonDocument(o).toJson(QJsonDocument::Compact));
+    }
+    ++m_sequence;
+}
+
+// The hot path (one event per chunk): written by hand, in the order QJsonDocument would write
+// it (keys sorted), which tst_responses checks.
+void ResponseEvents::emitDelta(const Sink &sink, const char *type, QByteArrayView delta)
+{
+    if (wants(sink)) {
+        QByteArray json;
+        json.reserve(delta.size() + 200);
+        json.append("{\"content_index\":0,\"delta\":");
+        appendJsonString(json, delta);
+        json.append(",\"item_id\":\"").append(m_messageId).append("\",\"logprobs\":[],\"output_index\":");
+        json.append(QByteArray::number(m_items.size())).append(",\"sequence_number\":").append(QByteArray::number(m_sequence));
+        json.append(",\"type\":\"").append(type).append("\"}");
+        put(sink, type, json);
+    }
+    ++m_sequence;
+}
+
+QString ResponseEvents::messageId() const
+{
+    return QString::fromLatin1(m_messageId);
+}
+
+QJsonObject ResponseEvents::position() const
+{
+    return {{QStringLiteral("item_id"), messageId()}, {QStringLiteral("output_index"), int(m_items.size())}, {QStringLiteral("content_index"), 0}};
 }
 
 QJsonObject ResponseEvents::textPart() const
 {
     return {{QStringLiteral("type"), QStringLiteral("output_text")},
-            {QStringLiteral("text"), m_text},
+            {QStringLiteral("text"), str(m_text)},
             {QStringLiteral("annotations"), QJsonArray()},
             {QStringLiteral("logprobs"), QJsonArray()}};
 }
 
 QJsonObject ResponseEvents::messageItem(const char *status) const
 {
-    return {{QStringLiteral("id"), m_itemId},
+    return {{QStringLiteral("id"), messageId()},
             {QStringLiteral("type"), QStringLiteral("message")},
             {QStringLiteral("status"), QLatin1String(status)},
             {QStringLiteral("role"), QStringLiteral("assistant")},
-            {QStringLiteral("content"), m_itemOpen ? QJsonArray{textPart()} : QJsonArray()}};
+            {QStringLiteral("content"), m_messageOpen ? QJsonArray{textPart()} : QJsonArray()}};
 }
 
-bool ResponseEvents::feed(const EntryView &entry, QList<Event> *out)
+void ResponseEvents::openMessage(const Sink &sink)
+{
+    // The first message keeps the plain id; later ones (after a tool call) add their index.
+    m_messageId = "msg_" + m_hex + (m_items.isEmpty() ? QByteArray() : "_" + QByteArray::number(m_items.size()));
+    emitEvent(sink, "response.output_item.added", [this] { // content [] (the SDK requires it)
+        return QJsonObject{{QStringLiteral("output_index"), int(m_items.size())}, {QStringLiteral("item"), messageItem("in_progress")}};
+    });
+    m_messageOpen = true;
+    m_text.clear();
+    emitEvent(sink, "response.content_part.added", [this] {
+        QJsonObject o = position();
+        o.insert(QStringLiteral("part"), textPart());
+        return o;
+    });
+}
+
+void ResponseEvents::closeMessage(const Sink &sink)
+{
+    if (!m_messageOpen)
+        return;
+    emitEvent(sink, "response.output_text.done", [this] {
+        QJsonObject o = position();
+        o.insert(QStringLiteral("text"), str(m_text));
+        o.insert(QStringLiteral("logprobs"), QJsonArray());
+        return o;
+    });
+    emitEvent(sink, "response.content_part.done", [this] {
+        QJsonObject o = position();
+        o.insert(QStringLiteral("part"), textPart());
+        return o;
+    });
+    const QJsonObject item = messageItem("completed");
+    emitEvent(sink, "response.output_item.done",
+              [&] { return QJsonObject{{QStringLiteral("output_index"), int(m_items.size())}, {QStringLiteral("item"), item}}; });
+    m_items.append(item);
+    m_messageOpen = false;
+    m_text.clear();
+}
+
+void ResponseEvents::addToolCall(const Sink &sink, const EntryView &entry)
+{
+    closeMessage(sink);
+    const int index = int(m_items.size());
+    const QString id = QStringLiteral("fc_%1_%2").arg(QString::fromLatin1(m_hex)).arg(index);
+    const QString arguments = str(entry.field("arguments"));
+    QJsonObject item{{QStringLiteral("id"), id},
+                     {QStringLiteral("type"), QStringLiteral("function_call")},
+                     {QStringLiteral("call_id"), str(entry.field("call_id"))},
+                     {QStringLiteral("name"), str(entry.field("name"))},
+                     {QStringLiteral("arguments"), QString()},
+                     {QStringLiteral("status"), QStringLiteral("in_progress")}};
+    const QJsonObject at{{QStringLiteral("item_id"), id}, {QStringLiteral("output_index"), index}};
+    emitEvent(sink, "response.output_item.added", [&] { return QJsonObject{{QStringLiteral("output_index"), index}, {QStringLiteral("item"), item}}; });
+    emitEvent(sink, "response.function_call_arguments.delta", [&] {
+        QJsonObject o = at;
+        o.insert(QStringLiteral("delta"), arguments);
+        return o;
+    });
+    emitEvent(sink, "response.function_call_arguments.done", [&] {
+        QJsonObject o = at;
+        o.insert(QStringLiteral("arguments"), arguments);
+        o.insert(QStringLiteral("name"), item.value(QStringLiteral("name")));
+        return o;
+    });
+    item.insert(QStringLiteral("arguments"), arguments);
+    item.insert(QStringLiteral("status"), QStringLiteral("completed"));
+    emitEvent(sink, "response.output_item.done", [&] { return QJsonObject{{QStringLiteral("output_index"), index}, {QStringLiteral("item"), item}}; });
+    m_items.append(item);
+}
+
+bool ResponseEvents::feed(const EntryView &entry, const Sink &sink)
 {
     if (m_complete)
         return true;
@@ -61,29 +214,22 @@ bool ResponseEvents::feed(const EntryView &entry, QList<Event> *out)
         m_request = QJsonDocument::fromJson(entry.field("request").toByteArray()).object();
         m_createdAt = qint64(entry.id.ms / 1000);
         m_status = "queued";
-        emitEvent(out, "response.created", {{QStringLiteral("response"), response()}});
-        emitEvent(out, "response.queued", {{QStringLiteral("response"), response()}});
+        emitEvent(sink, "response.created", [this] { return QJsonObject{{QStringLiteral("response"), response()}}; });
+        emitEvent(sink, "response.queued", [this] { return QJsonObject{{QStringLiteral("response"), response()}}; });
         m_status = "in_progress";
-        emitEvent(out, "response.in_progress", {{QStringLiteral("response"), response()}});
+        emitEvent(sink, "response.in_progress", [this] { return QJsonObject{{QStringLiteral("response"), response()}}; });
         return false;
     }
-    const QJsonObject position{{QStringLiteral("item_id"), m_itemId}, {QStringLiteral("output_index"), 0}, {QStringLiteral("content_index"), 0}};
-    auto at = [&position](std::initializer_list<QPair<QString, QJsonValue>> more) {
-        QJsonObject o = position;
-        for (const auto &kv : more)
-            o.insert(kv.first, kv.second);
-        return o;
-    };
     if (type == "message") {
-        if (!m_itemOpen) {
-            emitEvent(out, "response.output_item.added", // content [] (the SDK requires it)
-                      {{QStringLiteral("output_index"), 0}, {QStringLiteral("item"), messageItem("in_progress")}});
-            m_itemOpen = true;
-            emitEvent(out, "response.content_part.added", at({{QStringLiteral("part"), textPart()}}));
-        }
-        const QString delta = str(entry.field("text"));
-        m_text += delta;
-        emitEvent(out, "response.output_text.delta", at({{QStringLiteral("delta"), delta}, {QStringLiteral("logprobs"), QJsonArray()}}));
+        if (!m_messageOpen)
+            openMessage(sink);
+        const QByteArrayView delta = entry.field("text");
+        m_text.append(delta);
+        emitDelta(sink, "response.output_text.delta", delta);
+        return false;
+    }
+    if (type == "tool") {
+        addToolCall(sink, entry);
         return false;
     }
     if (type != "done" && type != "error" && type != "turn")
@@ -91,14 +237,9 @@ bool ResponseEvents::feed(const EntryView &entry, QList<Event> *out)
     m_complete = true;
     m_completedAt = qint64(entry.id.ms / 1000);
     if (type == "done") {
-        if (m_itemOpen) {
-            emitEvent(out, "response.output_text.done", at({{QStringLiteral("text"), m_text}, {QStringLiteral("logprobs"), QJsonArray()}}));
-            emitEvent(out, "response.content_part.done", at({{QStringLiteral("part"), textPart()}}));
-            m_itemDone = true;
-            emitEvent(out, "response.output_item.done", {{QStringLiteral("output_index"), 0}, {QStringLiteral("item"), messageItem("completed")}});
-        }
+        closeMessage(sink);
         m_status = "completed";
-        emitEvent(out, "response.completed", {{QStringLiteral("response"), response()}});
+        emitEvent(sink, "response.completed", [this] { return QJsonObject{{QStringLiteral("response"), response()}}; });
         return true;
     }
     const QByteArray code = type == "turn" ? QByteArray("interrupted") : entry.field("code").toByteArray();
@@ -109,16 +250,16 @@ bool ResponseEvents::feed(const EntryView &entry, QList<Event> *out)
     m_status = "failed";
     m_error = {{QStringLiteral("code"), code.isEmpty() ? QStringLiteral("server_error") : QString::fromUtf8(code)},
                {QStringLiteral("message"), type == "turn" ? QStringLiteral("the turn ended without an answer") : str(entry.field("message"))}};
-    emitEvent(out, "response.failed", {{QStringLiteral("response"), response()}});
+    emitEvent(sink, "response.failed", [this] { return QJsonObject{{QStringLiteral("response"), response()}}; });
     return true;
 }
 
 QJsonObject ResponseEvents::response() const
 {
-    QJsonArray output;
-    if (m_itemOpen)
-        output.append(messageItem(m_itemDone ? "completed" : m_status == "in_progress" ? "in_progress" : "incomplete"));
-    QJsonObject o{{QStringLiteral("id"), m_responseId},
+    QJsonArray output = m_items;
+    if (m_messageOpen)
+        output.append(messageItem(m_status == "in_progress" ? "in_progress" : "incomplete"));
+    QJsonObject o{{QStringLiteral("id"), QString::fromLatin1(m_id.toBytes())},
                   {QStringLiteral("object"), QStringLiteral("response")},
                   {QStringLiteral("created_at"), m_createdAt},
                   {QStringLiteral("status"), QString::fromLatin1(m_status)},
@@ -150,7 +291,7 @@ QJsonArray ResponseEvents::inputItems() const
     const QJsonArray input = m_request.value(QStringLiteral("input")).toArray();
     for (qsizetype i = 0; i < input.size(); ++i) {
         QJsonObject item = input.at(i).toObject();
-        item.insert(QStringLiteral("id"), QStringLiteral("%1_%2").arg(QString::fromLatin1(m_id.withPrefix("msg_"))).arg(i));
+        item.insert(QStringLiteral("id"), QStringLiteral("msg_%1_in%2").arg(QString::fromLatin1(m_hex)).arg(i));
         item.insert(QStringLiteral("status"), QStringLiteral("completed"));
         items.append(item);
     }

@@ -3,6 +3,7 @@
 #include "http/responses/ResponseId.h"
 #include "streams/StreamEntry.h"
 
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QList>
 
@@ -13,6 +14,8 @@
 //
 //   turn    -> response.created (queued), response.queued, response.in_progress
 //   message -> [response.output_item.added, response.content_part.added,] response.output_text.delta
+//   tool    -> [the open message's done events,] output_item.added (function_call),
+//              function_call_arguments.delta, function_call_arguments.done, output_item.done
 //   done    -> [output_text.done, content_part.done, output_item.done,] response.completed
 //   error   -> response.failed (code "cancelled": the response is cancelled; no more events)
 //
@@ -27,12 +30,21 @@ public:
         QByteArray type;
         QByteArray data; // compact JSON with "type" and "sequence_number"
     };
+    // Where events go: a list, SSE bytes (`event: <type>` + `data: <json>`), or nowhere (state
+    // only). Events numbered up to skipThrough are counted but not made.
+    struct Sink
+    {
+        QList<Event> *events = nullptr;
+        QByteArray *sse = nullptr;
+        qint64 skipThrough = -1;
+    };
 
     explicit ResponseEvents(const ResponseId &id);
 
-    // Appends the events of one entry (out may be null: state only). True once the response
-    // is complete (its terminal entry was fed); later entries are ignored.
-    bool feed(const EntryView &entry, QList<Event> *out);
+    // Makes the events of one entry. True once the response is complete (its terminal entry
+    // was fed); later entries are ignored.
+    bool feed(const EntryView &entry, const Sink &sink);
+    bool feed(const EntryView &entry, QList<Event> *out) { return feed(entry, Sink{out, nullptr, -1}); }
     bool started() const { return m_started; }
     bool complete() const { return m_complete; }
     int eventCount() const { return m_sequence; }
@@ -43,23 +55,35 @@ public:
     // The input items of the request, with their ids.
     QJsonArray inputItems() const;
 
+    // JSON string literal of UTF-8 text, as QJsonDocument writes it (invalid UTF-8 replaced).
+    static void appendJsonString(QByteArray &out, QByteArrayView utf8);
+
 private:
-    void emitEvent(QList<Event> *out, const char *type, QJsonObject body);
+    bool wants(const Sink &sink) const { return (sink.events || sink.sse) && m_sequence > sink.skipThrough; }
+    void put(const Sink &sink, const char *type, const QByteArray &json);
+    template<typename Body>
+    void emitEvent(const Sink &sink, const char *type, Body body);
+    void emitDelta(const Sink &sink, const char *type, QByteArrayView delta);
+    void openMessage(const Sink &sink);
+    void closeMessage(const Sink &sink);
+    void addToolCall(const Sink &sink, const EntryView &entry);
+    QJsonObject position() const;
     QJsonObject messageItem(const char *status) const;
     QJsonObject textPart() const;
+    QString messageId() const;
 
     ResponseId m_id;
-    QString m_responseId;
-    QString m_itemId;
+    QByteArray m_hex; // the id's 48 digits, for item ids
     QJsonObject m_request;
     qint64 m_createdAt = 0;
     qint64 m_completedAt = 0;
-    QString m_text;
+    QJsonArray m_items;     // finished output items
+    bool m_messageOpen = false;
+    QByteArray m_text;      // the open message's text (UTF-8)
+    QByteArray m_messageId; // its id, and where it is in the output (m_items.size())
     QByteArray m_status;
     QJsonObject m_error;
     int m_sequence = 0;
     bool m_started = false;
-    bool m_itemOpen = false;
-    bool m_itemDone = false;
     bool m_complete = false;
 };

@@ -106,6 +106,8 @@ void ResponsesApi::create(const QHttpServerRequest &request, QHttpServerResponde
     QJsonObject options = body->model == QLatin1String("synthetic") ? body->extra : QJsonObject();
     if (body->model == QLatin1String("demo") || body->model == QLatin1String("synthetic"))
         options.insert(QStringLiteral("provider"), body->model);
+    if (body->model != QLatin1String("synthetic"))
+        options.insert(QStringLiteral("demo_tools"), true); // the offline planner shows its tool call too
     if (body->model == QLatin1String("synthetic") && !m_config.bench) {
         Reply::error(responder, context, Status::BadRequest, "model_not_found",
                      QStringLiteral("The model 'synthetic' is the benchmark provider: start the server with --bench."), {}, "model");
