@@ -14,6 +14,7 @@ public:
     QByteArray contentType() const override { return "text/event-stream"; }
     QByteArray keepAlive() const override { return ": keep-alive\n\n"; }
     bool append(QByteArray &out, const EntryView &entry) override;
+    qsizetype sizeHint(const EntryView &entry) const override { return entry.field("text").size() + 240; }
     void appendUnavailable(QByteArray &out, const EntryId &last) override;
 
 private:

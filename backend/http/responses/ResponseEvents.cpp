@@ -12,12 +12,35 @@ QJsonValue orNull(const QJsonObject &o, const QString &key)
     const QJsonValue v = o.value(key);
     return v.isUndefined() ? QJsonValue() : v;
 }
-bool isAscii(QByteArrayView v)
+// Appends text with JSON's escapes (as QJsonDocument writes them); bytes >= 0x80 are copied.
+// Returns false when there were any.
+bool appendEscaped(QByteArray &out, QByteArrayView text)
 {
-    for (const char c : v)
-        if (static_cast<unsigned char>(c) >= 0x80)
-            return false;
-    return true;
+    static const char hex[] = "0123456789abcdef";
+    bool ascii = true;
+    qsizetype plain = 0;
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            ascii = ascii && c < 0x80;
+            continue;
+        }
+        out.append(text.data() + plain, i - plain);
+        plain = i + 1;
+        switch (c) {
+        case '"': out.append("\\\""); break;
+        case '\\': out.append("\\\\"); break;
+        case '\b': out.append("\\b"); break;
+        case '\f': out.append("\\f"); break;
+        case '\n': out.append("\\n"); break;
+        case '\r': out.append("\\r"); break;
+        case '\t': out.append("\\t"); break;
+        default:
+            out.append("\\u00").append(hex[c >> 4]).append(hex[c & 15]);
+        }
+    }
+    out.append(text.data() + plain, text.size() - plain);
+    return ascii;
 }
 } // namespace
 
@@ -29,42 +52,15 @@ ResponseEvents::ResponseEvents(const ResponseId &id)
 
 void ResponseEvents::appendJsonString(QByteArray &out, QByteArrayView utf8)
 {
-    // Valid UTF-8 goes through as it is (QJsonDocument writes non-ASCII unescaped); anything
-    // else is first decoded like QString::fromUtf8 does (U+FFFD for invalid sequences).
-    QByteArray normalized;
-    if (!isAscii(utf8)) {
-        normalized = str(utf8).toUtf8();
-        utf8 = normalized;
-    }
-    static const char hex[] = "0123456789abcdef";
+    // One pass for ASCII text (the common case). Non-ASCII must be valid UTF-8 to go through
+    // as it is (QJsonDocument writes it unescaped): such text is decoded like QString::fromUtf8
+    // does (U+FFFD for invalid bytes) and escaped again.
+    const qsizetype start = out.size();
     out.append('"');
-    qsizetype plain = 0;
-    for (qsizetype i = 0; i < utf8.size(); ++i) {
-        const unsigned char c = static_cast<unsigned char>(utf8[i]);
-        const char *escape = nullptr;
-        char unicode[7] = "\\u00";
-        switch (c) {
-        case '"': escape = "\\\""; break;
-        case '\\': escape = "\\\\"; break;
-        case '\b': escape = "\\b"; break;
-        case '\f': escape = "\\f"; break;
-        case '\n': escape = "\\n"; break;
-        case '\r': escape = "\\r"; break;
-        case '\t': escape = "\\t"; break;
-        default:
-            if (c < 0x20) {
-                unicode[4] = hex[c >> 4];
-                unicode[5] = hex[c & 15];
-                escape = unicode;
-            }
-        }
-        if (!escape)
-            continue;
-        out.append(utf8.data() + plain, i - plain);
-        out.append(escape);
-        plain = i + 1;
+    if (!appendEscaped(out, utf8)) {
+        out.truncate(start + 1);
+        appendEscaped(out, str(utf8).toUtf8());
     }
-    out.append(utf8.data() + plain, utf8.size() - plain);
     out.append('"');
 }
 
@@ -93,14 +89,18 @@ void ResponseEvents::emitEvent(const Sink &sink, const char *type, Body body)
 void ResponseEvents::emitDelta(const Sink &sink, const char *type, QByteArrayView delta)
 {
     if (wants(sink)) {
+        // Straight into the SSE bytes when that is the only sink (a copy less per chunk).
         QByteArray json;
-        json.reserve(delta.size() + 200);
-        json.append("{\"content_index\":0,\"delta\":");
-        appendJsonString(json, delta);
-        json.append(",\"item_id\":\"").append(m_messageId).append("\",\"logprobs\":[],\"output_index\":");
-        json.append(QByteArray::number(m_items.size())).append(",\"sequence_number\":").append(QByteArray::number(m_sequence));
-        json.append(",\"type\":\"").append(type).append("\"}");
-        put(sink, type, json);
+        QByteArray &out = sink.events ? json : *sink.sse;
+        if (!sink.events)
+            out.append("event: ").append(type).append("\ndata: ");
+        out.append("{\"content_index\":0,\"delta\":");
+        appendJsonString(out, delta);
+        out.append(m_deltaTail).append(QByteArray::number(m_sequence)).append(",\"type\":\"").append(type).append("\"}");
+        if (sink.events)
+            put(sink, type, json);
+        else
+            out.append("\n\n");
     }
     ++m_sequence;
 }
@@ -136,6 +136,8 @@ void ResponseEvents::openMessage(const Sink &sink)
 {
     // The first message keeps the plain id; later ones (after a tool call) add their index.
     m_messageId = "msg_" + m_hex + (m_items.isEmpty() ? QByteArray() : "_" + QByteArray::number(m_items.size()));
+    m_deltaTail = ",\"item_id\":\"" + m_messageId + "\",\"logprobs\":[],\"output_index\":" + QByteArray::number(m_items.size())
+        + ",\"sequence_number\":";
     emitEvent(sink, "response.output_item.added", [this] { // content [] (the SDK requires it)
         return QJsonObject{{QStringLiteral("output_index"), int(m_items.size())}, {QStringLiteral("item"), messageItem("in_progress")}};
     });

@@ -81,6 +81,7 @@ private:
     bool m_messageOpen = false;
     QByteArray m_text;      // the open message's text (UTF-8)
     QByteArray m_messageId; // its id, and where it is in the output (m_items.size())
+    QByteArray m_deltaTail; // what its deltas have between the text and the sequence number
     QByteArray m_status;
     QJsonObject m_error;
     int m_sequence = 0;

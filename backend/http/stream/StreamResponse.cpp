@@ -213,7 +213,7 @@ void StreamResponse::streamEntries(const QList<EntryView> &entries)
     QByteArray out;
     qsizetype estimate = 0;
     for (const EntryView &e : entries)
-        estimate += e.idText.size() + e.field("text").size() + 40;
+        estimate += m_encoder->sizeHint(e);
     out.reserve(estimate);
     qsizetype used = 0;
     bool complete = false;
