@@ -1,5 +1,6 @@
 // The Responses API's pure parts: events derived from stream entries (numbering, order, bytes),
 // response ids, request bodies, and the router they are served through. Table-driven.
+#include "http/agent/AgentEventEncoder.h"
 #include "http/core/Router.h"
 #include "http/responses/ResponseEventEncoder.h"
 #include "http/responses/ResponseEvents.h"
@@ -83,6 +84,7 @@ private Q_SLOTS:
     void requests();
     void router_data();
     void router();
+    void encodeReplay();
 };
 
 void TestResponses::events_data()
@@ -133,6 +135,9 @@ void TestResponses::events()
         const QJsonObject o = QJsonDocument::fromJson(events.at(i).data).object();
         QCOMPARE(o.value(QStringLiteral("sequence_number")).toInt(), int(i));
         QCOMPARE(o.value(QStringLiteral("type")).toString(), got.last());
+        QVERIFY2(!events.at(i).data.contains("agent-streams-text"), events.at(i).data.constData()); // markers spliced
+        // Every event is what QJsonDocument writes of it (the spliced texts and the hand-written deltas too).
+        QCOMPARE(events.at(i).data, QJsonDocument(o).toJson(QJsonDocument::Compact));
     }
     QCOMPARE(got, types);
     QCOMPARE(state.status(), status);
@@ -319,6 +324,36 @@ void TestResponses::router()
     QCOMPARE(bool(m.handler), handler >= 0);
     if (handler > 0)
         QCOMPARE(m.args.value(0), QByteArray("x1"));
+}
+
+void TestResponses::encodeReplay()
+{
+    // A replay of 10,000 chunks of 40 bytes (the benchmark's W3), encoded once per iteration.
+    QStringList script{"T"};
+    for (int k = 0; k < 10000; ++k)
+        script << QStringLiteral("m:%1 1764633600000000 xxxxxxxxxxxxxxxxxxxx\n").arg(k);
+    if (!qEnvironmentVariableIsSet("NODONE"))
+        script << "D";
+    const QList<StreamEntry> all = entries(script);
+    const QList<EntryView> views = EntryView::of(all);
+    QByteArray out;
+    if (qEnvironmentVariableIsSet("NATIVE")) {
+        QBENCHMARK {
+            AgentEventEncoder encoder(ResponseFormat::Sse, 3000);
+            out.clear();
+            for (const EntryView &e : views)
+                encoder.append(out, e);
+        }
+        return;
+    }
+    QBENCHMARK {
+        ResponseEventEncoder encoder(id());
+        out.clear();
+        for (const EntryView &e : views)
+            encoder.append(out, e);
+    }
+    QVERIFY(out.endsWith("\n\n"));
+    qInfo() << out.size() << "bytes";
 }
 
 QTEST_GUILESS_MAIN(TestResponses)

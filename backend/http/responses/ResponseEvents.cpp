@@ -2,6 +2,9 @@
 
 #include <QJsonDocument>
 
+#include <charconv>
+#include <utility>
+
 namespace {
 QString str(QByteArrayView v)
 {
@@ -72,35 +75,64 @@ void ResponseEvents::put(const Sink &sink, const char *type, const QByteArray &j
         sink.sse->append("event: ").append(type).append("\ndata: ").append(json).append("\n\n");
 }
 
+// The done events and the response object carry whole answers: instead of converting each
+// to UTF-16 and back through QJsonDocument, the object holds a marker per text, and the text is
+// escaped straight from its UTF-8 into the serialized event (byte-equal, tst_responses checks).
+static QString textMarker(qsizetype text)
+{
+    return QStringLiteral("\u0001agent-streams-text-%1\u0001").arg(text);
+}
+
+void ResponseEvents::spliceTexts(QByteArray &json) const
+{
+    for (qsizetype i = 0; i <= m_texts.size(); ++i) {
+        const QByteArray marker = "\"\\u0001agent-streams-text-" + QByteArray::number(i) + "\\u0001\"";
+        if (!json.contains(marker))
+            continue;
+        QByteArray text;
+        appendJsonString(text, i < m_texts.size() ? m_texts.at(i) : m_text);
+        json.replace(marker, text);
+    }
+}
+
 template<typename Body>
 void ResponseEvents::emitEvent(const Sink &sink, const char *type, Body body)
 {
     if (wants(sink)) {
+        m_marking = true;
         QJsonObject o = body();
+        m_marking = false;
         o.insert(QStringLiteral("type"), QLatin1String(type));
         o.insert(QStringLiteral("sequence_number"), m_sequence);
-        put(sink, type, QJsonDocument(o).toJson(QJsonDocument::Compact));
+        QByteArray json = QJsonDocument(o).toJson(QJsonDocument::Compact);
+        spliceTexts(json);
+        put(sink, type, json);
     }
     ++m_sequence;
 }
 
 // The hot path (one event per chunk): written by hand, in the order QJsonDocument would write
 // it (keys sorted), which tst_responses checks.
-void ResponseEvents::emitDelta(const Sink &sink, const char *type, QByteArrayView delta)
+void ResponseEvents::emitDelta(const Sink &sink, QByteArrayView delta)
 {
+    static const QByteArray kEvent = "event: response.output_text.delta\ndata: ";
+    static const QByteArray kHead = "{\"content_index\":0,\"delta\":";
+    static const QByteArray kTail = ",\"type\":\"response.output_text.delta\"}";
     if (wants(sink)) {
         // Straight into the SSE bytes when that is the only sink (a copy less per chunk).
         QByteArray json;
         QByteArray &out = sink.events ? json : *sink.sse;
         if (!sink.events)
-            out.append("event: ").append(type).append("\ndata: ");
-        out.append("{\"content_index\":0,\"delta\":");
+            out.append(kEvent);
+        out.append(kHead);
         appendJsonString(out, delta);
-        out.append(m_deltaTail).append(QByteArray::number(m_sequence)).append(",\"type\":\"").append(type).append("\"}");
+        char number[24];
+        const auto end = std::to_chars(number, number + sizeof number, m_sequence).ptr;
+        out.append(m_deltaTail).append(number, end - number).append(kTail);
         if (sink.events)
-            put(sink, type, json);
+            put(sink, "response.output_text.delta", json);
         else
-            out.append("\n\n");
+            out.append("\n\n", 2);
     }
     ++m_sequence;
 }
@@ -115,10 +147,10 @@ QJsonObject ResponseEvents::position() const
     return {{QStringLiteral("item_id"), messageId()}, {QStringLiteral("output_index"), int(m_items.size())}, {QStringLiteral("content_index"), 0}};
 }
 
-QJsonObject ResponseEvents::textPart() const
+QJsonObject ResponseEvents::textPart(qsizetype text) const
 {
     return {{QStringLiteral("type"), QStringLiteral("output_text")},
-            {QStringLiteral("text"), str(m_text)},
+            {QStringLiteral("text"), m_marking ? textMarker(text) : str(text < m_texts.size() ? m_texts.at(text) : m_text)},
             {QStringLiteral("annotations"), QJsonArray()},
             {QStringLiteral("logprobs"), QJsonArray()}};
 }
@@ -129,7 +161,21 @@ QJsonObject ResponseEvents::messageItem(const char *status) const
             {QStringLiteral("type"), QStringLiteral("message")},
             {QStringLiteral("status"), QLatin1String(status)},
             {QStringLiteral("role"), QStringLiteral("assistant")},
-            {QStringLiteral("content"), m_messageOpen ? QJsonArray{textPart()} : QJsonArray()}};
+            {QStringLiteral("content"), m_messageOpen ? QJsonArray{textPart(m_texts.size())} : QJsonArray()}};
+}
+
+QJsonArray ResponseEvents::output() const
+{
+    QJsonArray out;
+    for (qsizetype i = 0; i < m_items.size(); ++i) {
+        QJsonObject item = m_items.at(i).toObject();
+        if (m_textOf.at(i) >= 0)
+            item.insert(QStringLiteral("content"), QJsonArray{textPart(m_textOf.at(i))});
+        out.append(item);
+    }
+    if (m_messageOpen)
+        out.append(messageItem(m_status == "in_progress" ? "in_progress" : "incomplete"));
+    return out;
 }
 
 void ResponseEvents::openMessage(const Sink &sink)
@@ -145,7 +191,7 @@ void ResponseEvents::openMessage(const Sink &sink)
     m_text.clear();
     emitEvent(sink, "response.content_part.added", [this] {
         QJsonObject o = position();
-        o.insert(QStringLiteral("part"), textPart());
+        o.insert(QStringLiteral("part"), textPart(m_texts.size()));
         return o;
     });
 }
@@ -156,21 +202,23 @@ void ResponseEvents::closeMessage(const Sink &sink)
         return;
     emitEvent(sink, "response.output_text.done", [this] {
         QJsonObject o = position();
-        o.insert(QStringLiteral("text"), str(m_text));
+        o.insert(QStringLiteral("text"), textPart(m_texts.size()).value(QStringLiteral("text")));
         o.insert(QStringLiteral("logprobs"), QJsonArray());
         return o;
     });
     emitEvent(sink, "response.content_part.done", [this] {
         QJsonObject o = position();
-        o.insert(QStringLiteral("part"), textPart());
+        o.insert(QStringLiteral("part"), textPart(m_texts.size()));
         return o;
     });
-    const QJsonObject item = messageItem("completed");
     emitEvent(sink, "response.output_item.done",
-              [&] { return QJsonObject{{QStringLiteral("output_index"), int(m_items.size())}, {QStringLiteral("item"), item}}; });
+              [&] { return QJsonObject{{QStringLiteral("output_index"), int(m_items.size())}, {QStringLiteral("item"), messageItem("completed")}}; });
+    QJsonObject item = messageItem("completed");
+    item.remove(QStringLiteral("content")); // output() adds it from m_texts
     m_items.append(item);
+    m_textOf.append(m_texts.size());
+    m_texts.append(std::exchange(m_text, {}));
     m_messageOpen = false;
-    m_text.clear();
 }
 
 void ResponseEvents::addToolCall(const Sink &sink, const EntryView &entry)
@@ -202,6 +250,7 @@ void ResponseEvents::addToolCall(const Sink &sink, const EntryView &entry)
     item.insert(QStringLiteral("status"), QStringLiteral("completed"));
     emitEvent(sink, "response.output_item.done", [&] { return QJsonObject{{QStringLiteral("output_index"), index}, {QStringLiteral("item"), item}}; });
     m_items.append(item);
+    m_textOf.append(-1);
 }
 
 bool ResponseEvents::feed(const EntryView &entry, const Sink &sink)
@@ -227,7 +276,7 @@ bool ResponseEvents::feed(const EntryView &entry, const Sink &sink)
             openMessage(sink);
         const QByteArrayView delta = entry.field("text");
         m_text.append(delta);
-        emitDelta(sink, "response.output_text.delta", delta);
+        emitDelta(sink, delta);
         return false;
     }
     if (type == "tool") {
@@ -258,9 +307,6 @@ bool ResponseEvents::feed(const EntryView &entry, const Sink &sink)
 
 QJsonObject ResponseEvents::response() const
 {
-    QJsonArray output = m_items;
-    if (m_messageOpen)
-        output.append(messageItem(m_status == "in_progress" ? "in_progress" : "incomplete"));
     QJsonObject o{{QStringLiteral("id"), QString::fromLatin1(m_id.toBytes())},
                   {QStringLiteral("object"), QStringLiteral("response")},
                   {QStringLiteral("created_at"), m_createdAt},
@@ -272,7 +318,7 @@ QJsonObject ResponseEvents::response() const
                   {QStringLiteral("max_output_tokens"), QJsonValue()},
                   {QStringLiteral("metadata"), m_request.value(QStringLiteral("metadata")).toObject()},
                   {QStringLiteral("model"), m_request.value(QStringLiteral("model")).toString()},
-                  {QStringLiteral("output"), output},
+                  {QStringLiteral("output"), output()},
                   {QStringLiteral("parallel_tool_calls"), true},
                   {QStringLiteral("previous_response_id"), orNull(m_request, QStringLiteral("previous_response_id"))},
                   {QStringLiteral("store"), m_request.value(QStringLiteral("store")).toBool(true)},

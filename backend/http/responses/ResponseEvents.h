@@ -63,23 +63,29 @@ private:
     void put(const Sink &sink, const char *type, const QByteArray &json);
     template<typename Body>
     void emitEvent(const Sink &sink, const char *type, Body body);
-    void emitDelta(const Sink &sink, const char *type, QByteArrayView delta);
+    void emitDelta(const Sink &sink, QByteArrayView delta);
     void openMessage(const Sink &sink);
     void closeMessage(const Sink &sink);
     void addToolCall(const Sink &sink, const EntryView &entry);
     QJsonObject position() const;
     QJsonObject messageItem(const char *status) const;
-    QJsonObject textPart() const;
+    QJsonObject textPart(qsizetype text) const;
+    QJsonArray output() const;
     QString messageId() const;
+    // Event JSON with every message text spliced in (see emitEvent).
+    void spliceTexts(QByteArray &json) const;
 
     ResponseId m_id;
     QByteArray m_hex; // the id's 48 digits, for item ids
     QJsonObject m_request;
     qint64 m_createdAt = 0;
     qint64 m_completedAt = 0;
-    QJsonArray m_items;     // finished output items
+    QJsonArray m_items;     // finished output items (messages without their content)
+    QList<qsizetype> m_textOf; // per item: its text in m_texts, -1 for a function call
+    QList<QByteArray> m_texts; // the finished messages' texts (UTF-8)
     bool m_messageOpen = false;
-    QByteArray m_text;      // the open message's text (UTF-8)
+    QByteArray m_text;      // the open message's text (UTF-8): text number m_texts.size()
+    bool m_marking = false; // building an event: texts are markers, spliced in after serializing
     QByteArray m_messageId; // its id, and where it is in the output (m_items.size())
     QByteArray m_deltaTail; // what its deltas have between the text and the sequence number
     QByteArray m_status;
