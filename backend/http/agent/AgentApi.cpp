@@ -24,28 +24,7 @@ QByteArray mediaType(const QByteArray &contentType)
     return contentType.split(';').first().trimmed().toLower();
 }
 
-// Keeps the responder alive across a round trip; the socket may go meanwhile (then nothing is sent).
-struct Held
-{
-    std::shared_ptr<QHttpServerResponder> responder;
-    QPointer<QTcpSocket> socket;
-    explicit Held(QHttpServerResponder &&r)
-        : responder(std::make_shared<QHttpServerResponder>(std::move(r)))
-        , socket(responder->socket())
-    {
-    }
-    bool gone() const { return !socket; }
-};
 } // namespace
-
-AgentApi::AgentApi(const Config &config, RunManager *runs, RunStore *store, StreamRegistry *streams, Admission *admission)
-    : m_config(config)
-    , m_runs(runs)
-    , m_store(store)
-    , m_streams(streams)
-    , m_admission(admission)
-{
-}
 
 void AgentApi::addRoutes(Router &router)
 {
@@ -208,9 +187,9 @@ void AgentApi::create(const QHttpServerRequest &request, QHttpServerResponder &&
         if (held.gone())
             return;
         if (error.isError())
-            Reply::unavailable(*held.responder, context, RunError::unavailable(error.message).message);
+            Reply::unavailable(*held, context, RunError::unavailable(error.message).message);
         else
-            sendAccepted(*held.responder, context, id);
+            sendAccepted(*held, context, id);
     });
 }
 
@@ -227,9 +206,9 @@ void AgentApi::addMessage(const QHttpServerRequest &request, QHttpServerResponde
         if (held.gone())
             return;
         if (error.isError())
-            sendRunError(*held.responder, context, error);
+            sendRunError(*held, context, error);
         else if (format == ResponseFormat::Json)
-            sendAccepted(*held.responder, context, id);
+            sendAccepted(*held, context, id);
         else
             openStream(std::move(*held.responder), context, format, id, turn.previous());
     });
@@ -259,7 +238,7 @@ void AgentApi::stream(const QHttpServerRequest &request, QHttpServerResponder &&
     m_store->lookup(id, context.tenantFilter, [this, held, id, cursor, format, context](const RunStore::Lookup &run, const RunError &error) {
         if (held.gone())
             return;
-        QHttpServerResponder &r = *held.responder;
+        QHttpServerResponder &r = *held;
         if (error.kind == RunError::Kind::NotFound) {
             Reply::error(r, context, Status::NotFound, "not_found",
                          QStringLiteral("conversation %1 does not exist or has expired (streams are kept %2 minutes after their last activity)")
@@ -310,7 +289,7 @@ void AgentApi::status(QHttpServerResponder &&responder, const RequestContext &co
         if (held.gone())
             return;
         if (error.isError()) {
-            sendRunError(*held.responder, context, error);
+            sendRunError(*held, context, error);
             return;
         }
         QJsonObject o{{QStringLiteral("id"), QString::fromUtf8(id)}};
@@ -324,7 +303,7 @@ void AgentApi::status(QHttpServerResponder &&responder, const RequestContext &co
                 o.insert(key, QString::fromUtf8(f.second));
         }
         o.insert(QStringLiteral("stream_url"), QStringLiteral("/api/agent/stream/") + QString::fromUtf8(id));
-        Reply::json(*held.responder, context, Status::Ok, o);
+        Reply::json(*held, context, Status::Ok, o);
     });
 }
 
@@ -335,11 +314,11 @@ void AgentApi::cancel(QHttpServerResponder &&responder, const RequestContext &co
         if (held.gone())
             return;
         if (error.isError()) {
-            sendRunError(*held.responder, context, error);
+            sendRunError(*held, context, error);
             return;
         }
         const QJsonObject o{{QStringLiteral("id"), QString::fromUtf8(id)}, {QStringLiteral("status"), QString::fromUtf8(status)},
                             {QStringLiteral("cancelled"), cancelled}};
-        Reply::json(*held.responder, context, Status::Ok, o);
+        Reply::json(*held, context, Status::Ok, o);
     });
 }

@@ -1,17 +1,11 @@
 #pragma once
 
-#include "Config.h"
 #include "http/ContentNegotiation.h"
-#include "http/core/Router.h"
+#include "http/core/ApiFamily.h"
 #include "streams/EntryId.h"
 
 #include <QJsonObject>
 #include <optional>
-
-class Admission;
-class RunManager;
-class RunStore;
-class StreamRegistry;
 
 // The sample's API family, /api/agent/* (README "HTTP API", DESIGN.md "Wire protocol"): create,
 // stream/resume, status, new turns, cancel. Knows its routes, bodies and answers; runs,
@@ -19,11 +13,11 @@ class StreamRegistry;
 //
 //   AgentApi agent(config, runs, store, streams, admission);
 //   agent.addRoutes(router);
-class AgentApi
+class AgentApi : public ApiFamily
 {
 public:
-    AgentApi(const Config &config, RunManager *runs, RunStore *store, StreamRegistry *streams, Admission *admission);
-    void addRoutes(Router &router);
+    using ApiFamily::ApiFamily;
+    void addRoutes(Router &router) override;
 
 private:
     void create(const QHttpServerRequest &request, QHttpServerResponder &&responder, const RequestContext &context);
@@ -44,10 +38,4 @@ private:
                     const EntryId &after, bool newStream = false);
     static void sendAccepted(QHttpServerResponder &responder, const RequestContext &context, const QByteArray &id);
     static void sendRunError(QHttpServerResponder &responder, const RequestContext &context, const struct RunError &error);
-
-    Config m_config;
-    RunManager *m_runs;
-    RunStore *m_store;
-    StreamRegistry *m_streams;
-    Admission *m_admission;
 };

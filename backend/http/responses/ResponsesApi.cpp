@@ -31,15 +31,6 @@ QString query(const QHttpServerRequest &request, const char *name)
 }
 } // namespace
 
-ResponsesApi::ResponsesApi(const Config &config, RunManager *runs, RunStore *store, StreamRegistry *streams, Admission *admission)
-    : m_config(config)
-    , m_runs(runs)
-    , m_store(store)
-    , m_streams(streams)
-    , m_admission(admission)
-{
-}
-
 void ResponsesApi::addRoutes(Router &router)
 {
     router.add(Method::Post, "/v1/responses", [this](auto &request, auto &&responder, auto &context) {
@@ -135,12 +126,11 @@ void ResponsesApi::create(const QHttpServerRequest &request, QHttpServerResponde
             Reply::error(responder, context, Status::InternalServerError, "server_error", QStringLiteral("the turn's id cannot be written"));
         return;
     }
-    auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
-    QPointer<QTcpSocket> socket = held->socket();
+    Held held(std::move(responder));
     const ResponseId prev = *previous;
     m_runs->addTurn(prev.conversationId, body->prompt(), options, context.tenantFilter,
-                    [this, held, socket, context, request = *body, prev](const RunError &error, const EntryId &turn) {
-        if (!socket)
+                    [this, held, context, request = *body, prev](const RunError &error, const EntryId &turn) {
+        if (held.gone())
             return;
         if (error.kind == RunError::Kind::NotFound) {
             Reply::error(*held, context, Status::NotFound, {},
@@ -153,7 +143,7 @@ void ResponsesApi::create(const QHttpServerRequest &request, QHttpServerResponde
             return;
         }
         if (auto id = ResponseId::of(prev.conversationId, turn))
-            started(std::move(*held), context, request, *id, false);
+            started(std::move(*held.responder), context, request, *id, false);
     }, turnFields);
 }
 
@@ -178,10 +168,9 @@ void ResponsesApi::started(QHttpServerResponder &&responder, const RequestContex
     turn.fields = {{"type", "turn"}, {"request", QJsonDocument(body.stored()).toJson(QJsonDocument::Compact)}};
     ResponseEvents events(id);
     events.feed(EntryView::of(turn), nullptr);
-    auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
-    QPointer<QTcpSocket> socket = held->socket();
-    m_runs->whenStored(id.conversationId, id.turnEntry, [held, socket, context, response = events.response(), id](const RedisError &error) {
-        if (!socket)
+    Held held(std::move(responder));
+    m_runs->whenStored(id.conversationId, id.turnEntry, [held, context, response = events.response(), id](const RedisError &error) {
+        if (held.gone())
             return;
         if (error.isError())
             Reply::unavailable(*held, context, RunError::unavailable(error.message).message);
@@ -190,21 +179,19 @@ void ResponsesApi::started(QHttpServerResponder &&responder, const RequestContex
     });
 }
 
-void ResponsesApi::load(std::shared_ptr<QHttpServerResponder> held, const RequestContext &context, const ResponseId &id, int count,
-                        Loaded done)
+void ResponsesApi::load(const Held &held, const RequestContext &context, const ResponseId &id, int count, Loaded done)
 {
-    QPointer<QTcpSocket> socket = held->socket();
-    m_store->lookup(id.conversationId, context.tenantFilter, [this, held, socket, context, id, count, done](const RunStore::Lookup &run,
+    m_store->lookup(id.conversationId, context.tenantFilter, [this, held, context, id, count, done](const RunStore::Lookup &run,
                                                                                                            const RunError &error) {
-        if (!socket)
+        if (held.gone())
             return;
         if (error.isError()) {
             sendError(*held, context, error, id);
             return;
         }
-        m_store->entriesFrom(id.conversationId, id.turnEntry, count, [held, socket, context, id, done, running = run.running](
+        m_store->entriesFrom(id.conversationId, id.turnEntry, count, [held, context, id, done, running = run.running](
                                                                           const QList<EntryView> &entries, const RunError &error) {
-            if (!socket)
+            if (held.gone())
                 return;
             ResponseEvents events(id);
             for (const EntryView &e : entries)
@@ -224,7 +211,7 @@ void ResponsesApi::retrieve(const QHttpServerRequest &request, QHttpServerRespon
                             const ResponseId &id)
 {
     const QString stream = query(request, "stream");
-    auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
+    Held held(std::move(responder));
     if (stream != QLatin1String("true")) {
         load(held, context, id, 0, [held, context, id](const ResponseEvents &events, bool) { sendResponse(*held, context, events.response(), id); });
         return;
@@ -247,24 +234,23 @@ void ResponsesApi::retrieve(const QHttpServerRequest &request, QHttpServerRespon
                          QStringLiteral("This response cannot be streamed because it was not created with background=true."), {}, "stream");
             return;
         }
-        m_streams->open(std::move(*held), context, std::make_unique<ResponseEventEncoder>(id, startingAfter),
+        m_streams->open(std::move(*held.responder), context, std::make_unique<ResponseEventEncoder>(id, startingAfter),
                         {{"x-conversation-id", id.conversationId}}, id.conversationId, id.turnEntry.previous());
     });
 }
 
 void ResponsesApi::cancel(QHttpServerResponder &&responder, const RequestContext &context, const ResponseId &id)
 {
-    auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
+    Held held(std::move(responder));
     load(held, context, id, 0, [this, held, context, id](const ResponseEvents &events, bool running) {
         QJsonObject response = events.response();
         if (events.complete() || !running) { // idempotent: a finished response is returned as it is
             sendResponse(*held, context, response, id);
             return;
         }
-        QPointer<QTcpSocket> socket = held->socket();
-        m_store->cancel(id.conversationId, context.tenantFilter, [held, socket, context, id, response](const QByteArray &status, bool,
+        m_store->cancel(id.conversationId, context.tenantFilter, [held, context, id, response](const QByteArray &status, bool,
                                                                                                      const RunError &error) mutable {
-            if (!socket)
+            if (held.gone())
                 return;
             if (error.isError()) {
                 sendError(*held, context, error, id);
@@ -279,11 +265,10 @@ void ResponsesApi::cancel(QHttpServerResponder &&responder, const RequestContext
 
 void ResponsesApi::remove(QHttpServerResponder &&responder, const RequestContext &context, const ResponseId &id)
 {
-    auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
+    Held held(std::move(responder));
     load(held, context, id, 1, [this, held, context, id](const ResponseEvents &, bool) {
-        QPointer<QTcpSocket> socket = held->socket();
-        m_store->hideTurn(id.conversationId, id.turnEntry, [held, socket, context, id](const RunError &error) {
-            if (!socket)
+        m_store->hideTurn(id.conversationId, id.turnEntry, [held, context, id](const RunError &error) {
+            if (held.gone())
                 return;
             if (error.isError()) {
                 sendError(*held, context, error, id);
@@ -314,7 +299,7 @@ void ResponsesApi::inputItems(const QHttpServerRequest &request, QHttpServerResp
         return;
     }
     const QString after = query(request, "after");
-    auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
+    Held held(std::move(responder));
     load(held, context, id, 1, [held, context, id, order, limit, after](const ResponseEvents &events, bool) {
         QJsonArray items;
         for (const QJsonValue &item : events.inputItems()) {

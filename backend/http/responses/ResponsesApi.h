@@ -1,15 +1,10 @@
 #pragma once
 
-#include "Config.h"
-#include "http/core/Router.h"
+#include "http/core/ApiFamily.h"
 #include "http/responses/ResponseId.h"
 #include "runs/RunError.h"
 
-class Admission;
 class ResponseEvents;
-class RunManager;
-class RunStore;
-class StreamRegistry;
 struct ResponsesRequest;
 
 // OpenAI's Responses API in background mode, served from the conversation streams
@@ -19,11 +14,11 @@ struct ResponsesRequest;
 //
 //   ResponsesApi responses(config, runs, store, streams, admission);
 //   responses.addRoutes(router);
-class ResponsesApi
+class ResponsesApi : public ApiFamily
 {
 public:
-    ResponsesApi(const Config &config, RunManager *runs, RunStore *store, StreamRegistry *streams, Admission *admission);
-    void addRoutes(Router &router);
+    using ApiFamily::ApiFamily;
+    void addRoutes(Router &router) override;
 
 private:
     using Loaded = std::function<void(const ResponseEvents &, bool running)>;
@@ -37,15 +32,8 @@ private:
                     const ResponseId &id);
     // Looks the response up (tenant, hidden turns) and hands over its state; on errors the
     // answer has been sent. count: entries to read from the turn on (0 = up to its end).
-    void load(std::shared_ptr<QHttpServerResponder> responder, const RequestContext &context, const ResponseId &id, int count,
-              Loaded done);
+    void load(const Held &held, const RequestContext &context, const ResponseId &id, int count, Loaded done);
     static void sendError(QHttpServerResponder &responder, const RequestContext &context, const RunError &error, const ResponseId &id);
     static void sendResponse(QHttpServerResponder &responder, const RequestContext &context, const QJsonObject &response,
                              const ResponseId &id);
-
-    Config m_config;
-    RunManager *m_runs;
-    RunStore *m_store;
-    StreamRegistry *m_streams;
-    Admission *m_admission;
 };
