@@ -2,10 +2,13 @@
 // real app: two instances on one real Redis, driven by tests/sdk/responses.test.mjs under
 // `node --test`. `npm ci` runs first when node_modules is missing or older than the lock.
 #include "AppProcess.h"
+#include "HttpClient.h"
 #include "RedisServer.h"
 
 #include <QDir>
 #include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTest>
@@ -34,6 +37,7 @@ class TestOpenAiSdk : public QObject
 private Q_SLOTS:
     void initTestCase();
     void sdkSuite();
+    void unavailableWhileRedisIsDown();
 
 private:
     RedisServer m_redis;
@@ -76,6 +80,26 @@ void TestOpenAiSdk::sdkSuite()
     qInfo().noquote() << QString::fromUtf8(out);
     m_a.log += m_a.process.readAll();
     QVERIFY2(ok, (QByteArray("the SDK suite failed; app A's log:\n") + m_a.log.right(4000)).constData());
+}
+
+// Last: it stops Redis. A create and a retrieve answer 503 with Retry-After in OpenAI's shape
+// (the SDK retries those, honouring Retry-After).
+void TestOpenAiSdk::unavailableWhileRedisIsDown()
+{
+    m_redis.stop();
+    const QList<QPair<QByteArray, QByteArray>> auth{{"Authorization", "Bearer " + kKey.toUtf8()}, {"Content-Type", "application/json"}};
+    for (const auto &[method, target, body] : {std::tuple<QByteArray, QByteArray, QByteArray>{"POST", "/v1/responses",
+                                                                                             R"({"model":"demo","input":"x","background":true})"},
+                                               {"GET", "/v1/responses/resp_0123456789abcdef0123456789abcdef019adc5be0000003", {}}}) {
+        HttpClient c;
+        c.request(m_a.port, method, target, auth, body);
+        QTRY_VERIFY_WITH_TIMEOUT(c.isFinished() || (c.headersDone() && c.body().endsWith('\n')), 15000);
+        QCOMPARE(c.status(), 503);
+        QVERIFY(c.header("Retry-After").toInt() >= 1);
+        const QJsonObject error = QJsonDocument::fromJson(c.body()).object().value(QStringLiteral("error")).toObject();
+        QCOMPARE(error.value(QStringLiteral("type")).toString(), QStringLiteral("server_error"));
+        QVERIFY(!error.value(QStringLiteral("message")).toString().isEmpty());
+    }
 }
 
 QTEST_GUILESS_MAIN(TestOpenAiSdk)

@@ -74,6 +74,10 @@ QString ChatCompletionsAgent::systemInstructions(const QDate &today, bool withTo
 QJsonArray ChatCompletionsAgent::initialMessages(const AgentRequest &request, const QDate &today)
 {
     QJsonArray messages{message(QStringLiteral("system"), systemInstructions(today))};
+    // The caller's own instructions (/v1/responses `instructions`) come after the planner's.
+    const QString instructions = request.options.value(QStringLiteral("instructions")).toString();
+    if (!instructions.trimmed().isEmpty())
+        messages.append(message(QStringLiteral("system"), instructions));
     for (const ChatMessage &m : request.history) {
         if (m.content.isEmpty())
             continue;

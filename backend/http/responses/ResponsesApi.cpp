@@ -99,6 +99,8 @@ void ResponsesApi::create(const QHttpServerRequest &request, QHttpServerResponde
         options.insert(QStringLiteral("provider"), body->model);
     if (body->model != QLatin1String("synthetic"))
         options.insert(QStringLiteral("demo_tools"), true); // the offline planner shows its tool call too
+    if (body->hasInstructions)
+        options.insert(QStringLiteral("instructions"), body->instructions);
     if (body->model == QLatin1String("synthetic") && !m_config.bench) {
         Reply::error(responder, context, Status::BadRequest, "model_not_found",
                      QStringLiteral("The model 'synthetic' is the benchmark provider: start the server with --bench."), {}, "model");
