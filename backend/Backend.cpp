@@ -5,7 +5,7 @@
 #include "agents/AgentFactory.h"
 #include "http/ApiServer.h"
 #include "http/GuardedTcpServer.h"
-#include "http/StreamResponse.h"
+#include "http/stream/StreamResponse.h"
 #include "redis/EmbeddedRedis.h"
 #include "redis/RedisConnection.h"
 #include "redis/SentinelWatcher.h"

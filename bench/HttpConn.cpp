@@ -317,6 +317,8 @@ void StreamConn::line(const char *p, size_t n, int64_t nowWall, int64_t nowMono)
                     session.doneMono = nowMono;
                 }
             }
+        } else if (m_protocol == Protocol::Responses && !m_type.empty()) {
+            responsesEvent(nowWall, nowMono);
         } else if (!m_type.empty() || m_dataLines > 0) {
             const std::string type = m_type.empty() ? std::string("message") : m_type;
             if (type == "message") {
@@ -353,6 +355,33 @@ void StreamConn::line(const char *p, size_t n, int64_t nowWall, int64_t nowMono)
             m_data.assign(v3, size_t(p + n - v3));
     }
     // retry:, comments: ignored
+}
+
+// OpenAI Responses events: the chunk is the delta's JSON string (the synthetic chunk's header,
+// "<k> <due µs> ", needs no unescaping), the id its sequence_number.
+void StreamConn::responsesEvent(int64_t nowWall, int64_t nowMono)
+{
+    if (m_type == "response.output_text.delta") {
+        const size_t seq = m_data.find("\"sequence_number\":");
+        const size_t delta = m_data.find("\"delta\":\"");
+        if (seq == std::string::npos || delta == std::string::npos) {
+            ++session.badChunks;
+            return;
+        }
+        const std::string id = std::to_string(strtoll(m_data.c_str() + seq + 18, nullptr, 10));
+        const int64_t lat = session.onMessage(id, m_data.substr(delta + 9), nowWall, nowMono);
+        if (lat != -1) {
+            m_lat.add(lat, nowMono);
+            if (m_hooks.onChunk)
+                m_hooks.onChunk(*this, session.lastNewK);
+        }
+    } else if (m_type == "response.completed") {
+        session.done = true;
+        session.doneMono = nowMono;
+    } else if (m_type == "response.failed" || m_type == "error") {
+        session.error = true;
+        session.errorText = "error event: " + m_data;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ enum class Protocol {
     AgentStreams,   // ours (and the resumable-stream peer): "message" events = chunks, "done" ends
     DurableStreams, // the Durable Streams protocol's SSE live mode: "data" events = chunks,
                     // "control" events carry offsets; {"streamClosed":true} ends the stream
+    Responses,      // OpenAI Responses (/v1/responses): response.output_text.delta events = chunks
+                    // (their sequence_number is the id), response.completed ends the stream
 };
 
 // One streaming HTTP response (SSE) read into a Session. Our server ends streams with
@@ -57,6 +59,7 @@ private:
     void readSome();
     void parseBody(int64_t nowWall, int64_t nowMono);
     void line(const char *p, size_t n, int64_t nowWall, int64_t nowMono);
+    void responsesEvent(int64_t nowWall, int64_t nowMono);
     bool dechunk(); // m_raw -> m_in; false on a framing error
     void finish(const std::string &error);
 

@@ -31,6 +31,24 @@ std::string createBody(int64_t chunks, int64_t bytes, double rate)
     return buf;
 }
 
+// POST /v1/responses for the synthetic provider (its parameters as extra body fields).
+std::string responsesBody(int64_t chunks, int64_t bytes, double rate, bool stream)
+{
+    char buf[220];
+    snprintf(buf, sizeof buf,
+             "{\"model\":\"synthetic\",\"input\":\"bench\",\"background\":true,\"stream\":%s,\"chunks\":%lld,\"bytes\":%lld,\"rate\":%g}",
+             stream ? "true" : "false", static_cast<long long>(chunks), static_cast<long long>(bytes), rate);
+    return buf;
+}
+
+std::string createRequest(const Options &o, int64_t chunks, double rate)
+{
+    if (o.protocol == Protocol::Responses)
+        return httpRequest("POST", "/v1/responses", "text/event-stream", responsesBody(chunks, o.bytes, rate, true));
+    return httpRequest("POST", "/api/agent/create", o.protocol == Protocol::DurableStreams ? "application/json" : "text/event-stream",
+                       createBody(chunks, o.bytes, rate));
+}
+
 double selfCpuSec()
 {
     rusage u{};
@@ -151,9 +169,7 @@ Result runSessions(const Options &o, const std::string &name, int n, int64_t chu
         if (drop && chunks > 2)
             s.dropAtK = std::uniform_int_distribution<int64_t>(1, chunks - 2)(rng);
     }
-    const std::string create = httpRequest("POST", "/api/agent/create",
-                                           o.protocol == Protocol::DurableStreams ? "application/json" : "text/event-stream",
-                                           createBody(chunks, o.bytes, rate));
+    const std::string create = createRequest(o, chunks, rate);
     int next = 0, connecting = 0, finished = 0;
     Monitor mon(o);
     const int64_t t0 = monoUs();
@@ -255,7 +271,7 @@ bool readStream(const Options &o, Session &s, Latencies &lat, const std::string 
     StreamConn::Hooks hooks;
     hooks.onClosed = [&](StreamConn &) { closed = true; };
     s.startMono = monoUs();
-    StreamConn c(loop, s, lat, httpRequest("GET", path, "text/event-stream", ""), hooks);
+    StreamConn c(loop, s, lat, httpRequest("GET", path, "text/event-stream", ""), hooks, o.protocol);
     c.start(o.port);
     // done() is checked between epoll batches: the done event ends the timing, not the close.
     return loop.run([&] { return closed || s.done; }, monoUs() + timeoutUs);
@@ -284,22 +300,29 @@ Result runResume(const Options &o)
     Result r;
     r.workload = "W3";
     const int64_t n = o.w3Chunks;
-    std::string convId;
+    const bool responses = o.protocol == Protocol::Responses;
+    std::string convId, responseId;
     {
         EventLoop loop;
         RequestPool pool(loop, o.port, 1);
-        pool.submit(httpRequest("POST", "/api/agent/create", "application/json", createBody(n, o.bytes, 0), {}, true),
-                    [&](int status, const std::string &head, const std::string &) {
-                        if (status == 202)
+        pool.submit(responses ? httpRequest("POST", "/v1/responses", "application/json", responsesBody(n, o.bytes, 0, false), {}, true)
+                              : httpRequest("POST", "/api/agent/create", "application/json", createBody(n, o.bytes, 0), {}, true),
+                    [&](int status, const std::string &head, const std::string &body) {
+                        if (status == 202 || (responses && status == 200))
                             convId = headerValue(head, "x-conversation-id");
+                        const size_t at = body.find("\"id\":\"resp_");
+                        if (at != std::string::npos)
+                            responseId = body.substr(at + 6, 53);
                     });
         loop.run([&] { return pool.idle(); }, monoUs() + int64_t(10e6 * o.timeoutScale));
     }
-    if (convId.empty()) {
+    if (convId.empty() || (responses && responseId.size() != 53)) {
         r.note("error", "background create failed");
         return r;
     }
-    const std::string path = "/api/agent/stream/" + convId;
+    // Responses: ?stream=true replays the response; a resume continues after a sequence number.
+    const std::string path = responses ? "/v1/responses/" + responseId + "?stream=true" : "/api/agent/stream/" + convId;
+    const std::string resumeAfter = responses ? "&starting_after=" : "?cursor=";
     // Follow it to the end (the first read also learns the id of every chunk).
     Session first;
     first.init(n, true);
@@ -320,7 +343,7 @@ Result runResume(const Options &o)
         for (int64_t k = 0; k < half; ++k)
             a.seen[size_t(k)] = 1; // the client has these
         a.delivered = half;
-        const bool okA = readStream(o, a, lat, path + "?cursor=" + cursor, int64_t(30e6 * o.timeoutScale));
+        const bool okA = readStream(o, a, lat, path + resumeAfter + cursor, int64_t(30e6 * o.timeoutScale));
         if (okA && a.done)
             resumeMs.push_back(double(a.doneMono - a.startMono) / 1000);
         checked.push_back(std::move(a));

@@ -38,7 +38,8 @@ void usage()
         "  --xadd-requests N    redis-benchmark -n (default 200000; half without pipelining)\n"
         "  --quick              small counts for a smoke test\n"
         "  --timeline-dir D     write D/<workload>-timeline.txt: latency p50/p99/max per 250 ms\n"
-        "  --protocol P         agent-streams (default) or durable-streams: a peer speaking the Durable\n"
+        "  --protocol P         agent-streams (default), responses (W1, W3 through /v1/responses) or\n"
+        "                       durable-streams: a peer speaking the Durable\n"
         "                       Streams protocol (create answers 201 + Location; SSE live mode read;\n"
         "                       W1, W2, W5-live only). See bench/peers/.\n"
         "  --label NAME         report the (single) workload under NAME, e.g. W1-resumable-stream\n"
@@ -132,8 +133,10 @@ bool parseArgs(int argc, char **argv, Options &o, std::vector<std::string> &work
                 o.protocol = Protocol::AgentStreams;
             else if (p == "durable-streams")
                 o.protocol = Protocol::DurableStreams;
+            else if (p == "responses")
+                o.protocol = Protocol::Responses;
             else {
-                fprintf(stderr, "--protocol: agent-streams or durable-streams\n");
+                fprintf(stderr, "--protocol: agent-streams, responses or durable-streams\n");
                 return false;
             }
         } else if (a == "--label")

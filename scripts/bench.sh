@@ -7,6 +7,8 @@
 #                                          #   W2 W3 W4 W5-live W5-idle
 #   scripts/bench.sh --runs 1 --quick      # smoke test (small counts)
 #   scripts/bench.sh --workloads "W1 W2"   # a subset
+#   scripts/bench.sh --responses           # W1 and W3 through /v1/responses vs /api/agent/* in the same pass
+#                                          #   (W1 W1-responses W3 W3-responses; CPU per delta compared)
 #   scripts/bench.sh --aof                 # Redis with appendonly yes, appendfsync everysec
 #   scripts/bench.sh --tls                 # Redis on TLS only (certificates made with openssl; peers skipped)
 #   scripts/bench.sh -- --w1-sessions 500  # anything after -- goes to agent-streams-bench
@@ -46,6 +48,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --runs) RUNS=$2; shift 2 ;;
         --workloads) WORKLOADS=$2; shift 2 ;;
+        --responses) WORKLOADS="W1 W1-responses W3 W3-responses"; shift ;;
         --quick) EXTRA+=(--quick); shift ;;
         --aof) AOF=1; shift ;;
         --tls) TLS=1; shift ;;
@@ -218,6 +221,7 @@ for run in $(seq "$RUNS"); do
         case "$w" in
             W1-resumable-stream) args=(--workload W1 --label "$w") ;;
             W1-durable-streams*) args=(--workload W1 --label "$w" --protocol durable-streams) ;;
+            W1-responses|W3-responses) args=(--workload "${w%-responses}" --label "$w" --protocol responses) ;;
             *) args=(--workload "$w") ;;
         esac
         "$BUILD/bin/agent-streams-bench" --port "$SERVER_PORT" --redis "127.0.0.1:$REDIS_PORT" --server-pid "$SERVER_PID" \
@@ -244,7 +248,7 @@ def fmt(v):
     if abs(v) >= 10: return f"{v:.1f}"
     return f"{v:.2f}"
 order = ["floor", "xadd", "W1", "W1-resumable-stream", "W1-durable-streams", "W1-durable-streams-memory", "W1-durable-streams-http",
-         "W2", "W3", "W4", "W5-live", "W5-idle"]
+         "W1-responses", "W2", "W3", "W3-responses", "W4", "W5-live", "W5-idle"]
 print(f"\nmedian [min-max] over runs ({', '.join(str(len(by[w])) + ' ' + w for w in order if w in by)})")
 for w in [w for w in order if w in by]:
     print(f"\n== {w}")
@@ -267,7 +271,11 @@ def med(w, k):
     v = [r[k] for r in by.get(w, []) if r.get(k) is not None]
     return statistics.median(v) if v else None
 ours = med("W1", "server_cpu_us_per_chunk")
-for peer in [w for w in order if w.startswith("W1-")]:
+for w in ("W1", "W3"):
+    native, openai = med(w, "server_cpu_us_per_chunk"), med(w + "-responses", "server_cpu_us_per_chunk")
+    if native and openai:
+        print(f"{w} server CPU per delta: /v1/responses / /api/agent = {openai:.2f} / {native:.2f} us = {openai / native:.3f} (target <= 1.3)")
+for peer in [w for w in order if w.startswith("W1-") and w != "W1-responses"]:
     theirs = med(peer, "server_cpu_us_per_chunk")
     if ours and theirs:
         target = " (target <= 1)" if peer == "W1-resumable-stream" else ""

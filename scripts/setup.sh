@@ -8,6 +8,11 @@ PACKAGES=(build-essential cmake ninja-build pkg-config libgl-dev
           qt6-base-dev qt6-httpserver-dev qt6-websockets-dev
           libhiredis-dev redis-server redis-tools curl openssl ca-certificates)
 
+# Node for tst_openaisdk (the official openai npm package; `npm ci` from tests/sdk/package-lock.json
+# runs in the test itself). A Node already installed (e.g. Node 20 from NodeSource, npm inside)
+# is kept: Debian's npm package would conflict with it.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+
 scripts/install-packages.sh "${PACKAGES[@]}"
 
 BUILD_DIR="${1:-build}"

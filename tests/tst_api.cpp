@@ -5,7 +5,7 @@
 #include "TestBackend.h"
 #include "agents/Agent.h"
 #include "agents/Itinerary.h"
-#include "http/StreamResponse.h"
+#include "http/stream/StreamResponse.h"
 #include "runs/RunManager.h"
 
 #include <QJsonDocument>

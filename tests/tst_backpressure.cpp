@@ -6,7 +6,7 @@
 #include "RedisServer.h"
 #include "TestBackend.h"
 #include "http/SocketSender.h"
-#include "http/StreamResponse.h"
+#include "http/stream/StreamResponse.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>

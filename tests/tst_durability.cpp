@@ -1,6 +1,7 @@
 // Durable runs: a killed process's runs end with `interrupted`, a Redis restart mid-run loses
 // and doubles nothing, conversations keep every turn.
 #include "Backend.h"
+#include "AppProcess.h"
 #include "HttpClient.h"
 #include "RedisServer.h"
 #include "TestBackend.h"
@@ -28,40 +29,6 @@ QJsonObject getJson(quint16 port, const QByteArray &target)
         return {};
     return QJsonDocument::fromJson(c.body()).object();
 }
-
-// The app binary as a separate process, so that it can be killed like a crash.
-struct AppProcess
-{
-    QProcess process;
-    quint16 port = 0;
-    QByteArray log;
-    bool start(const QString &redis, const QStringList &extra = {})
-    {
-        port = RedisServer::freePort();
-        process.setProcessChannelMode(QProcess::MergedChannels);
-        process.start(qEnvironmentVariable("AGENT_STREAMS_BIN"),
-                      QStringList{QStringLiteral("--headless"), QStringLiteral("--port"), QString::number(port),
-                                  QStringLiteral("--redis"), redis} + extra);
-        if (!process.waitForStarted(10000))
-            return false;
-        return QTest::qWaitFor([&] {
-            log += process.readAll();
-            return (log.contains("listening on") && log.contains("query connected")) || process.state() != QProcess::Running;
-        }, 20000) && process.state() == QProcess::Running;
-    }
-    void kill9()
-    {
-        ::kill(pid_t(process.processId()), SIGKILL);
-        process.waitForFinished(10000);
-    }
-    ~AppProcess()
-    {
-        if (process.state() != QProcess::NotRunning) {
-            process.terminate();
-            process.waitForFinished(5000);
-        }
-    }
-};
 
 class RecordingAgent : public DemoAgent
 {

@@ -1,7 +1,7 @@
 // SSE framing: every text survives a round trip through a conforming SSE parser.
 #include "HttpClient.h"
 #include "http/Sse.h"
-#include "http/StreamResponse.h"
+#include "http/agent/AgentEventEncoder.h"
 
 #include <QTest>
 
@@ -65,14 +65,14 @@ void TestSse::roundTrip()
 void TestSse::entries()
 {
     StreamEntry done{EntryId{5, 1}, "5-1", {{"type", "done"}}};
-    QCOMPARE(StreamResponse::frame(done, ResponseFormat::Sse), QByteArray("id: 5-1\nevent: done\ndata: [DONE]\n\n"));
-    QCOMPARE(StreamResponse::frame(done, ResponseFormat::Text), QByteArray());
+    QCOMPARE(AgentEventEncoder::frame(done, ResponseFormat::Sse), QByteArray("id: 5-1\nevent: done\ndata: [DONE]\n\n"));
+    QCOMPARE(AgentEventEncoder::frame(done, ResponseFormat::Text), QByteArray());
     StreamEntry error{EntryId{6, 0}, "6-0", {{"type", "error"}, {"code", "cancelled"}, {"message", "the run was cancelled"}}};
-    QCOMPARE(StreamResponse::frame(error, ResponseFormat::Sse),
+    QCOMPARE(AgentEventEncoder::frame(error, ResponseFormat::Sse),
              QByteArray("id: 6-0\nevent: error\ndata: {\"code\":\"cancelled\",\"message\":\"the run was cancelled\"}\n\n"));
-    QCOMPARE(StreamResponse::frame(error, ResponseFormat::Text), QByteArray("\n[Error: the run was cancelled]\n"));
+    QCOMPARE(AgentEventEncoder::frame(error, ResponseFormat::Text), QByteArray("\n[Error: the run was cancelled]\n"));
     StreamEntry message{EntryId{7, 0}, "7-0", {{"type", "message"}, {"text", "a\n\nb"}}};
-    QCOMPARE(StreamResponse::frame(message, ResponseFormat::Text), QByteArray("a\n\nb"));
+    QCOMPARE(AgentEventEncoder::frame(message, ResponseFormat::Text), QByteArray("a\n\nb"));
 }
 
 void TestSse::commentAndRetry()

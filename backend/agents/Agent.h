@@ -27,7 +27,7 @@ struct AgentRequest
 // finished() or failed(). It runs on the backend thread, must never block it, and must stop
 // emitting after cancel().
 //
-//   agent->start(request);  // -> chunk()..., finished() | failed(code, message)
+//   agent->start(request);  // -> chunk()... toolCall()..., finished() | failed(code, message)
 class Agent : public QObject
 {
     Q_OBJECT
@@ -41,6 +41,8 @@ public:
 
 Q_SIGNALS:
     void chunk(const QString &text);
+    // A tool the agent ran (between chunks): its call id, name, JSON arguments and result.
+    void toolCall(const QString &callId, const QString &name, const QString &arguments, const QString &output);
     void finished();
     void failed(const QString &code, const QString &message);
 };

@@ -74,6 +74,10 @@ QString ChatCompletionsAgent::systemInstructions(const QDate &today, bool withTo
 QJsonArray ChatCompletionsAgent::initialMessages(const AgentRequest &request, const QDate &today)
 {
     QJsonArray messages{message(QStringLiteral("system"), systemInstructions(today))};
+    // The caller's own instructions (/v1/responses `instructions`) come after the planner's.
+    const QString instructions = request.options.value(QStringLiteral("instructions")).toString();
+    if (!instructions.trimmed().isEmpty())
+        messages.append(message(QStringLiteral("system"), instructions));
     for (const ChatMessage &m : request.history) {
         if (m.content.isEmpty())
             continue;
@@ -298,6 +302,7 @@ void ChatCompletionsAgent::runTools()
         bool ok = false;
         const QString result = TravelTools::call(calls[i].name, calls[i].arguments, &ok);
         qCDebug(lcChat).noquote() << name() << "tool" << calls[i].name << calls[i].arguments << (ok ? "->" : "failed:") << result;
+        Q_EMIT toolCall(toolCalls.at(i).toObject().value(QStringLiteral("id")).toString(), calls[i].name, calls[i].arguments, result);
         m_messages.append(QJsonObject{{QStringLiteral("role"), QStringLiteral("tool")},
                                       {QStringLiteral("tool_call_id"), toolCalls.at(i).toObject().value(QStringLiteral("id"))},
                                       {QStringLiteral("content"), result}});

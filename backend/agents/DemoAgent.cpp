@@ -2,6 +2,11 @@
 
 #include "agents/Itinerary.h"
 
+#include <QDate>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <utility>
+
 DemoAgent::DemoAgent(int paceMs, QObject *parent)
     : Agent(parent)
 {
@@ -39,6 +44,15 @@ void DemoAgent::start(const AgentRequest &request)
     text += Itinerary::write(request.prompt);
     m_chunks = split(text);
     m_next = 0;
+    m_tool.clear();
+    if (request.options.value(QStringLiteral("demo_tools")).toBool()) {
+        const QString destination = Itinerary::parseTrip(request.prompt).destination;
+        const QString date = QDate::currentDate().toString(Qt::ISODate);
+        const QString arguments = QString::fromUtf8(
+            QJsonDocument(QJsonObject{{QStringLiteral("destination"), destination}, {QStringLiteral("date"), date}}).toJson(QJsonDocument::Compact));
+        m_tool = {QStringLiteral("call_demo_%1").arg(request.turn), QStringLiteral("get_weather_forecast"), arguments,
+                  TravelTools::call(QStringLiteral("get_weather_forecast"), arguments)};
+    }
     m_timer.start();
 }
 
@@ -49,6 +63,11 @@ void DemoAgent::cancel()
 
 void DemoAgent::emitNext()
 {
+    if (!m_tool.isEmpty()) {
+        const QStringList call = std::exchange(m_tool, {});
+        Q_EMIT toolCall(call.at(0), call.at(1), call.at(2), call.at(3));
+        return;
+    }
     if (m_next >= m_chunks.size()) {
         m_timer.stop();
         Q_EMIT finished();

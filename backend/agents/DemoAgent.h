@@ -6,7 +6,9 @@
 #include <QTimer>
 
 // The offline TravelPlanner: no network, no key. Streams a markdown itinerary for the prompt in
-// small word-sized chunks, one every paceMs, like a model would.
+// small word-sized chunks, one every paceMs, like a model would. With the option
+// "demo_tools": true it first calls the weather tool for the destination, as the model-backed
+// planner does (a toolCall() before the first chunk).
 class DemoAgent : public Agent
 {
     Q_OBJECT
@@ -24,4 +26,5 @@ private:
     QTimer m_timer;
     QStringList m_chunks;
     int m_next = 0;
+    QStringList m_tool; // a pending tool call: id, name, arguments, output
 };

@@ -4,6 +4,7 @@
 #include "http/AccessControl.h"
 #include "http/ContentNegotiation.h"
 #include "http/HttpUtil.h"
+#include "http/core/Reply.h"
 
 #include <QLoggingCategory>
 #include <QSslSocket>
@@ -229,13 +230,16 @@ void ConnectionGuard::refuse(int status, const QByteArray &code, const QString &
     // Nobody else reads this socket any more: QtHttpServer's slot, next in this very emission,
     // is disconnected before it runs and never parses what is there.
     discardInput();
-    const bool json = head && wantsJsonErrors(head->field("Accept"));
+    // /v1/* is OpenAI's API family: its clients read OpenAI's error shape.
+    const bool openAi = head && (head->target.startsWith("/v1/") || head->target == "/v1");
+    const bool json = openAi || (head && wantsJsonErrors(head->field("Accept")));
     HeaderPairs headers;
     if (head)
         HttpUtil::corsHeaders(head->field("Origin"), m_limits.allowedOrigins, &headers);
     headers += extra;
     headers.emplace_back("Connection", "close");
-    const QByteArray body = HttpUtil::errorBody(code, message, json);
+    const QByteArray body = openAi ? Reply::openAiErrorBody(status, status == 401 ? QByteArray("invalid_api_key") : code, message, {})
+                                   : HttpUtil::errorBody(code, message, json);
     QByteArray response = HttpUtil::rawResponse(status, HttpUtil::errorContentType(json), body, headers);
     if (head && head->isHead())
         response.chop(body.size());

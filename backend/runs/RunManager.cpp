@@ -117,7 +117,8 @@ bool RunManager::writesStalled() const
     return m_writer->isStalled();
 }
 
-QByteArray RunManager::start(const QString &prompt, const QJsonObject &options, const QByteArray &tenant, EntryId *firstEntry)
+QByteArray RunManager::start(const QString &prompt, const QJsonObject &options, const QByteArray &tenant, EntryId *firstEntry,
+                             const FieldList &turnFields)
 {
     const QByteArray id = ConversationId::generate();
     AgentRequest request;
@@ -126,7 +127,7 @@ QByteArray RunManager::start(const QString &prompt, const QJsonObject &options, 
     request.turn = 1;
     request.options = options;
     const QByteArray t = now();
-    const EntryId first = m_writer->append(id, {{"type", "turn"}, {"turn", "1"}, {"prompt", prompt.toUtf8()}},
+    const EntryId first = m_writer->append(id, FieldList{{"type", "turn"}, {"turn", "1"}, {"prompt", prompt.toUtf8()}} + turnFields,
                                            {{"status", "in_progress"}, {"created_at", t}, {"started_at", t}, {"updated_at", t},
                                             {"owner", m_instanceId}, {"turn", "1"}, {"tenant", tenant}},
                                            leaseUntil());
@@ -149,6 +150,12 @@ void RunManager::startAgent(const QByteArray &id, const AgentRequest &request, c
                                 textField = QByteArrayLiteral("text");
         if (m_runs.contains(id) && !text.isEmpty())
             m_writer->append(id, {{type, message}, {textField, text.toUtf8()}});
+    });
+    connect(agent, &Agent::toolCall, this, [this, id](const QString &callId, const QString &name, const QString &arguments,
+                                                      const QString &output) {
+        if (m_runs.contains(id))
+            m_writer->append(id, {{"type", "tool"}, {"call_id", callId.toUtf8()}, {"name", name.toUtf8()}, {"arguments", arguments.toUtf8()},
+                                  {"output", output.toUtf8()}});
     });
     connect(agent, &Agent::finished, this, [this, id] { end(id, "completed", {}, {}); });
     connect(agent, &Agent::failed, this, [this, id](const QString &code, const QString &message) {
@@ -208,35 +215,35 @@ void RunManager::end(const QByteArray &id, const QByteArray &status, const QByte
 }
 
 void RunManager::addTurn(const QByteArray &id, const QString &prompt, const QJsonObject &options, const QByteArray &tenant,
-                         TurnCallback done)
+                         TurnCallback done, const FieldList &turnFields)
 {
     // Ownership first: another tenant learns nothing, not even that the conversation runs (the
     // claim script checks the tenant before the status, like this).
     auto local = m_runs.constFind(id);
     if (local != m_runs.constEnd() && (tenant == "*" || local->tenant == tenant)) {
-        done(409, QStringLiteral("a turn of this conversation is still running: wait for its done event or cancel it"), {});
+        done(RunError::busy(), {});
         return;
     }
     const QByteArray t = now();
     m_query->command({"EVAL", kClaimScript, "2", StreamKeys::run(id), StreamKeys::leases(), id, m_instanceId, t,
                       QByteArray::number(leaseUntil()), tenant},
-                     [this, id, prompt, options, done, tenant](const RedisReply &reply, const RedisError &error) {
+                     [this, id, prompt, options, done, tenant, turnFields](const RedisReply &reply, const RedisError &error) {
         if (error.isError()) {
-            done(503, QStringLiteral("Redis is unavailable (%1); try again shortly").arg(error.message), {});
+            done(RunError::unavailable(error.message), {});
             return;
         }
         if (reply.integer == -1) {
-            done(404, QStringLiteral("conversation %1 does not exist or has expired").arg(QString::fromUtf8(id)), {});
+            done(RunError::notFound(id), {});
             return;
         }
         if (reply.integer == -2) {
-            done(409, QStringLiteral("a turn of this conversation is still running: wait for its done event or cancel it"), {});
+            done(RunError::busy(), {});
             return;
         }
         const int turn = int(reply.integer);
         // The history is the stream itself: every turn's prompt and the answer that followed.
         m_query->commandRaw({"XRANGE", StreamKeys::stream(id), "-", "+"},
-                            [this, id, prompt, options, done, turn, tenant](const redisReply *entries, const RedisError &error) {
+                            [this, id, prompt, options, done, turn, tenant, turnFields](const redisReply *entries, const RedisError &error) {
             AgentRequest request;
             request.conversationId = id;
             request.prompt = prompt;
@@ -257,7 +264,7 @@ void RunManager::addTurn(const QByteArray &id, const QString &prompt, const QJso
             }
             m_writer->prime(id, last);
             const QByteArray t = now();
-            const EntryId turnId = m_writer->append(id, {{"type", "turn"}, {"turn", QByteArray::number(turn)}, {"prompt", prompt.toUtf8()}},
+            const EntryId turnId = m_writer->append(id, FieldList{{"type", "turn"}, {"turn", QByteArray::number(turn)}, {"prompt", prompt.toUtf8()}} + turnFields,
                              {{"updated_at", t}}, leaseUntil());
             startAgent(id, request, tenant == "*" ? QByteArray() : tenant);
             // Readers of this turn start just before its first entry: not at the previous
@@ -265,9 +272,9 @@ void RunManager::addTurn(const QByteArray &id, const QString &prompt, const QJso
             // The answer waits until that entry is stored (another instance may be asked next).
             m_writer->whenStored(id, turnId, [done, turnId](const RedisError &stored) {
                 if (stored.isError())
-                    done(503, QStringLiteral("the new turn could not be stored (%1); try again shortly").arg(stored.message), {});
+                    done({RunError::Kind::Unavailable, QStringLiteral("the new turn could not be stored (%1); try again shortly").arg(stored.message)}, {});
                 else
-                    done(0, {}, turnId.previous());
+                    done({}, turnId);
             });
         });
     });

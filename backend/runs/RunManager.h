@@ -2,6 +2,7 @@
 
 #include "agents/Agent.h"
 #include "redis/RedisError.h"
+#include "runs/RunError.h"
 #include "streams/StreamEntry.h"
 
 #include <QHash>
@@ -29,7 +30,9 @@ public:
 
     // tenant: the API key's tenant id that owns the conversation ("" without auth).
     // firstEntry (optional): the id of the run's `turn` entry, for whenStored().
-    QByteArray start(const QString &prompt, const QJsonObject &options = {}, const QByteArray &tenant = {}, EntryId *firstEntry = nullptr);
+    // turnFields: more fields for the `turn` entry (an API family's request, kept with the turn).
+    QByteArray start(const QString &prompt, const QJsonObject &options = {}, const QByteArray &tenant = {}, EntryId *firstEntry = nullptr,
+                     const FieldList &turnFields = {});
     // done(no error) once the conversation's entries up to `entry` are stored in Redis (see
     // StreamWriter::whenStored).
     void whenStored(const QByteArray &conversationId, const EntryId &entry, std::function<void(const RedisError &)> done);
@@ -37,14 +40,13 @@ public:
     bool writesStalled() const;
 
     // Adds a turn to an existing conversation, with the earlier turns (read back from its
-    // stream) as history. done(status, message, cursor): status 0 = started, and cursor is the
-    // id just below the new turn's first entry (stream after it to see only this turn), called
-    // once that entry is stored; 404 unknown or another tenant's, 409 a turn is still running,
-    // 503 Redis unavailable.
-    using TurnCallback = std::function<void(int status, const QString &message, const EntryId &cursor)>;
-    // tenant "*" = any (auth off).
+    // stream) as history. done(no error, turnEntry) once the new turn's `turn` entry is stored
+    // (stream after turnEntry.previous() to see only this turn); errors: NotFound (unknown or
+    // another tenant's), Busy (a turn is still running), Unavailable.
+    using TurnCallback = std::function<void(const RunError &error, const EntryId &turnEntry)>;
+    // tenant "*" = any (auth off). turnFields: as for start().
     void addTurn(const QByteArray &conversationId, const QString &prompt, const QJsonObject &options, const QByteArray &tenant,
-                 TurnCallback done);
+                 TurnCallback done, const FieldList &turnFields = {});
     // Cancels a run of another instance through Redis: its stream ends with `cancelled` at once
     // and its owner stops at its next write. done(true) when a running run was cancelled.
     void cancelRemote(const QByteArray &conversationId, std::function<void(bool cancelled, const RedisError &error)> done);

@@ -80,6 +80,7 @@ private Q_SLOTS:
     void init();
     void streamsTextOpenAiShape();
     void toolCallRoundTrip();
+    void instructionsFollowThePlannersSystemPrompt();
     void toolRoundsAreCapped();
     void modelWithoutToolsIsAskedAgainWithoutTools();
     void splitUtf8ArrivesIntact();
@@ -165,10 +166,17 @@ void TestChatCompletionsAgent::toolCallRoundTrip()
     };
     ChatCompletionsAgent agent(openAi(server.port()));
     Probe probe(&agent);
+    QSignalSpy tools(&agent, &Agent::toolCall); // what /v1/responses shows as function_call items
     agent.start(request());
     QVERIFY(probe.finished.wait(10000));
     QCOMPARE(probe.failed.count(), 0);
     QCOMPARE(probe.text(), QStringLiteral("Day 1: sunny in Oslo."));
+    QCOMPARE(tools.count(), 2);
+    QCOMPARE(tools.at(0).at(0).toString(), QStringLiteral("call_w"));
+    QCOMPARE(tools.at(0).at(1).toString(), QStringLiteral("get_weather_forecast"));
+    QCOMPARE(tools.at(0).at(2).toString(), args0);
+    QVERIFY(!tools.at(0).at(3).toString().isEmpty());
+    QCOMPARE(tools.at(1).at(1).toString(), QStringLiteral("get_local_events"));
     QCOMPARE(server.requests.size(), 2);
 
     const QJsonArray first = server.requests[0].json().value("messages").toArray();
@@ -197,6 +205,23 @@ void TestChatCompletionsAgent::toolCallRoundTrip()
     QCOMPARE(events["tool_call_id"].toString(), QStringLiteral("call_e"));
     QVERIFY(events["content"].toString().contains(TravelTools::localEvents(QStringLiteral("Oslo, Norway"), QStringLiteral("2025-06-01"))));
     QCOMPARE(server.requests[1].json().value("tool_choice").toString(), QStringLiteral("auto"));
+}
+
+void TestChatCompletionsAgent::instructionsFollowThePlannersSystemPrompt()
+{
+    FakeChatServer server;
+    server.onRequest = [](int, QTcpSocket *s) { FakeChatServer::sendText(s, {"ok"}); };
+    ChatCompletionsAgent agent(openAi(server.port()));
+    Probe probe(&agent);
+    AgentRequest r = request(QStringLiteral("Plan a day in Oslo"));
+    r.options.insert(QStringLiteral("instructions"), QStringLiteral("Answer in French."));
+    agent.start(r);
+    QVERIFY(probe.finished.wait(10000));
+    const QJsonArray messages = server.requests.first().json().value("messages").toArray();
+    QCOMPARE(messages.size(), 3);
+    QCOMPARE(messages[1]["role"].toString(), QStringLiteral("system"));
+    QCOMPARE(messages[1]["content"].toString(), QStringLiteral("Answer in French."));
+    QCOMPARE(messages[2]["content"].toString(), QStringLiteral("Plan a day in Oslo"));
 }
 
 void TestChatCompletionsAgent::toolRoundsAreCapped()

@@ -1,13 +1,10 @@
-#include "http/StreamResponse.h"
+#include "http/stream/StreamResponse.h"
 
 #include "HopTrace.h"
 #include "Metrics.h"
 #include "http/GuardedTcpServer.h"
-#include "http/Sse.h"
 
 #include <QElapsedTimer>
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QLoggingCategory>
 
 #include <QSet>
@@ -25,16 +22,18 @@ QSet<StreamResponse *> g_instances; // the event loop's thread only
 constexpr qsizetype kDirectWriteBytes = 16 * 1024;
 }
 
-StreamResponse::StreamResponse(QHttpServerResponder &&responder, const Options &options, StreamHub *hub, QObject *parent)
+StreamResponse::StreamResponse(QHttpServerResponder &&responder, std::unique_ptr<EventEncoder> encoder, const Options &options,
+                               StreamHub *hub, QObject *parent)
     : QObject(parent)
     , m_responder(std::move(responder))
     , m_socket(m_responder->socket())
+    , m_encoder(std::move(encoder))
     , m_options(options)
     , m_hub(hub)
 {
     ++g_open;
     g_instances.insert(this);
-    m_sse = m_options.format == ResponseFormat::Sse;
+    m_keepAlive = m_encoder->keepAlive();
     m_lastWriteMs = monotonicMs();
     connect(hub, &StreamHub::availabilityChanged, this, [this](bool available) {
         if (available)
@@ -83,15 +82,14 @@ void StreamResponse::tick(qint64 nowMs)
     // event whose id is that last entry, so the client can resume later without a gap.
     if (m_unavailableSinceMs >= 0 && nowMs - m_unavailableSinceMs >= m_options.graceMs) {
         Metrics::instance().readersDropped("redis_unavailable");
-        StreamEntry e;
-        e.idText = m_lastId.isNull() ? QByteArray() : m_lastId.toBytes();
-        e.fields = {{"type", "error"}, {"code", "unavailable"}, {"message", "Redis is unavailable; resume from the last event id later"}};
-        write(frame(e, m_options.format));
+        QByteArray out;
+        m_encoder->appendUnavailable(out, m_lastId);
+        write(out);
         finish();
         return;
     }
-    if (m_sse && nowMs - m_lastWriteMs >= m_options.keepAliveMs)
-        write(Sse::comment("keep-alive"));
+    if (!m_keepAlive.isEmpty() && nowMs - m_lastWriteMs >= m_options.keepAliveMs)
+        write(m_keepAlive);
     else
         sendHead(); // a new stream whose first entry is slow to be stored: at most a tick late
     probeClosed();
@@ -132,19 +130,16 @@ void StreamResponse::start(const QByteArray &conversationId, const EntryId &afte
 
     // Built here, sent by the first write (see below): a new stream sends it with its first
     // entry, one send instead of two on every create.
-    const bool sse = m_options.format == ResponseFormat::Sse;
     m_head = "HTTP/1.1 " + QByteArray::number(m_options.status) + ' ' + reasonPhrase(m_options.status) + "\r\n";
     auto header = [this](QByteArrayView name, QByteArrayView value) { m_head.append(name).append(": ").append(value).append("\r\n"); };
-    header("Content-Type", sse ? "text/event-stream" : "text/plain; charset=utf-8");
+    header("Content-Type", m_encoder->contentType());
     header("Cache-Control", "no-cache");
     header("Connection", "close");
     header("X-Accel-Buffering", "no");
-    header("x-conversation-id", conversationId);
     for (const auto &h : m_options.extraHeaders)
         header(h.first, h.second);
     m_head.append("\r\n");
-    if (sse)
-        m_head.append(Sse::retry(m_options.retryMs)); // a useful first line
+    m_head.append(m_encoder->prologue());
     // Plain TCP only: a TLS socket must encrypt, so everything goes through Qt there.
     if (!m_socket->inherits("QSslSocket")) {
         m_directFd = m_socket->socketDescriptor();
@@ -203,50 +198,6 @@ void StreamResponse::streamCaughtUp()
     sendHead();
 }
 
-QByteArray StreamResponse::frame(const StreamEntry &entry, ResponseFormat format)
-{
-    QByteArray out;
-    appendFrame(out, EntryView::of(entry), format);
-    return out;
-}
-
-void StreamResponse::appendFrame(QByteArray &out, const EntryView &entry, ResponseFormat format)
-{
-    const QByteArrayView type = entry.type();
-    const bool sse = format == ResponseFormat::Sse;
-    if (type == "message") {
-        if (sse)
-            Sse::appendEvent(out, entry.idText, "message", entry.field("text"));
-        else
-            out.append(entry.field("text"));
-    } else if (type == "done") {
-        if (sse)
-            Sse::appendEvent(out, entry.idText, "done", "[DONE]");
-    } else if (type == "error") {
-        const QByteArrayView code = entry.field("code").isEmpty() ? QByteArrayView("agent_error") : entry.field("code");
-        const QByteArrayView message = entry.field("message");
-        if (!sse) {
-            out.append("\n[Error: ").append(message).append("]\n");
-            return;
-        }
-        const QJsonObject o{{QStringLiteral("code"), QString::fromUtf8(code)}, {QStringLiteral("message"), QString::fromUtf8(message)}};
-        Sse::appendEvent(out, entry.idText, "error", QJsonDocument(o).toJson(QJsonDocument::Compact));
-    } else if (type == "turn") {
-        const int turn = entry.field("turn").toByteArray().toInt();
-        const QByteArray prompt = entry.field("prompt").toByteArray();
-        if (!sse) {
-            if (turn > 1)
-                out.append("\n\n> " + prompt.split('\n').join("\n> ") + "\n\n");
-            return;
-        }
-        const QJsonObject o{{QStringLiteral("turn"), turn}, {QStringLiteral("prompt"), QString::fromUtf8(prompt)}};
-        Sse::appendEvent(out, entry.idText, "turn", QJsonDocument(o).toJson(QJsonDocument::Compact));
-    } else if (sse) {
-        // Unknown types pass through as named SSE events; plain text has no place for them.
-        Sse::appendEvent(out, entry.idText, type, entry.field("text"));
-    }
-}
-
 void StreamResponse::streamEntries(const QList<EntryView> &entries)
 {
     if (entries.isEmpty())
@@ -263,14 +214,18 @@ void StreamResponse::streamEntries(const QList<EntryView> &entries)
     QByteArray out;
     qsizetype estimate = 0;
     for (const EntryView &e : entries)
-        estimate += e.idText.size() + e.field("text").size() + 40;
+        estimate += m_encoder->sizeHint(e);
     out.reserve(estimate);
-    for (const EntryView &e : entries)
-        appendFrame(out, e, m_options.format);
-    m_lastId = entries.last().id;
-    Metrics::instance().chunksDelivered(quint64(entries.size()));
+    qsizetype used = 0;
+    bool complete = false;
+    while (used < entries.size() && !complete)
+        complete = m_encoder->append(out, entries.at(used++));
+    m_lastId = entries.at(used - 1).id;
+    Metrics::instance().chunksDelivered(quint64(used));
     HopTrace::mark(HopTrace::current(), HopTrace::Framed);
     write(out);
+    if (complete)
+        finish();
 }
 
 qint64 StreamResponse::unsent() const

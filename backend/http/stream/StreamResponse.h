@@ -1,22 +1,25 @@
 #pragma once
 
-#include "http/ContentNegotiation.h"
 #include "http/HttpUtil.h"
 #include "http/SocketSender.h"
+#include "http/stream/EventEncoder.h"
 #include "streams/StreamHub.h"
 
 #include <QHttpServerResponder>
 #include <QObject>
 #include <QPointer>
 #include <QTcpSocket>
+#include <memory>
 #include <optional>
 
-// One open streaming HTTP response (SSE or plain text) following a conversation through the
-// hub. It owns the responder; the socket stays the server's (watched through a QPointer).
-// The response ends (socket closed after the last byte) at the conversation's terminal event,
-// and the object deletes itself when the client goes away or the response ends.
+// One open streaming HTTP response following a conversation through the hub: bytes, the
+// socket and back-pressure. What the entries look like on the wire is the encoder's (one per
+// API family). It owns the responder; the socket stays the server's (watched through a
+// QPointer). The response ends (socket closed after the last byte) at the conversation's
+// terminal entry or when the encoder says it is complete, and the object deletes itself when
+// the client goes away or the response ends.
 //
-//   auto *r = new StreamResponse(std::move(responder), options, hub, parent);
+//   auto *r = new StreamResponse(std::move(responder), std::move(encoder), options, hub, parent);
 //   r->start(conversationId, cursor);
 class StreamResponse : public QObject, public StreamSubscriber
 {
@@ -24,10 +27,8 @@ class StreamResponse : public QObject, public StreamSubscriber
 public:
     struct Options
     {
-        ResponseFormat format = ResponseFormat::Sse;
         int status = 200;
-        HeaderPairs extraHeaders; // CORS etc.
-        int retryMs = 3000;
+        HeaderPairs extraHeaders; // x-conversation-id, CORS etc.
         int keepAliveMs = 15000;
         qint64 pauseReplayAboveBytes = 1 << 20;   // stop reading backlog while this much is unsent
         qint64 dropClientAboveBytes = 16 << 20;   // a live client this far behind is dropped
@@ -35,7 +36,8 @@ public:
         std::shared_ptr<SocketSender> sender;      // plain TCP: bytes are sent by this thread
     };
 
-    StreamResponse(QHttpServerResponder &&responder, const Options &options, StreamHub *hub, QObject *parent);
+    StreamResponse(QHttpServerResponder &&responder, std::unique_ptr<EventEncoder> encoder, const Options &options, StreamHub *hub,
+                   QObject *parent);
     ~StreamResponse() override;
 
     // Streams the conversation after `after`. newStream: a conversation this process has only
@@ -59,10 +61,6 @@ public:
     void streamCaughtUp() override;
     bool readyForMore() const override;
 
-    // Frames one entry for the given format (pure; exposed for tests).
-    static QByteArray frame(const StreamEntry &entry, ResponseFormat format);
-    static void appendFrame(QByteArray &out, const EntryView &entry, ResponseFormat format);
-
 private:
     void write(const QByteArray &body);
     void sendHead();
@@ -77,6 +75,7 @@ private:
 
     std::optional<QHttpServerResponder> m_responder;
     QPointer<QTcpSocket> m_socket;
+    std::unique_ptr<EventEncoder> m_encoder;
     Options m_options;
     StreamHub *m_hub;
     EntryId m_lastId; // the last entry written to the client
@@ -87,7 +86,7 @@ private:
     bool m_drainCheck = false;
     qint64 m_lastWriteMs = 0;
     qint64 m_unavailableSinceMs = -1;
-    bool m_sse = true;
+    QByteArray m_keepAlive; // the encoder's; empty = none
     bool m_finished = false;
     bool m_gone = false;
 };

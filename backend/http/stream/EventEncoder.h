@@ -1,0 +1,26 @@
+#pragma once
+
+#include "streams/StreamEntry.h"
+
+#include <QByteArray>
+
+// What an API family's stream looks like on the wire: StreamResponse moves bytes and handles
+// back-pressure; an encoder turns the conversation's entries into that family's events. One
+// encoder per response (it may keep state: counters, the text so far), called in entry order.
+class EventEncoder
+{
+public:
+    virtual ~EventEncoder() = default;
+    virtual QByteArray contentType() const = 0;
+    // Bytes before the first event (SSE: a retry: line).
+    virtual QByteArray prologue() const { return {}; }
+    // What to send after a silence (an SSE comment); empty = nothing (plain text).
+    virtual QByteArray keepAlive() const { return {}; }
+    // Appends what one entry becomes. Returns true when the response is complete with it
+    // (nothing after it belongs to this response).
+    virtual bool append(QByteArray &out, const EntryView &entry) = 0;
+    // About how many bytes append() makes of an entry (to size the buffer of a batch once).
+    virtual qsizetype sizeHint(const EntryView &entry) const { return entry.idText.size() + entry.field("text").size() + 40; }
+    // The last bytes when Redis stayed away for the grace period. `last`: the last entry delivered.
+    virtual void appendUnavailable(QByteArray &out, const EntryId &last) = 0;
+};
