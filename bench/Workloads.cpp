@@ -488,6 +488,17 @@ double monoUsFine()
     return double(ts.tv_sec) * 1e6 + double(ts.tv_nsec) / 1e3;
 }
 
+bool recvAll(int fd, char *buf, size_t size)
+{
+    for (size_t got = 0; got < size;) {
+        const ssize_t n = ::recv(fd, buf + got, size - got, 0);
+        if (n <= 0)
+            return false;
+        got += size_t(n);
+    }
+    return true;
+}
+
 // Half the round trip of a 64-byte message to an echo thread over loopback TCP, each way a
 // send() to a peer asleep in recv() (what a live chunk costs on its last hop).
 std::vector<double> loopbackOneWayUs(int rounds)
@@ -518,29 +529,15 @@ std::vector<double> loopbackOneWayUs(int rounds)
     std::thread echo([b, rounds] {
         char buf[64];
         for (int i = 0; i < rounds; ++i) {
-            size_t got = 0;
-            while (got < sizeof buf) {
-                const ssize_t n = ::recv(b, buf + got, sizeof buf - got, 0);
-                if (n <= 0)
-                    return;
-                got += size_t(n);
-            }
-            if (::send(b, buf, sizeof buf, MSG_NOSIGNAL) != ssize_t(sizeof buf))
+            if (!recvAll(b, buf, sizeof buf) || ::send(b, buf, sizeof buf, MSG_NOSIGNAL) != ssize_t(sizeof buf))
                 return;
         }
     });
     char buf[64] = {};
     for (int i = 0; i < rounds; ++i) {
         const double t0 = monoUsFine();
-        if (::send(a, buf, sizeof buf, MSG_NOSIGNAL) != ssize_t(sizeof buf))
+        if (::send(a, buf, sizeof buf, MSG_NOSIGNAL) != ssize_t(sizeof buf) || !recvAll(a, buf, sizeof buf))
             break;
-        size_t got = 0;
-        while (got < sizeof buf) {
-            const ssize_t n = ::recv(a, buf + got, sizeof buf - got, 0);
-            if (n <= 0)
-                break;
-            got += size_t(n);
-        }
         out.push_back((monoUsFine() - t0) / 2);
     }
     ::close(a);
