@@ -37,12 +37,16 @@ QByteArray entryKey(const QByteArray &conversationId, const EntryId &id)
     return conversationId + ' ' + id.toBytes();
 }
 
-qint64 percentile(std::vector<qint64> v, double p)
+// "# <name>: <p50> <p90> <p99>\n", µs with one decimal.
+QByteArray summaryLine(const QByteArray &name, std::vector<qint64> v)
 {
-    if (v.empty())
-        return 0;
     std::sort(v.begin(), v.end());
-    return v[size_t(p * double(v.size() - 1) + 0.5)];
+    QByteArray line = "# " + name + ':';
+    for (const double p : {0.5, 0.9, 0.99}) {
+        const qint64 ns = v.empty() ? 0 : v[size_t(p * double(v.size() - 1) + 0.5)];
+        line += ' ' + QByteArray::number(double(ns) / 1000.0, 'f', 1);
+    }
+    return line + '\n';
 }
 } // namespace
 
@@ -150,12 +154,8 @@ void dump()
     }
     QByteArray summary = "# hop: p50 p90 p99 µs over " + QByteArray::number(qsizetype(total.size())) + " chunks\n";
     for (int h = 1; h < HopCount; ++h)
-        summary += QByteArray("# ") + kNames[h - 1] + "->" + kNames[h] + ": " + QByteArray::number(double(percentile(deltas[h], 0.5)) / 1000.0, 'f', 1) + ' '
-            + QByteArray::number(double(percentile(deltas[h], 0.9)) / 1000.0, 'f', 1) + ' '
-            + QByteArray::number(double(percentile(deltas[h], 0.99)) / 1000.0, 'f', 1) + '\n';
-    summary += "# due->kernel: " + QByteArray::number(double(percentile(total, 0.5)) / 1000.0, 'f', 1) + ' '
-        + QByteArray::number(double(percentile(total, 0.9)) / 1000.0, 'f', 1) + ' '
-        + QByteArray::number(double(percentile(total, 0.99)) / 1000.0, 'f', 1) + '\n';
+        summary += summaryLine(QByteArray(kNames[h - 1]) + "->" + kNames[h], std::move(deltas[h]));
+    summary += summaryLine("due->kernel", std::move(total));
     file.write(summary + lines);
 }
 } // namespace HopTrace

@@ -506,8 +506,9 @@ void StreamWriter::markHop(const std::vector<CallPart> &parts, int hop, bool sen
         auto it = m_streams.constFind(part.conversationId);
         if (it == m_streams.constEnd() || (!sending && part.epoch != it->epoch))
             continue;
-        const auto begin = it->queue.begin() + (sending ? part.offset : 0);
-        for (auto p = begin; p != begin + part.count && p != it->queue.end(); ++p)
+        const qsizetype first = sending ? part.offset : 0;
+        const qsizetype last = qMin<qsizetype>(first + part.count, qsizetype(it->queue.size()));
+        for (auto p = it->queue.begin() + first; p < it->queue.begin() + last; ++p)
             if (!p->touchOnly)
                 HopTrace::mark(HopTrace::find(part.conversationId, p->id), HopTrace::Hop(hop));
     }
