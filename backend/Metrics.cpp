@@ -76,6 +76,10 @@ QByteArray Metrics::render(const Gauges &g) const
     counter("agentstreams_redis_write_retries_total", "Append calls Redis answered with a transient error (LOADING, BUSY, READONLY...), sent again.",
             double(m_writeRetries.load()));
 
+    metric(out, "agentstreams_responses_resumes_total", "counter",
+           "/v1/responses streams resumed with starting_after: from a checkpoint of this process, or read from the response's first entry.");
+    out += "agentstreams_responses_resumes_total{from=\"checkpoint\"} " + QByteArray::number(m_resumesFromCheckpoint.load()) + '\n';
+    out += "agentstreams_responses_resumes_total{from=\"first_entry\"} " + QByteArray::number(m_resumesFromStart.load()) + '\n';
     metric(out, "agentstreams_http_responses_total", "counter", "HTTP responses by status code.");
     QList<int> statuses = m_responses.keys();
     std::sort(statuses.begin(), statuses.end());

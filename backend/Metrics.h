@@ -20,6 +20,9 @@ public:
     void rateLimited() { m_rateLimited.fetch_add(1, std::memory_order_relaxed); }
     // An append call Redis answered with a transient error (LOADING, BUSY, ...): sent again.
     void writeRetried() { m_writeRetries.fetch_add(1, std::memory_order_relaxed); }
+    // A /v1/responses resume (starting_after) that continued from a checkpoint of this
+    // instance, or that read its response from the first entry.
+    void responseResumed(bool fromCheckpoint) { (fromCheckpoint ? m_resumesFromCheckpoint : m_resumesFromStart).fetch_add(1, std::memory_order_relaxed); }
     void readersDropped(const char *reason);
     // Round trip of one append script call (a batch of XADDs, run records, TTLs), in seconds.
     void appendLatency(double seconds);
@@ -53,4 +56,6 @@ private:
     std::atomic<quint64> m_runsStarted{0};
     std::atomic<quint64> m_rateLimited{0};
     std::atomic<quint64> m_writeRetries{0};
+    std::atomic<quint64> m_resumesFromCheckpoint{0};
+    std::atomic<quint64> m_resumesFromStart{0};
 };

@@ -58,7 +58,9 @@ void TestOpenAiSdk::initTestCase()
                  out.constData());
     }
     QVERIFY2(m_redis.start(), qPrintable(m_redis.error()));
-    const QStringList common{QStringLiteral("--demo-pace-ms"), QStringLiteral("4"), QStringLiteral("--api-keys"), kKey + QLatin1Char(',') + kOtherKey};
+    // --bench: the synthetic provider, for a response long enough to have checkpoints.
+    const QStringList common{QStringLiteral("--demo-pace-ms"), QStringLiteral("4"), QStringLiteral("--api-keys"), kKey + QLatin1Char(',') + kOtherKey,
+                             QStringLiteral("--bench")};
     QVERIFY2(m_a.start(m_redis.connectionString(), common), m_a.log.constData());
     QVERIFY2(m_b.start(m_redis.connectionString(), common + QStringList{QStringLiteral("--creates-per-minute"), QStringLiteral("1"),
                                                                          QStringLiteral("--create-burst"), QStringLiteral("1")}),

@@ -2,6 +2,7 @@
 // response ids, request bodies, and the router they are served through. Table-driven.
 #include "http/agent/AgentEventEncoder.h"
 #include "http/core/Router.h"
+#include "http/responses/ResponseCheckpoints.h"
 #include "http/responses/ResponseEventEncoder.h"
 #include "http/responses/ResponseEvents.h"
 #include "http/responses/ResponseId.h"
@@ -25,8 +26,8 @@ StreamEntry entry(const EntryId &id, const FieldList &fields)
     return e;
 }
 
-// A compact script of entries: "T" our turn, "t" another turn, "m:<text>" a message, "F" a tool
-// call, "D" done, "E:<code>" error.
+// A compact script of entries: "T" our turn, "t" another turn, "m:<text>" a message ("x:<bytes>"
+// percent-encoded), "F" a tool call, "D" done, "E:<code>" error.
 QList<StreamEntry> entries(const QStringList &script)
 {
     QList<StreamEntry> out;
@@ -37,6 +38,9 @@ QList<StreamEntry> entries(const QStringList &script)
             out << entry(kTurn, {{"type", "turn"}, {"turn", "1"}, {"request", R"({"model":"demo","background":true})"}});
         else if (s == QLatin1String("t"))
             out << entry(id, {{"type", "turn"}, {"turn", "1"}});
+        else if (s.startsWith(QLatin1String("x:"))) // a message of raw bytes, percent-encoded
+            out << entry(id = EntryId{qMax(id.ms, kTurn.ms + 1), id.seq},
+                         {{"type", "message"}, {"text", QByteArray::fromPercentEncoding(s.mid(2).toLatin1())}});
         else if (s.startsWith(QLatin1String("m:")))
             out << entry(id = EntryId{qMax(id.ms, kTurn.ms + 1), id.seq}, {{"type", "message"}, {"text", s.mid(2).toUtf8()}});
         else if (s == QLatin1String("F"))
@@ -78,6 +82,11 @@ private Q_SLOTS:
     void outputItems();
     void resumeIsASuffix_data();
     void resumeIsASuffix();
+    void doneTexts_data();
+    void doneTexts();
+    void checkpoints_data();
+    void checkpoints();
+    void checkpointBudget();
     void responseIds_data();
     void responseIds();
     void requests_data();
@@ -102,6 +111,10 @@ void TestResponses::events_data()
                                 << head + open + QStringList{"response.output_text.delta", "response.output_text.delta"} + close
                                        + QStringList{"response.completed"}
                                 << QByteArray("completed") << QStringLiteral("Hello");
+    QTest::newRow("long deltas, escapes") << QStringList{"T", "m:Day 1: \"Kyoto\" temples\n\tand tea; ", "m:then São Paulo\\ by air\n", "D"}
+                                          << head + open + QStringList{"response.output_text.delta", "response.output_text.delta"} + close
+                                                 + QStringList{"response.completed"}
+                                          << QByteArray("completed") << QStringLiteral("Day 1: \"Kyoto\" temples\n\tand tea; then São Paulo\\ by air\n");
     QTest::newRow("earlier turns skipped") << QStringList{"t", "m:old", "D", "T", "m:new", "D"}
                                            << head + open + QStringList{"response.output_text.delta"} + close + QStringList{"response.completed"}
                                            << QByteArray("completed") << QStringLiteral("new");
@@ -177,6 +190,12 @@ void TestResponses::jsonStrings_data()
     QTest::newRow("emoji and accents") << QByteArray("S\xc3\xa3o Paulo \xe2\x9b\x85 \xf0\x9f\x8c\xb8");
     QTest::newRow("invalid UTF-8") << QByteArray("bad \xff\xfe and cut \xe2\x9b");
     QTest::newRow("slash and NUL-free") << QByteArray("</script> 1/2");
+    // 16 bytes at a time: escapes at a block's first and last byte, across blocks, in the tail.
+    QTest::newRow("long plain") << QByteArray("Day 1: Kyoto temples, tea ceremony, Gion at dusk and back.");
+    QTest::newRow("long, escapes at the edges") << QByteArray("\"23456789abcdef\\\n123456789abcde\"\t\r\x01\x1f end\n");
+    QTest::newRow("long, every byte") << QByteArray("\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\"\"\"\\\\\\");
+    QTest::newRow("long, UTF-8 after 16") << QByteArray("0123456789abcdefS\xc3\xa3o Paulo \xe2\x9b\x85 and \"more\"");
+    QTest::newRow("long, invalid UTF-8 late") << QByteArray("0123456789abcdef0123456789abcdef\xff tail");
 }
 
 void TestResponses::jsonStrings()
@@ -228,6 +247,132 @@ void TestResponses::resumeIsASuffix()
     QVERIFY(all.endsWith(rest));
     const int skipped = int(all.left(all.size() - rest.size()).count("event: "));
     QCOMPARE(skipped, qMin(after + 1, int(all.count("event: "))));
+}
+
+void TestResponses::doneTexts_data()
+{
+    // The done events carry the whole answer, escaped once as the deltas go (ASCII) or again
+    // from the whole text (a character split between two chunks must come out whole).
+    QTest::addColumn<QStringList>("script");
+    QTest::addColumn<qint64>("startingAfter");
+    QTest::addColumn<QByteArray>("text");
+    const QByteArray sao = "S\xc3\xa3o \"Paulo\"\n";
+    QTest::newRow("ascii") << QStringList{"T", "m:a\\b ", "m:\"c\"\n", "m:\t", "D"} << qint64(-1) << QByteArray("a\\b \"c\"\n\t");
+    QTest::newRow("accents whole") << QStringList{"T", "m:x ", QStringLiteral("m:") + QString::fromUtf8(sao), "D"} << qint64(-1)
+                                   << QByteArray("x " + sao);
+    QTest::newRow("a character split between chunks") << QStringList{"T", "m:S", "x:%C3", "x:%A3o", "D"} << qint64(-1) << QByteArray("S\xc3\xa3o");
+    QTest::newRow("split, resumed after it") << QStringList{"T", "x:S%C3", "x:%A3o ", "m:end", "D"} << qint64(6) << QByteArray("S\xc3\xa3o end");
+    QTest::newRow("resumed past every delta") << QStringList{"T", "m:one ", "m:two", "D"} << qint64(6) << QByteArray("one two");
+    QTest::newRow("resumed, then more") << QStringList{"T", "m:one ", "m:two ", "m:three", "D"} << qint64(5) << QByteArray("one two three");
+}
+
+void TestResponses::doneTexts()
+{
+    QFETCH(QStringList, script);
+    QFETCH(qint64, startingAfter);
+    QFETCH(QByteArray, text);
+    ResponseEventEncoder encoder(id(), startingAfter);
+    QByteArray out;
+    for (const StreamEntry &e : entries(script))
+        if (encoder.append(out, EntryView::of(e)))
+            break;
+    int seen = 0;
+    for (const QByteArray &block : out.split('\n')) {
+        if (!block.startsWith("data: "))
+            continue;
+        const QJsonObject o = QJsonDocument::fromJson(block.mid(6)).object();
+        const QString type = o.value(QStringLiteral("type")).toString();
+        QString got;
+        if (type == QLatin1String("response.output_text.done"))
+            got = o.value(QStringLiteral("text")).toString();
+        else if (type == QLatin1String("response.content_part.done"))
+            got = o[QStringLiteral("part")][QStringLiteral("text")].toString();
+        else if (type == QLatin1String("response.output_item.done"))
+            got = o[QStringLiteral("item")][QStringLiteral("content")][0][QStringLiteral("text")].toString();
+        else if (type == QLatin1String("response.completed"))
+            got = o[QStringLiteral("response")][QStringLiteral("output")][0][QStringLiteral("content")][0][QStringLiteral("text")].toString();
+        else
+            continue;
+        QCOMPARE(got, QString::fromUtf8(text));
+        ++seen;
+    }
+    QCOMPARE(seen, 4);
+}
+
+void TestResponses::checkpoints_data()
+{
+    QTest::addColumn<qint64>("after");
+    for (qint64 n : {0, 1022, 1023, 1024, 1500, 2047, 2048, 2049, 3000, 3100, 3200})
+        QTest::addRow("starting_after=%lld", n) << n;
+}
+
+void TestResponses::checkpoints()
+{
+    // A resume from a checkpoint makes exactly the bytes of a resume that reads the response
+    // from its first entry (what another instance does), wherever the checkpoint falls: inside
+    // a message, after a tool call, in a second message.
+    QFETCH(qint64, after);
+    QStringList script{"t", "m:old", "D", "T"};
+    for (int k = 0; k < 1500; ++k)
+        script << QStringLiteral("m:chunk %1 \"q\"\n").arg(k);
+    script << "F";
+    for (int k = 0; k < 1600; ++k)
+        script << QStringLiteral("m:S\u00e3o %1 ").arg(k);
+    script << "D";
+    const QList<StreamEntry> all = entries(script);
+    auto checkpoints = std::make_shared<ResponseCheckpoints>();
+    auto encodeFrom = [&](qint64 startingAfter, const ResponseCheckpoints::Checkpoint *from) {
+        ResponseEventEncoder encoder(id(), startingAfter, checkpoints, from ? &from->events : nullptr);
+        QByteArray out;
+        for (const StreamEntry &e : all) {
+            if (from && !(from->entry < e.id))
+                continue;
+            if (encoder.append(out, EntryView::of(e)))
+                break;
+        }
+        return out;
+    };
+    const QByteArray full = encodeFrom(-1, nullptr); // saves checkpoints as it goes
+    QCOMPARE(full.count("event: "), 3 + 2 + 1500 + 3 + 4 + 2 + 1600 + 3 + 1);
+    QVERIFY(checkpoints->bytes() > 0);
+    const QByteArray expected = encodeFrom(after, nullptr);
+    const auto from = checkpoints->find(id(), after);
+    QCOMPARE(bool(from), after >= ResponseCheckpoints::kEvery - 1);
+    if (from) {
+        QVERIFY(from->events.eventCount() <= after + 1);
+        QVERIFY(from->events.eventCount() > after + 1 - ResponseCheckpoints::kEvery);
+    }
+    QCOMPARE(encodeFrom(after, from ? &*from : nullptr), expected);
+    QVERIFY(full.endsWith(expected));
+    checkpoints->forget(id());
+    QCOMPARE(checkpoints->bytes(), 0);
+    QVERIFY(!checkpoints->find(id(), after));
+}
+
+void TestResponses::checkpointBudget()
+{
+    // The least recently used response goes first when the answers held pass the budget.
+    ResponseCheckpoints checkpoints(100 * 1024); // two of these responses
+    auto stateOf = [](const ResponseId &rid, int deltas) {
+        ResponseEvents events(rid);
+        StreamEntry turn = entry(rid.turnEntry, {{"type", "turn"}, {"request", "{}"}});
+        events.feed(EntryView::of(turn), nullptr);
+        for (int k = 0; k < deltas; ++k) {
+            StreamEntry m = entry(EntryId{rid.turnEntry.ms + 1, quint64(k)}, {{"type", "message"}, {"text", QByteArray(20, 'x')}});
+            events.feed(EntryView::of(m), nullptr);
+        }
+        return events;
+    };
+    QList<ResponseId> ids;
+    for (int r = 0; r < 4; ++r) {
+        ids << *ResponseId::of(kConversation, EntryId{kTurn.ms + quint64(r) * 100000, 0});
+        checkpoints.offer(ids.last(), stateOf(ids.last(), 1100), EntryId{ids.last().turnEntry.ms + 1, 1099});
+        QVERIFY(checkpoints.find(ids.first(), 5000)); // used: the first stays
+    }
+    QVERIFY(checkpoints.bytes() <= 100 * 1024);
+    QVERIFY(checkpoints.find(ids.first(), 5000));
+    QVERIFY(!checkpoints.find(ids.at(1), 5000));
+    QVERIFY(checkpoints.find(ids.last(), 5000));
 }
 
 void TestResponses::responseIds_data()

@@ -100,6 +100,29 @@ test('resume on another instance of the same Redis gives byte-identical events',
   assert.equal(b, a);
 });
 
+async function resumesFromCheckpoint(base) {
+  const r = await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${KEY}` } });
+  const m = /agentstreams_responses_resumes_total\{from="checkpoint"\} (\d+)/.exec(await r.text());
+  assert.ok(m, 'the resumes counter is exported');
+  return Number(m[1]);
+}
+
+test('a long response resumed from a checkpoint of the instance that streamed it equals a resume read from its first entry', async () => {
+  // 3,000 deltas: instance A saves checkpoints (every 1,024 events) while it streams the response
+  // from 0; a resume on A continues from one, B's first (it never streamed it) reads from the turn.
+  const created = await client.responses.create({ model: 'synthetic', input: 'x', background: true, chunks: 3000, bytes: 40, rate: 0 });
+  const full = await rawStream(A, created.id);
+  assert.equal(full.match(/^event: /gm).length, 3 + 2 + 3000 + 3 + 1, full.slice(-600));
+  const before = await resumesFromCheckpoint(A);
+  for (const after of [1100, 2500, 3004]) {
+    const [a, b] = await Promise.all([rawStream(A, created.id, after), rawStream(B, created.id, after)]);
+    assert.equal(a, b, `starting_after=${after}`);
+    assert.ok(full.endsWith(a.slice(a.indexOf('event: '))), `starting_after=${after} is a suffix of the full stream`);
+  }
+  assert.equal(await resumesFromCheckpoint(A), before + 3);
+  // B's first resume read from the turn (it had none); it saved its own on the way.
+});
+
 test('cancel mid-run ends with status cancelled, idempotently', async () => {
   const head = await collect(await createStream(), 7);
   const id = head[0].response.id;

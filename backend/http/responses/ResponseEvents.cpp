@@ -1,5 +1,7 @@
 #include "http/responses/ResponseEvents.h"
 
+#include "http/responses/JsonText.h"
+
 #include <QJsonDocument>
 
 #include <charconv>
@@ -15,36 +17,6 @@ QJsonValue orNull(const QJsonObject &o, const QString &key)
     const QJsonValue v = o.value(key);
     return v.isUndefined() ? QJsonValue() : v;
 }
-// Appends text with JSON's escapes (as QJsonDocument writes them); bytes >= 0x80 are copied.
-// Returns false when there were any.
-bool appendEscaped(QByteArray &out, QByteArrayView text)
-{
-    static const char hex[] = "0123456789abcdef";
-    bool ascii = true;
-    qsizetype plain = 0;
-    for (qsizetype i = 0; i < text.size(); ++i) {
-        const unsigned char c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            ascii = ascii && c < 0x80;
-            continue;
-        }
-        out.append(text.data() + plain, i - plain);
-        plain = i + 1;
-        switch (c) {
-        case '"': out.append("\\\""); break;
-        case '\\': out.append("\\\\"); break;
-        case '\b': out.append("\\b"); break;
-        case '\f': out.append("\\f"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
-        default:
-            out.append("\\u00").append(hex[c >> 4]).append(hex[c & 15]);
-        }
-    }
-    out.append(text.data() + plain, text.size() - plain);
-    return ascii;
-}
 } // namespace
 
 ResponseEvents::ResponseEvents(const ResponseId &id)
@@ -55,43 +27,56 @@ ResponseEvents::ResponseEvents(const ResponseId &id)
 
 void ResponseEvents::appendJsonString(QByteArray &out, QByteArrayView utf8)
 {
-    // One pass for ASCII text (the common case). Non-ASCII must be valid UTF-8 to go through
-    // as it is (QJsonDocument writes it unescaped): such text is decoded like QString::fromUtf8
-    // does (U+FFFD for invalid bytes) and escaped again.
-    const qsizetype start = out.size();
-    out.append('"');
-    if (!appendEscaped(out, utf8)) {
-        out.truncate(start + 1);
-        appendEscaped(out, str(utf8).toUtf8());
-    }
-    out.append('"');
-}
-
-void ResponseEvents::put(const Sink &sink, const char *type, const QByteArray &json)
-{
-    if (sink.events)
-        sink.events->append({QByteArray(type), json});
-    if (sink.sse)
-        sink.sse->append("event: ").append(type).append("\ndata: ").append(json).append("\n\n");
+    JsonText::appendQuoted(out, utf8);
 }
 
 // The done events and the response object carry whole answers: instead of converting each
-// to UTF-16 and back through QJsonDocument, the object holds a marker per text, and the text is
-// escaped straight from its UTF-8 into the serialized event (byte-equal, tst_responses checks).
+// to UTF-16 and back through QJsonDocument, the object holds a marker per text, and the text,
+// escaped once (quoted()), is copied into the serialized event in the marker's place
+// (byte-equal, tst_responses checks).
 static QString textMarker(qsizetype text)
 {
     return QStringLiteral("\u0001agent-streams-text-%1\u0001").arg(text);
 }
 
-void ResponseEvents::spliceTexts(QByteArray &json) const
+const QByteArray &ResponseEvents::quoted(qsizetype text) const
 {
-    for (qsizetype i = 0; i <= m_texts.size(); ++i) {
-        const QByteArray marker = "\"\\u0001agent-streams-text-" + QByteArray::number(i) + "\\u0001\"";
-        if (!json.contains(marker))
-            continue;
-        QByteArray text;
-        appendJsonString(text, i < m_texts.size() ? m_texts.at(i) : m_text);
-        json.replace(marker, text);
+    if (text < m_quoted.size()) {
+        QByteArray &q = m_quoted[text];
+        if (q.isNull())
+            appendJsonString(q, m_texts.at(text));
+        return q;
+    }
+    if (!m_openQuotedValid) { // the open message, escaped again only after it grew
+        m_openQuoted.clear();
+        appendJsonString(m_openQuoted, m_text);
+        m_openQuotedValid = true;
+    }
+    return m_openQuoted;
+}
+
+void ResponseEvents::appendSpliced(QByteArray &out, QByteArrayView json) const
+{
+    static constexpr QByteArrayView kOpen("\"\\u0001agent-streams-text-");
+    static constexpr QByteArrayView kClose("\\u0001\"");
+    qsizetype from = 0;
+    for (;;) {
+        const qsizetype at = json.indexOf(kOpen, from);
+        const qsizetype digits = at + kOpen.size();
+        const qsizetype close = at < 0 ? -1 : json.indexOf(kClose, digits);
+        if (close < 0) {
+            out.append(json.sliced(from));
+            return;
+        }
+        bool ok = false;
+        const qsizetype text = json.sliced(digits, close - digits).toLongLong(&ok);
+        if (!ok || text < 0 || text > m_texts.size()) { // not one of ours: as it is
+            out.append(json.sliced(from, close + kClose.size() - from));
+        } else {
+            out.append(json.sliced(from, at - from));
+            out.append(quoted(text));
+        }
+        from = close + kClose.size();
     }
 }
 
@@ -104,36 +89,70 @@ void ResponseEvents::emitEvent(const Sink &sink, const char *type, Body body)
         m_marking = false;
         o.insert(QStringLiteral("type"), QLatin1String(type));
         o.insert(QStringLiteral("sequence_number"), m_sequence);
-        QByteArray json = QJsonDocument(o).toJson(QJsonDocument::Compact);
-        spliceTexts(json);
-        put(sink, type, json);
+        const QByteArray json = QJsonDocument(o).toJson(QJsonDocument::Compact); // small: texts are markers
+        if (sink.events) {
+            QByteArray spliced;
+            appendSpliced(spliced, json);
+            sink.events->append({QByteArray(type), spliced});
+        }
+        if (sink.sse) {
+            sink.sse->append("event: ").append(type).append("\ndata: ");
+            appendSpliced(*sink.sse, json);
+            sink.sse->append("\n\n");
+        }
     }
     ++m_sequence;
 }
 
 // The hot path (one event per chunk): written by hand, in the order QJsonDocument would write
-// it (keys sorted), which tst_responses checks.
+// it (keys sorted), which tst_responses checks. ASCII text (the common case) is sized once and
+// the event copied in with one resize; the same escaped bytes extend the open message's quoted
+// text (skipped events too), so the done events need no second pass over the answer.
 void ResponseEvents::emitDelta(const Sink &sink, QByteArrayView delta)
 {
-    static const QByteArray kEvent = "event: response.output_text.delta\ndata: ";
-    static const QByteArray kHead = "{\"content_index\":0,\"delta\":";
-    static const QByteArray kTail = ",\"type\":\"response.output_text.delta\"}";
-    if (wants(sink)) {
-        // Straight into the SSE bytes when that is the only sink (a copy less per chunk).
-        QByteArray json;
-        QByteArray &out = sink.events ? json : *sink.sse;
-        if (!sink.events)
-            out.append(kEvent);
-        out.append(kHead);
-        appendJsonString(out, delta);
-        char number[24];
-        const auto end = std::to_chars(number, number + sizeof number, m_sequence).ptr;
-        out.append(m_deltaTail).append(number, end - number).append(kTail);
-        if (sink.events)
-            put(sink, "response.output_text.delta", json);
-        else
-            out.append("\n\n", 2);
+    using namespace JsonText;
+    static constexpr QByteArrayView kEvent("event: response.output_text.delta\ndata: ");
+    static constexpr QByteArrayView kHead("{\"content_index\":0,\"delta\":\"");
+    static constexpr QByteArrayView kTail(",\"type\":\"response.output_text.delta\"}");
+    const bool wanted = wants(sink);
+    bool ascii = true;
+    const qsizetype escaped = escapedSize(delta, &ascii);
+    if (!ascii) // a character split between two chunks escapes differently alone: the whole text is escaped again when needed
+        m_openQuotedValid = false;
+    if (!wanted) {
+        if (m_openQuotedValid) {
+            char *q = grow(m_openQuoted, escaped) - 1; // over the closing quote
+            *writeEscaped(q, delta, escaped) = '"';
+        }
+        ++m_sequence;
+        return;
     }
+    char number[24];
+    const auto numberEnd = std::to_chars(number, number + sizeof number, m_sequence).ptr;
+    const QByteArrayView sequence(number, numberEnd - number);
+    QByteArray json;
+    QByteArray &out = sink.events ? json : *sink.sse; // straight into the SSE bytes when that is the only sink
+    const QByteArrayView event = sink.events ? QByteArrayView() : kEvent;
+    const QByteArrayView end = sink.events ? QByteArrayView() : QByteArrayView("\n\n");
+    if (ascii) {
+        char *p = put(grow(out, event.size() + kHead.size() + escaped + 1 + m_deltaTail.size() + sequence.size() + kTail.size() + end.size()),
+                      event);
+        char *text = put(p, kHead);
+        p = writeEscaped(text, delta, escaped);
+        *p++ = '"';
+        p = put(put(put(p, m_deltaTail), sequence), kTail);
+        put(p, end);
+        if (m_openQuotedValid) {
+            char *q = grow(m_openQuoted, escaped) - 1; // over the closing quote
+            *put(q, QByteArrayView(text, escaped)) = '"';
+        }
+    } else {
+        out.append(event).append(kHead.chopped(1));
+        appendJsonString(out, delta);
+        put(put(put(put(grow(out, m_deltaTail.size() + sequence.size() + kTail.size() + end.size()), m_deltaTail), sequence), kTail), end);
+    }
+    if (sink.events)
+        sink.events->append({QByteArray("response.output_text.delta"), json});
     ++m_sequence;
 }
 
@@ -155,13 +174,13 @@ QJsonObject ResponseEvents::textPart(qsizetype text) const
             {QStringLiteral("logprobs"), QJsonArray()}};
 }
 
-QJsonObject ResponseEvents::messageItem(const char *status) const
+QJsonObject ResponseEvents::messageItem(const char *status, bool withContent) const
 {
     return {{QStringLiteral("id"), messageId()},
             {QStringLiteral("type"), QStringLiteral("message")},
             {QStringLiteral("status"), QLatin1String(status)},
             {QStringLiteral("role"), QStringLiteral("assistant")},
-            {QStringLiteral("content"), m_messageOpen ? QJsonArray{textPart(m_texts.size())} : QJsonArray()}};
+            {QStringLiteral("content"), m_messageOpen && withContent ? QJsonArray{textPart(m_texts.size())} : QJsonArray()}};
 }
 
 QJsonArray ResponseEvents::output() const
@@ -189,6 +208,8 @@ void ResponseEvents::openMessage(const Sink &sink)
     });
     m_messageOpen = true;
     m_text.clear();
+    m_openQuoted = "\"\"";
+    m_openQuotedValid = true;
     emitEvent(sink, "response.content_part.added", [this] {
         QJsonObject o = position();
         o.insert(QStringLiteral("part"), textPart(m_texts.size()));
@@ -213,11 +234,13 @@ void ResponseEvents::closeMessage(const Sink &sink)
     });
     emitEvent(sink, "response.output_item.done",
               [&] { return QJsonObject{{QStringLiteral("output_index"), int(m_items.size())}, {QStringLiteral("item"), messageItem("completed")}}; });
-    QJsonObject item = messageItem("completed");
+    QJsonObject item = messageItem("completed", false);
     item.remove(QStringLiteral("content")); // output() adds it from m_texts
     m_items.append(item);
     m_textOf.append(m_texts.size());
+    m_quoted.append(m_openQuotedValid ? std::exchange(m_openQuoted, {}) : QByteArray()); // null: escaped when needed
     m_texts.append(std::exchange(m_text, {}));
+    m_openQuotedValid = false;
     m_messageOpen = false;
 }
 
@@ -275,7 +298,7 @@ bool ResponseEvents::feed(const EntryView &entry, const Sink &sink)
         if (!m_messageOpen)
             openMessage(sink);
         const QByteArrayView delta = entry.field("text");
-        m_text.append(delta);
+        JsonText::put(JsonText::grow(m_text, delta.size()), delta); // append() costs more than the copy
         emitDelta(sink, delta);
         return false;
     }
@@ -303,6 +326,14 @@ bool ResponseEvents::feed(const EntryView &entry, const Sink &sink)
                {QStringLiteral("message"), type == "turn" ? QStringLiteral("the turn ended without an answer") : str(entry.field("message"))}};
     emitEvent(sink, "response.failed", [this] { return QJsonObject{{QStringLiteral("response"), response()}}; });
     return true;
+}
+
+qsizetype ResponseEvents::answerBytes() const
+{
+    qsizetype n = m_text.size();
+    for (const QByteArray &t : m_texts)
+        n += t.size();
+    return n;
 }
 
 QJsonObject ResponseEvents::response() const

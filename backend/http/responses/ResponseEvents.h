@@ -49,6 +49,8 @@ public:
     bool complete() const { return m_complete; }
     int eventCount() const { return m_sequence; }
     QByteArray status() const { return m_status; }
+    // The bytes of every message text so far (the done events repeat them).
+    qsizetype answerBytes() const;
     // The turn's request as stored (model, input, instructions, background, store, ...).
     const QJsonObject &request() const { return m_request; }
     QJsonObject response() const;
@@ -60,7 +62,6 @@ public:
 
 private:
     bool wants(const Sink &sink) const { return (sink.events || sink.sse) && m_sequence > sink.skipThrough; }
-    void put(const Sink &sink, const char *type, const QByteArray &json);
     template<typename Body>
     void emitEvent(const Sink &sink, const char *type, Body body);
     void emitDelta(const Sink &sink, QByteArrayView delta);
@@ -68,12 +69,14 @@ private:
     void closeMessage(const Sink &sink);
     void addToolCall(const Sink &sink, const EntryView &entry);
     QJsonObject position() const;
-    QJsonObject messageItem(const char *status) const;
+    QJsonObject messageItem(const char *status, bool withContent = true) const;
     QJsonObject textPart(qsizetype text) const;
     QJsonArray output() const;
     QString messageId() const;
-    // Event JSON with every message text spliced in (see emitEvent).
-    void spliceTexts(QByteArray &json) const;
+    // Event JSON with every message text spliced in (see emitEvent), appended to out.
+    void appendSpliced(QByteArray &out, QByteArrayView json) const;
+    // Text number `text` (m_texts.size(): the open message) as a JSON string literal.
+    const QByteArray &quoted(qsizetype text) const;
 
     ResponseId m_id;
     QByteArray m_hex; // the id's 48 digits, for item ids
@@ -85,6 +88,9 @@ private:
     QList<QByteArray> m_texts; // the finished messages' texts (UTF-8)
     bool m_messageOpen = false;
     QByteArray m_text;      // the open message's text (UTF-8): text number m_texts.size()
+    mutable QList<QByteArray> m_quoted; // m_texts as JSON string literals, escaped once (null: not yet)
+    mutable QByteArray m_openQuoted; // m_text as one, when m_openQuotedValid
+    mutable bool m_openQuotedValid = false;
     bool m_marking = false; // building an event: texts are markers, spliced in after serializing
     QByteArray m_messageId; // its id, and where it is in the output (m_items.size())
     QByteArray m_deltaTail; // what its deltas have between the text and the sequence number

@@ -1,5 +1,7 @@
 #include "http/responses/ResponsesApi.h"
 
+#include "Metrics.h"
+
 #include "http/core/Admission.h"
 #include "http/core/Reply.h"
 #include "http/responses/ResponseEventEncoder.h"
@@ -156,7 +158,8 @@ void ResponsesApi::started(QHttpServerResponder &&responder, const RequestContex
     const HeaderPairs headers{{"x-conversation-id", id.conversationId}};
     const EntryId after = fresh ? EntryId{} : id.turnEntry.previous();
     if (body.stream) {
-        m_streams->open(std::move(responder), context, std::make_unique<ResponseEventEncoder>(id), headers, id.conversationId, after, fresh);
+        m_streams->open(std::move(responder), context, std::make_unique<ResponseEventEncoder>(id, -1, m_checkpoints), headers,
+                        id.conversationId, after, fresh);
         return;
     }
     if (!body.background) {
@@ -236,8 +239,14 @@ void ResponsesApi::retrieve(const QHttpServerRequest &request, QHttpServerRespon
                          QStringLiteral("This response cannot be streamed because it was not created with background=true."), {}, "stream");
             return;
         }
-        m_streams->open(std::move(*held.responder), context, std::make_unique<ResponseEventEncoder>(id, startingAfter),
-                        {{"x-conversation-id", id.conversationId}}, id.conversationId, id.turnEntry.previous());
+        // A resume continues from this instance's latest checkpoint before it, if any, instead of
+        // reading the response from its first entry again.
+        const auto from = startingAfter >= 0 ? m_checkpoints->find(id, startingAfter) : std::nullopt;
+        if (startingAfter >= 0)
+            Metrics::instance().responseResumed(bool(from));
+        auto encoder = std::make_unique<ResponseEventEncoder>(id, startingAfter, m_checkpoints, from ? &from->events : nullptr);
+        m_streams->open(std::move(*held.responder), context, std::move(encoder), {{"x-conversation-id", id.conversationId}},
+                        id.conversationId, from ? from->entry : id.turnEntry.previous());
     });
 }
 
@@ -269,6 +278,7 @@ void ResponsesApi::remove(QHttpServerResponder &&responder, const RequestContext
 {
     Held held(std::move(responder));
     load(held, context, id, 1, [this, held, context, id](const ResponseEvents &, bool) {
+        m_checkpoints->forget(id);
         m_store->hideTurn(id.conversationId, id.turnEntry, [held, context, id](const RunError &error) {
             if (held.gone())
                 return;

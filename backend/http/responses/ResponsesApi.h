@@ -1,6 +1,7 @@
 #pragma once
 
 #include "http/core/ApiFamily.h"
+#include "http/responses/ResponseCheckpoints.h"
 #include "http/responses/ResponseId.h"
 #include "runs/RunError.h"
 
@@ -19,6 +20,7 @@ class ResponsesApi : public ApiFamily
 public:
     using ApiFamily::ApiFamily;
     void addRoutes(Router &router) override;
+    const ResponseCheckpoints &checkpoints() const { return *m_checkpoints; }
 
 private:
     using Loaded = std::function<void(const ResponseEvents &, bool running)>;
@@ -36,4 +38,7 @@ private:
     static void sendError(QHttpServerResponder &responder, const RequestContext &context, const RunError &error, const ResponseId &id);
     static void sendResponse(QHttpServerResponder &responder, const RequestContext &context, const QJsonObject &response,
                              const ResponseId &id);
+
+    // Shared with the open streams' encoders, which may outlive this object at shutdown.
+    std::shared_ptr<ResponseCheckpoints> m_checkpoints = std::make_shared<ResponseCheckpoints>();
 };

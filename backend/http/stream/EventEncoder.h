@@ -3,6 +3,7 @@
 #include "streams/StreamEntry.h"
 
 #include <QByteArray>
+#include <QList>
 
 // What an API family's stream looks like on the wire: StreamResponse moves bytes and handles
 // back-pressure; an encoder turns the conversation's entries into that family's events. One
@@ -19,8 +20,15 @@ public:
     // Appends what one entry becomes. Returns true when the response is complete with it
     // (nothing after it belongs to this response).
     virtual bool append(QByteArray &out, const EntryView &entry) = 0;
-    // About how many bytes append() makes of an entry (to size the buffer of a batch once).
-    virtual qsizetype sizeHint(const EntryView &entry) const { return entry.idText.size() + entry.field("text").size() + 40; }
+    // About how many bytes append() makes of a batch of entries (to size its buffer once: a
+    // replay batch is megabytes, and growing it copies them again).
+    virtual qsizetype sizeHint(const QList<EntryView> &entries) const
+    {
+        qsizetype n = 0;
+        for (const EntryView &e : entries)
+            n += e.idText.size() + e.field("text").size() + 40;
+        return n;
+    }
     // The last bytes when Redis stayed away for the grace period. `last`: the last entry delivered.
     virtual void appendUnavailable(QByteArray &out, const EntryId &last) = 0;
 };

@@ -12,6 +12,7 @@
 #include <QTimer>
 
 #include <cerrno>
+#include <utility>
 #include <sys/socket.h>
 
 Q_LOGGING_CATEGORY(lcStream, "agentstreams.http.stream")
@@ -211,11 +212,11 @@ void StreamResponse::streamEntries(const QList<EntryView> &entries)
         dropConnection();
         return;
     }
+    // The head (before the first batch) goes first into the same buffer: prepending it in
+    // write() would copy the whole batch again.
     QByteArray out;
-    qsizetype estimate = 0;
-    for (const EntryView &e : entries)
-        estimate += m_encoder->sizeHint(e);
-    out.reserve(estimate);
+    out.reserve(m_head.size() + m_encoder->sizeHint(entries));
+    out.append(std::exchange(m_head, {}));
     qsizetype used = 0;
     bool complete = false;
     while (used < entries.size() && !complete)
