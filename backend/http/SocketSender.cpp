@@ -40,6 +40,7 @@ struct SocketSender::Core
         Op op;
         QByteArray bytes;
         int trace = -1;
+        qsizetype skip = 0; // bytes at the front already sent
     };
     std::mutex mutex;
     std::vector<Item> queue;
@@ -122,12 +123,12 @@ SocketSender::Channel::~Channel()
     close();
 }
 
-void SocketSender::Channel::write(const QByteArray &bytes, int trace)
+void SocketSender::Channel::write(const QByteArray &bytes, int trace, qsizetype skip)
 {
-    if (m_closed || bytes.isEmpty())
+    if (m_closed || skip >= bytes.size())
         return;
-    m_state->pending.fetch_add(bytes.size(), std::memory_order_relaxed);
-    m_sender->post(m_state, Op::Write, bytes, trace);
+    m_state->pending.fetch_add(bytes.size() - skip, std::memory_order_relaxed);
+    m_sender->post(m_state, Op::Write, bytes, trace, skip);
 }
 
 void SocketSender::Channel::close()
@@ -203,12 +204,12 @@ std::unique_ptr<SocketSender::Channel> SocketSender::attach(int fd)
     return std::make_unique<Channel>(shared_from_this(), std::move(state));
 }
 
-void SocketSender::post(const std::shared_ptr<State> &state, Op op, const QByteArray &bytes, int trace)
+void SocketSender::post(const std::shared_ptr<State> &state, Op op, const QByteArray &bytes, int trace, qsizetype skip)
 {
     {
         std::lock_guard<std::mutex> lock(d->mutex);
         if (!d->stopped) {
-            d->queue.push_back({state, op, bytes, trace});
+            d->queue.push_back({state, op, bytes, trace, skip});
         } else {
             // The thread has ended: nothing can be sent any more.
             state->pending.store(0, std::memory_order_relaxed);
@@ -270,10 +271,16 @@ void SocketSender::run()
             State &s = *item.state;
             switch (item.op) {
             case Op::Write:
-                if (s.fd < 0 || s.broken.load(std::memory_order_relaxed))
-                    s.pending.fetch_sub(item.bytes.size(), std::memory_order_relaxed);
-                else
+                if (s.fd < 0 || s.broken.load(std::memory_order_relaxed)) {
+                    s.pending.fetch_sub(item.bytes.size() - item.skip, std::memory_order_relaxed);
+                } else if (s.backlog.empty()) { // offset: the sent part of the front item
                     s.backlog.push_back(std::move(item.bytes));
+                    s.offset = item.skip;
+                } else {
+                    if (item.skip > 0) // behind other bytes (not how StreamResponse writes): drop the sent part
+                        item.bytes.remove(0, item.skip);
+                    s.backlog.push_back(std::move(item.bytes));
+                }
                 break;
             case Op::Discard:
                 dropBacklog(s);

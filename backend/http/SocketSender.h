@@ -30,7 +30,9 @@ public:
         Channel(std::shared_ptr<SocketSender> sender, std::shared_ptr<State> state);
         ~Channel(); // close()
         // trace: a HopTrace slot marked when the kernel has taken these bytes (-1: none).
-        void write(const QByteArray &bytes, int trace = -1);
+        // skip: how many of them were sent already (by the event loop's own send()), so the
+        // rest of a large batch is not copied to be queued.
+        void write(const QByteArray &bytes, int trace = -1, qsizetype skip = 0);
         // Sends what is queued, then closes the connection. discard(): drops what is queued.
         void close();
         void discard();
@@ -56,7 +58,7 @@ public:
 private:
     SocketSender();
     enum class Op { Write, Close, Discard };
-    void post(const std::shared_ptr<State> &state, Op op, const QByteArray &bytes = {}, int trace = -1);
+    void post(const std::shared_ptr<State> &state, Op op, const QByteArray &bytes = {}, int trace = -1, qsizetype skip = 0);
     void run();
     struct Core;
     std::unique_ptr<Core> d;

@@ -274,7 +274,7 @@ void StreamResponse::write(const QByteArray &body)
         if (sent == bytes.size())
             HopTrace::mark(HopTrace::current(), HopTrace::Kernel);
         else
-            m_channel->write(sent == 0 ? bytes : bytes.mid(sent), HopTrace::current());
+            m_channel->write(bytes, HopTrace::current(), sent); // the rest, without copying it
         m_lastWriteMs = monotonicMs();
         if (!m_drainCheck && m_channel->pending() >= m_options.pauseReplayAboveBytes) {
             // The hub holds a replay while this much is unsent; the sender thread has no way
