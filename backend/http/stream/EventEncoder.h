@@ -19,6 +19,9 @@ public:
     // Appends what one entry becomes. Returns true when the response is complete with it
     // (nothing after it belongs to this response).
     virtual bool append(QByteArray &out, const EntryView &entry) = 0;
+    // What to send when the replay has reached the stream's head (Durable Streams: a control
+    // event saying upToDate); nothing by default.
+    virtual void appendCaughtUp(QByteArray &) {}
     // About how many bytes append() makes of an entry (to size the buffer of a batch once).
     virtual qsizetype sizeHint(const EntryView &entry) const { return entry.idText.size() + entry.field("text").size() + 40; }
     // The last bytes when Redis stayed away for the grace period. `last`: the last entry delivered.
