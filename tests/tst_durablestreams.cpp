@@ -158,7 +158,7 @@ void TestDurableStreams::badInputChangesNothing()
         int status;
     };
     const QList<Bad> bad{
-        {"POST", path, {{"Content-Type", "application/json"}}, "more", 409},                     // content type differs
+        {"POST", path, {{"Content-Type", "application/json"}}, R"({"a":1})", 409},                  // content type differs
         {"POST", path, {{"Content-Type", "text/plain"}}, "", 400},                               // empty body, not closing
         {"POST", path, {{"Content-Type", "text/plain"}, {"Producer-Id", "p"}}, "x", 400},         // partial producer headers
         {"POST", path, {{"Content-Type", "text/plain"}, {"Producer-Id", "p"}, {"Producer-Epoch", "-1"}, {"Producer-Seq", "0"}}, "x", 400},
