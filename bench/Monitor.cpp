@@ -11,6 +11,17 @@ double selfCpuSec()
     return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+int64_t runToEnd(EventLoop &loop, const Options &o, Result &r, int64_t t0, int rampMs, double runSec, int n, const int &finished,
+                 const std::function<void()> &starter)
+{
+    const int64_t deadline = t0 + int64_t((double(rampMs) / 1000 + runSec + 30) * 1e6 * o.timeoutScale);
+    starter();
+    const bool completed = loop.run([&] { return finished >= n; }, deadline, starter, 1000);
+    if (!completed)
+        r.note("timeout", "deadline passed with " + std::to_string(n - finished) + " sessions open");
+    return monoUs();
+}
+
 void addCounts(Result &r, const std::vector<Session> &sessions, Latencies &lat)
 {
     int64_t expected = 0, delivered = 0, dup = 0, rawDup = 0, ooo = 0, bad = 0, done = 0, failed = 0, reconnects = 0;

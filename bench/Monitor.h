@@ -1,5 +1,6 @@
 #pragma once
 
+#include "EventLoop.h"
 #include "ProcStats.h"
 #include "Report.h"
 #include "Session.h"
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <vector>
 
 namespace bench {
@@ -68,6 +70,11 @@ private:
     double m_self0 = 0;
     int64_t m_last = 0, m_ticks = 0, m_serverRss = 0, m_redisRss = 0, m_clients = -1;
 };
+
+// Runs a session workload's loop until `finished` reaches n, or its deadline passes (the ramp,
+// the run itself and 30 s, scaled by --timeout-scale: noted as a timeout). Returns when it ended.
+int64_t runToEnd(EventLoop &loop, const Options &o, Result &r, int64_t t0, int rampMs, double runSec, int n, const int &finished,
+                 const std::function<void()> &starter);
 
 // The session counts of a workload (delivered, lost, dup, ...) and its latency percentiles.
 void addCounts(Result &r, const std::vector<Session> &sessions, Latencies &lat);

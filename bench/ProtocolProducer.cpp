@@ -133,12 +133,7 @@ Result runProtocolSessions(const Options &o, const std::string &name, int n, int
         mon.sample();
     };
     const double runSec = rate > 0 ? double(chunks) / rate : double(chunks) / 2000.0;
-    const int64_t deadline = t0 + int64_t((double(rampMs) / 1000 + runSec + 30) * 1e6 * o.timeoutScale);
-    starter();
-    const bool completed = loop.run([&] { return finished >= n; }, deadline, starter, 1000);
-    const int64_t t1 = monoUs();
-    if (!completed)
-        r.note("timeout", "deadline passed with " + std::to_string(n - finished) + " sessions open");
+    const int64_t t1 = runToEnd(loop, o, r, t0, rampMs, runSec, n, finished, starter);
     readers.clear();
     addCounts(r, sessions, lat);
     r.set("append_failures", double(appendFailures + pool.failures));

@@ -7,10 +7,10 @@
 //  - a few protocol answers checked directly (bad input changes nothing, tenancy).
 #include "AppProcess.h"
 #include "HttpClient.h"
+#include "NodePackage.h"
 #include "RedisServer.h"
 
 #include <QDateTime>
-#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -24,17 +24,6 @@ const QString kDir = QStringLiteral(AGENT_STREAMS_DURABLE_DIR);
 const QString kKey = QStringLiteral("durable-test-key-a-0123456789");
 const QString kOtherKey = QStringLiteral("durable-test-key-b-0123456789");
 constexpr int kConformanceTests = 332; // @durable-streams/server-conformance-tests 0.3.6 without subscriptions
-
-bool run(QProcess &p, const QString &program, const QStringList &args, int timeoutMs, QByteArray *output)
-{
-    QSignalSpy finished(&p, &QProcess::finished);
-    p.setProcessChannelMode(QProcess::MergedChannels);
-    p.setWorkingDirectory(kDir);
-    p.start(program, args);
-    const bool ended = finished.wait(timeoutMs) || p.state() == QProcess::NotRunning;
-    *output = p.readAll();
-    return ended && p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0;
-}
 
 QList<QPair<QByteArray, QByteArray>> auth(const QString &key)
 {
@@ -65,15 +54,7 @@ private:
 void TestDurableStreams::initTestCase()
 {
     QByteArray out;
-    QProcess version;
-    QVERIFY2(run(version, QStringLiteral("node"), {QStringLiteral("--version")}, 10000, &out), "node is not installed (apt-get install nodejs npm)");
-    const QFileInfo lock(kDir + QStringLiteral("/package-lock.json"));
-    const QFileInfo installed(kDir + QStringLiteral("/node_modules/.package-lock.json"));
-    if (!installed.exists() || installed.lastModified() < lock.lastModified()) {
-        QProcess npm;
-        QVERIFY2(run(npm, QStringLiteral("npm"), {QStringLiteral("ci"), QStringLiteral("--no-audit"), QStringLiteral("--no-fund")}, 240000, &out),
-                 out.constData());
-    }
+    QVERIFY2(NodePackage::install(kDir, &out), out.constData());
     QVERIFY2(m_redis.start(), qPrintable(m_redis.error()));
     // The suite's long-poll tests wait LP_TIMEOUT_MS + 1 s for a 204; it creates hundreds of streams.
     const QStringList common{QStringLiteral("--long-poll-timeout-ms"), QStringLiteral("500"), QStringLiteral("--creates-per-minute"),
@@ -93,7 +74,7 @@ void TestDurableStreams::conformanceSuite()
     env.insert(QStringLiteral("LP_TIMEOUT_MS"), QStringLiteral("500"));
     vitest.setProcessEnvironment(env);
     QByteArray out;
-    const bool ok = run(vitest, QStringLiteral("npx"),
+    const bool ok = NodePackage::run(vitest, kDir, QStringLiteral("npx"),
                         {QStringLiteral("--no-install"), QStringLiteral("vitest"), QStringLiteral("run"), QStringLiteral("conformance.test.mjs"),
                          QStringLiteral("--reporter=dot"), QStringLiteral("--reporter=json"), QStringLiteral("--outputFile=") + report},
                         280000, &out);
@@ -124,7 +105,7 @@ void TestDurableStreams::clientFollowsAgentRun()
     env.insert(QStringLiteral("AS_KEY"), kKey);
     node.setProcessEnvironment(env);
     QByteArray out;
-    const bool ok = run(node, QStringLiteral("node"), {QStringLiteral("--test"), QStringLiteral("--test-reporter=spec"), QStringLiteral("client.test.mjs")},
+    const bool ok = NodePackage::run(node, kDir, QStringLiteral("node"), {QStringLiteral("--test"), QStringLiteral("--test-reporter=spec"), QStringLiteral("client.test.mjs")},
                         120000, &out);
     qInfo().noquote() << QString::fromUtf8(out);
     m_keyed.log += m_keyed.process.readAll();

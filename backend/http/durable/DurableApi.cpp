@@ -159,7 +159,7 @@ void DurableApi::createWith(const Held &held, const RequestContext &context, con
         if (held.gone())
             return;
         if (error.isError())
-            return DurableReply::error(*held, context, 503, error.message, {{"Retry-After", "2"}});
+            return DurableReply::unavailable(*held, context, error.message);
         if (c.status == "conflict")
             return DurableReply::error(*held, context, 409, QStringLiteral("a stream with another configuration exists at this URL"));
         HeaderPairs h{{"Content-Type", c.contentType}, {"Stream-Next-Offset", DurableOffset::format(c.tail)}};
@@ -197,7 +197,7 @@ void DurableApi::fork(const QHttpServerRequest &request, const Held &held, const
         if (held.gone())
             return;
         if (error.isError())
-            return DurableReply::error(*held, context, 503, error.message, {{"Retry-After", "2"}});
+            return DurableReply::unavailable(*held, context, error.message);
         if (r.status == "notfound")
             return DurableReply::error(*held, context, 404, QStringLiteral("the source stream does not exist"));
         if (r.status == "gone")
@@ -280,7 +280,7 @@ void DurableApi::append(const QHttpServerRequest &request, QHttpServerResponder 
         if (held.gone())
             return;
         if (error.isError())
-            return DurableReply::error(*held, context, 503, error.message, {{"Retry-After", "2"}});
+            return DurableReply::unavailable(*held, context, error.message);
         HeaderPairs h{{"Stream-Next-Offset", DurableOffset::format(r.tail)}};
         if (r.closed)
             h.emplace_back("Stream-Closed", "true");
@@ -321,7 +321,7 @@ void DurableApi::remove(QHttpServerResponder &&responder, const RequestContext &
         if (held.gone())
             return;
         if (error.isError())
-            return DurableReply::error(*held, context, 503, error.message, {{"Retry-After", "2"}});
+            return DurableReply::unavailable(*held, context, error.message);
         if (status == "notfound")
             return DurableReply::error(*held, context, 404, QStringLiteral("no such stream"));
         if (status == "gone")

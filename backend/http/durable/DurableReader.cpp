@@ -149,7 +149,7 @@ void DurableReader::get(const QHttpServerRequest &request, QHttpServerResponder 
              if (held.gone())
                  return;
              if (f.status != 200)
-                 return DurableReply::error(*held, context, f.status, f.problem, f.status == 503 ? HeaderPairs{{"Retry-After", "2"}} : HeaderPairs{});
+                 return f.status == 503 ? DurableReply::unavailable(*held, context, f.problem) : DurableReply::error(*held, context, f.status, f.problem);
              const EntryId from = now ? f.tail : after;
              if (sse)
                  return openSse(held, context, f, streamId, from, cursor);

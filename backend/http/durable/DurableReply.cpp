@@ -29,6 +29,11 @@ void error(QHttpServerResponder &responder, const RequestContext &context, int s
          message.toUtf8() + '\n');
 }
 
+void unavailable(QHttpServerResponder &responder, const RequestContext &context, const QString &message)
+{
+    error(responder, context, 503, message, {{"Retry-After", "2"}});
+}
+
 HeaderPairs securityHeaders()
 {
     return {{"X-Content-Type-Options", "nosniff"}, {"Cross-Origin-Resource-Policy", "cross-origin"}};

@@ -14,6 +14,8 @@ void send(QHttpServerResponder &responder, const RequestContext &context, int st
           const QByteArray &body = {});
 void error(QHttpServerResponder &responder, const RequestContext &context, int status, const QString &message,
            const HeaderPairs &headers = {});
+// 503 with Retry-After: Redis is not serving.
+void unavailable(QHttpServerResponder &responder, const RequestContext &context, const QString &message);
 // The headers every answer of the family carries (added to context.cors by the routes).
 HeaderPairs securityHeaders();
 // The protocol's response headers, for Access-Control-Expose-Headers.
