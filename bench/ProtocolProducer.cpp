@@ -56,7 +56,7 @@ Result runProtocolSessions(const Options &o, const std::string &name, int n, int
         s.init(chunks);
     const std::string run = std::to_string(wallUs());
     int next = 0, finished = 0;
-    int64_t appendFailures = 0;
+    int64_t appendFailures = 0, appended = 0;
     Monitor mon(o);
     const int64_t t0 = monoUs();
     const int64_t rampUs = int64_t(rampMs) * 1000;
@@ -93,6 +93,8 @@ Result runProtocolSessions(const Options &o, const std::string &name, int n, int
                         q.inFlight = false;
                         if (status != 204 && status != 200)
                             ++appendFailures; // the chunk counts as lost at the reader
+                        else
+                            ++appended;
                         ++q.next;
                         send(i);
                     });
@@ -136,6 +138,10 @@ Result runProtocolSessions(const Options &o, const std::string &name, int n, int
     const int64_t t1 = runToEnd(loop, o, r, t0, rampMs, runSec, n, finished, starter);
     readers.clear();
     addCounts(r, sessions, lat);
+    // Lost by the server = acknowledged appends the readers never got; chunks the producer did
+    // not get to append before the deadline (a server too slow to take them) are not among them.
+    r.set("appended", double(appended));
+    r.set("lost_of_appended", double(appended) - r.get("delivered"));
     r.set("append_failures", double(appendFailures + pool.failures));
     r.set("duration_s", double(t1 - t0) / 1e6);
     int64_t firstStart = INT64_MAX, lastChunk = 0;

@@ -294,7 +294,8 @@ for wl in ("W1", "W2"):
         pa, pb = med(wl + "-ds-ours", "p99_ms"), med(ref, "p99_ms")
         if pa is not None and pb is not None:
             print(f"{wl} Durable Streams p50/p99: ours {med(wl + '-ds-ours', 'p50_ms'):.2f}/{pa:.2f} ms, {ref[3:]} "
-                  f"{med(ref, 'p50_ms'):.2f}/{pb:.2f} ms; lost: ours {fmt(med(wl + '-ds-ours', 'lost'))}, {ref[3:]} {fmt(med(ref, 'lost'))}")
+                  f"{med(ref, 'p50_ms'):.2f}/{pb:.2f} ms; appended/lost of those: ours {fmt(med(wl + '-ds-ours', 'appended'))}/"
+                  f"{fmt(med(wl + '-ds-ours', 'lost_of_appended'))}, {ref[3:]} {fmt(med(ref, 'appended'))}/{fmt(med(ref, 'lost_of_appended'))}")
 for peer in [w for w in order if w.startswith("W1-") and w != "W1-responses" and "-ds-" not in w]:
     theirs = med(peer, "server_cpu_us_per_chunk")
     if ours and theirs:
