@@ -145,7 +145,7 @@ void DurableReader::get(const QHttpServerRequest &request, QHttpServerResponder 
     const int count = now || sse ? 0 : kChunkEntries;
     const QByteArray startText = offsetText.isEmpty() ? QByteArray("-1") : offsetText;
     load(streamId, source, *after, count, true, context,
-         [this, held, context, name, startText, after = *after, now, sse, longPoll, cursor, ifNoneMatch, streamId, source](const Found &f) {
+         [this, held, context, name, startText, after = *after, now, sse, longPoll, cursor, ifNoneMatch, streamId](const Found &f) {
              if (held.gone())
                  return;
              if (f.status != 200)
