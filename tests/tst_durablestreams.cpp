@@ -160,6 +160,13 @@ void TestDurableStreams::badInputChangesNothing()
     QCOMPARE(read->status(), 200);
     QCOMPARE(read->body(), QByteArray("hello"));
     QCOMPARE(read->header("Stream-Next-Offset"), tail);
+
+    // JSON mode: two values are not one JSON body (found by fuzz_durable_request), [] appends nothing.
+    const QByteArray json = path + "-json";
+    QCOMPARE(request(port, "PUT", json, {{"Content-Type", "application/json"}}, "[]")->status(), 201);
+    for (const QByteArray &body : {QByteArray("1,2"), QByteArray("[]"), QByteArray("[1,]"), QByteArray("{\"a\":")})
+        QCOMPARE(request(port, "POST", json, {{"Content-Type", "application/json"}}, body)->status(), 400);
+    QCOMPARE(request(port, "GET", json + "?offset=-1")->body(), QByteArray("[]"));
 }
 
 // A key's streams do not exist for another key; without a key nothing is served.

@@ -1,6 +1,7 @@
 #include "http/durable/DurableRequest.h"
 
 #include <QDateTime>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QRegularExpression>
 
@@ -33,12 +34,13 @@ QByteArray trimmed(QByteArrayView text)
     return text.sliced(b, e - b).toByteArray();
 }
 
+// One JSON value. Qt parses top-level arrays and objects only: the value is checked as the
+// element of one, which must then have exactly one element ("1,2" is two values, not JSON).
 bool validJson(const QByteArray &value)
 {
-    // Qt parses top-level arrays and objects: a scalar is checked as the element of one.
     QJsonParseError error;
-    QJsonDocument::fromJson("[" + value + "]", &error);
-    return error.error == QJsonParseError::NoError && !value.isEmpty();
+    const QJsonDocument doc = QJsonDocument::fromJson("[" + value + "]", &error);
+    return error.error == QJsonParseError::NoError && doc.array().size() == 1;
 }
 } // namespace
 
