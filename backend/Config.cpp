@@ -45,6 +45,7 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
     const QCommandLineOption pace(QStringLiteral("demo-pace-ms"), QStringLiteral("Delay between chunks of the offline demo agent (default 40)."), QStringLiteral("ms"));
     const QCommandLineOption maxPrompt(QStringLiteral("max-prompt-bytes"), QStringLiteral("Largest accepted prompt (default 65536)."), QStringLiteral("bytes"));
     const QCommandLineOption origins(QStringLiteral("allowed-origins"), QStringLiteral("Comma-separated origins allowed by CORS, or * (default *)."), QStringLiteral("origins"));
+    const QCommandLineOption longPoll(QStringLiteral("long-poll-timeout-ms"), QStringLiteral("Durable Streams live=long-poll: answer 204 after this much silence (default 20000)."), QStringLiteral("ms"));
     const QCommandLineOption keepAlive(QStringLiteral("keep-alive-ms"), QStringLiteral("SSE keep-alive comment after this much silence (default 15000)."), QStringLiteral("ms"));
     const QCommandLineOption lease(QStringLiteral("lease-ms"), QStringLiteral("A run whose process stops for this long is marked interrupted (default 15000)."), QStringLiteral("ms"));
     const QCommandLineOption apiKeys(QStringLiteral("api-keys"), QStringLiteral("API keys: \"key1,key2\" or \"@/path/to/file\" (default: none, no auth)."), QStringLiteral("keys"));
@@ -65,7 +66,7 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
     const QCommandLineOption redisInsecure(QStringLiteral("redis-tls-insecure"), QStringLiteral("Do not verify the TLS Redis's certificate (testing only; logged)."));
     const QCommandLineOption redisWait(QStringLiteral("redis-wait-replicas"), QStringLiteral("A chunk counts as stored once this many replicas have it (WAIT); default 1 with Sentinel, else 0."), QStringLiteral("n"));
     const QCommandLineOption clientBuffer(QStringLiteral("client-buffer-bytes"), QStringLiteral("Unsent bytes a stream holds for a client that reads too slowly before it is dropped; it can resume from its last id (default 16777216)."), QStringLiteral("bytes"));
-    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, lease, apiKeys, rate, burst, perKey, total, grace, writeBuffer, clientBuffer, tlsCert, tlsKey, bench, dataDir, redisTimeout, redisCa, redisCert, redisKey, redisInsecure, redisWait});
+    p.addOptions({headless, port, listen, redis, ttlMinutes, ttlSeconds, pace, maxPrompt, origins, keepAlive, longPoll, lease, apiKeys, rate, burst, perKey, total, grace, writeBuffer, clientBuffer, tlsCert, tlsKey, bench, dataDir, redisTimeout, redisCa, redisCert, redisKey, redisInsecure, redisWait});
 
     if (!p.parse(arguments)) {
         *error = p.errorText();
@@ -177,6 +178,13 @@ std::optional<Config> Config::parse(const QStringList &arguments, const QProcess
             return std::nullopt;
         }
         c.keepAliveMs = int(n);
+    }
+    if (p.isSet(longPoll)) {
+        if (!toInt(p.value(longPoll), 10, 3600000, &n)) {
+            *error = QStringLiteral("invalid --long-poll-timeout-ms \"%1\" (10 to 3600000)").arg(p.value(longPoll));
+            return std::nullopt;
+        }
+        c.longPollTimeoutMs = int(n);
     }
     if (p.isSet(lease)) {
         if (!toInt(p.value(lease), 500, 3600000, &n)) {

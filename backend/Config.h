@@ -32,6 +32,7 @@ struct Config
     qint64 maxBodyBytes() const { return 6 * maxPromptBytes + 64 * 1024; }
     QStringList allowedOrigins{QStringLiteral("*")};
     int keepAliveMs = 15000;
+    int longPollTimeoutMs = 20000;   // Durable Streams long-poll: 204 after this (--long-poll-timeout-ms)
     int retryMs = 3000;
     qint64 leaseMs = 15000;          // a run whose owner stops renewing for this long is interrupted
     int readerConnections = 2;       // blocking XREAD connections shared by all readers

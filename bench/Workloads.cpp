@@ -2,6 +2,7 @@
 
 #include "EventLoop.h"
 #include "HttpConn.h"
+#include "Monitor.h"
 #include "ProcStats.h"
 #include "Session.h"
 
@@ -49,105 +50,6 @@ std::string createRequest(const Options &o, int64_t chunks, double rate)
                        createBody(chunks, o.bytes, rate));
 }
 
-double selfCpuSec()
-{
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-// CPU, peak memory and Redis clients of the server and redis-server over one workload.
-class Monitor
-{
-public:
-    Monitor(const Options &o)
-        : m_o(o)
-        , m_probe(o.redisPort)
-    {
-        resetPeak(o.serverPid);
-        resetPeak(o.redisPid);
-        m_server0 = readProc(o.serverPid);
-        m_redis0 = readProc(o.redisPid);
-        m_self0 = selfCpuSec();
-        sample(true);
-    }
-    void sample(bool force = false)
-    {
-        const int64_t now = monoUs();
-        if (!force && now - m_last < 100000)
-            return;
-        m_last = now;
-        const ProcSample s = readProc(m_o.serverPid), r = readProc(m_o.redisPid);
-        m_serverRss = std::max(m_serverRss, s.rssKb);
-        m_redisRss = std::max(m_redisRss, r.rssKb);
-        if (force || ++m_ticks % 5 == 0) {
-            const int64_t c = m_probe.infoField("clients", "connected_clients");
-            if (c > 0)
-                m_clients = std::max(m_clients, c - 1); // minus this probe
-        }
-    }
-    int64_t serverRssKb() const { return readProc(m_o.serverPid).rssKb; }
-    void finish(Result &r, int64_t delivered)
-    {
-        sample(true);
-        const ProcSample s = readProc(m_o.serverPid), rd = readProc(m_o.redisPid);
-        const double serverCpu = s.ok ? s.cpuSec - m_server0.cpuSec : NAN;
-        r.set("server_cpu_s", serverCpu);
-        r.set("redis_cpu_s", rd.ok ? rd.cpuSec - m_redis0.cpuSec : NAN);
-        r.set("bench_cpu_s", selfCpuSec() - m_self0);
-        if (delivered > 0)
-            r.set("server_cpu_us_per_chunk", serverCpu * 1e6 / double(delivered));
-        r.set("server_rss_peak_mib", s.ok ? double(m_serverRss) / kMiB : NAN);
-        r.set("server_hwm_mib", s.ok ? double(s.hwmKb) / kMiB : NAN);
-        r.set("redis_rss_peak_mib", rd.ok ? double(m_redisRss) / kMiB : NAN);
-        r.set("redis_clients_max", m_clients >= 0 ? double(m_clients) : NAN);
-    }
-    RedisProbe &probe() { return m_probe; }
-
-private:
-    const Options &m_o;
-    RedisProbe m_probe;
-    ProcSample m_server0, m_redis0;
-    double m_self0 = 0;
-    int64_t m_last = 0, m_ticks = 0, m_serverRss = 0, m_redisRss = 0, m_clients = -1;
-};
-
-void addCounts(Result &r, const std::vector<Session> &sessions, Latencies &lat)
-{
-    int64_t expected = 0, delivered = 0, dup = 0, rawDup = 0, ooo = 0, bad = 0, done = 0, failed = 0, reconnects = 0;
-    std::string firstError;
-    for (const Session &s : sessions) {
-        expected += s.chunks;
-        delivered += s.delivered;
-        dup += s.dup;
-        rawDup += s.rawDup;
-        ooo += s.outOfOrder;
-        bad += s.badChunks;
-        reconnects += s.reconnects;
-        done += s.done ? 1 : 0;
-        if (!s.done || s.error) {
-            ++failed;
-            if (firstError.empty())
-                firstError = s.errorText.empty() ? "no done event" : s.errorText;
-        }
-    }
-    r.set("sessions", double(sessions.size()));
-    r.set("sessions_done", double(done));
-    r.set("sessions_failed", double(failed));
-    r.set("chunks_expected", double(expected));
-    r.set("delivered", double(delivered));
-    r.set("lost", double(expected - delivered));
-    r.set("dup", double(dup));
-    r.set("raw_dup", double(rawDup));
-    r.set("out_of_order", double(ooo));
-    r.set("bad_chunks", double(bad));
-    r.set("reconnects", double(reconnects));
-    r.set("p50_ms", lat.percentileMs(50));
-    r.set("p99_ms", lat.percentileMs(99));
-    r.set("max_ms", lat.maxMs());
-    if (!firstError.empty())
-        r.note("first_error", firstError);
-}
 
 } // namespace
 
@@ -233,12 +135,7 @@ Result runSessions(const Options &o, const std::string &name, int n, int64_t chu
         mon.sample();
     };
     const double runSec = rate > 0 ? double(chunks) / rate : double(chunks) / 20000.0;
-    const int64_t deadline = t0 + int64_t((double(rampMs) / 1000 + runSec + 30) * 1e6 * o.timeoutScale);
-    starter();
-    const bool completed = loop.run([&] { return finished >= n; }, deadline, starter, 1000);
-    const int64_t t1 = monoUs();
-    if (!completed)
-        r.note("timeout", "deadline passed with " + std::to_string(n - finished) + " sessions open");
+    const int64_t t1 = runToEnd(loop, o, r, t0, rampMs, runSec, n, finished, starter);
     conns.clear(); // closes whatever is still open
     if (!o.timelineDir.empty()) {
         const std::string path = o.timelineDir + "/" + (o.label.empty() ? name : o.label) + "-timeline.txt";

@@ -22,6 +22,9 @@ struct Options
     // POST /api/agent/create answers 201 + Location: <stream path>, then the session reads
     // GET <path>?offset=-1&live=sse (W1, W2, W5-live only).
     Protocol protocol = Protocol::AgentStreams;
+    // --protocol durable-http: the bench itself appends over the Durable Streams protocol
+    // (PUT, POST per chunk, close) and reads with its SSE live mode (ProtocolProducer.h).
+    bool protocolProducer = false;
     std::string label;         // names the result instead of the workload (one workload only)
     std::string timelineDir;   // when set: <dir>/<workload>-timeline.txt, latency per 250 ms of the run
     // W1

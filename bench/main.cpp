@@ -3,6 +3,7 @@
 // client little. See docs/BENCHMARKS.md for the method; scripts/bench.sh runs everything.
 #include "ProcStats.h"
 #include "Report.h"
+#include "ProtocolProducer.h"
 #include "Workloads.h"
 
 #include <csignal>
@@ -41,7 +42,10 @@ void usage()
         "  --protocol P         agent-streams (default), responses (W1, W3 through /v1/responses) or\n"
         "                       durable-streams: a peer speaking the Durable\n"
         "                       Streams protocol (create answers 201 + Location; SSE live mode read;\n"
-        "                       W1, W2, W5-live only). See bench/peers/.\n"
+        "                       W1, W2, W5-live only). See bench/peers/. durable-http: the bench\n"
+        "                       itself appends over the Durable Streams protocol (PUT /v1/stream/..,\n"
+        "                       a POST per chunk, a close) and reads its SSE live mode, for any\n"
+        "                       server that speaks it: ours and the reference peer (W1, W2 only).\n"
         "  --label NAME         report the (single) workload under NAME, e.g. W1-resumable-stream\n"
         "Output: a block per workload, a summary table, and one 'BENCH_JSON {...}' line per workload.\n");
 }
@@ -135,8 +139,11 @@ bool parseArgs(int argc, char **argv, Options &o, std::vector<std::string> &work
                 o.protocol = Protocol::DurableStreams;
             else if (p == "responses")
                 o.protocol = Protocol::Responses;
-            else {
-                fprintf(stderr, "--protocol: agent-streams, responses or durable-streams\n");
+            else if (p == "durable-http") {
+                o.protocol = Protocol::DurableStreams;
+                o.protocolProducer = true;
+            } else {
+                fprintf(stderr, "--protocol: agent-streams, responses, durable-streams or durable-http\n");
                 return false;
             }
         } else if (a == "--label")
@@ -182,6 +189,12 @@ bool parseArgs(int argc, char **argv, Options &o, std::vector<std::string> &work
             break;
         pos = comma + 1;
     }
+    if (o.protocolProducer)
+        for (const std::string &w : workloads)
+            if (w != "W1" && w != "W2") {
+                fprintf(stderr, "--protocol durable-http: only W1 and W2 (not %s)\n", w.c_str());
+                return false;
+            }
     if (o.protocol == Protocol::DurableStreams)
         for (const std::string &w : workloads)
             if (w != "W1" && w != "W2" && w != "W5-live") {
@@ -228,9 +241,10 @@ int main(int argc, char **argv)
         else if (w == "floor")
             r = runFloor(o);
         else if (w == "W1")
-            r = runSessions(o, "W1", o.w1Sessions, o.w1Chunks, o.w1Rate, o.w1RampMs, false);
+            r = o.protocolProducer ? runProtocolSessions(o, "W1", o.w1Sessions, o.w1Chunks, o.w1Rate, o.w1RampMs)
+                                   : runSessions(o, "W1", o.w1Sessions, o.w1Chunks, o.w1Rate, o.w1RampMs, false);
         else if (w == "W2")
-            r = runSessions(o, "W2", 1, o.w2Chunks, 0, 0, false);
+            r = o.protocolProducer ? runProtocolSessions(o, "W2", 1, o.w2Chunks, 0, 0) : runSessions(o, "W2", 1, o.w2Chunks, 0, 0, false);
         else if (w == "W3")
             r = runResume(o);
         else if (w == "W4")

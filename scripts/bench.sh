@@ -9,6 +9,10 @@
 #   scripts/bench.sh --workloads "W1 W2"   # a subset
 #   scripts/bench.sh --responses           # W1 and W3 through /v1/responses vs /api/agent/* in the same pass
 #                                          #   (W1 W1-responses W3 W3-responses; CPU per delta compared)
+#   scripts/bench.sh --durable             # W1 and W2 over the Durable Streams protocol, ours (/v1/stream on
+#                                          #   Redis) and the reference server (file store; -memory: in memory)
+#                                          #   in the same pass, the bench being producer and reader of both
+#                                          #   (W1-ds-ours W1-ds-ref W1-ds-ref-memory W2-ds-ours W2-ds-ref W2-ds-ref-memory)
 #   scripts/bench.sh --aof                 # Redis with appendonly yes, appendfsync everysec
 #   scripts/bench.sh --tls                 # Redis on TLS only (certificates made with openssl; peers skipped)
 #   scripts/bench.sh -- --w1-sessions 500  # anything after -- goes to agent-streams-bench
@@ -49,6 +53,7 @@ while [ $# -gt 0 ]; do
         --runs) RUNS=$2; shift 2 ;;
         --workloads) WORKLOADS=$2; shift 2 ;;
         --responses) WORKLOADS="W1 W1-responses W3 W3-responses"; shift ;;
+        --durable) WORKLOADS="W1-ds-ours W1-ds-ref W1-ds-ref-memory W2-ds-ours W2-ds-ref W2-ds-ref-memory"; shift ;;
         --quick) EXTRA+=(--quick); shift ;;
         --aof) AOF=1; shift ;;
         --tls) TLS=1; shift ;;
@@ -57,7 +62,7 @@ while [ $# -gt 0 ]; do
         --worktree) WORKTREE=1; shift ;;
         --out) OUT=$2; shift 2 ;;
         --) shift; EXTRA+=("$@"); break ;;
-        -h|--help) sed -n 2,31p "$0"; exit 0 ;;
+        -h|--help) sed -n 2,35p "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -85,10 +90,10 @@ ninja -C "$BUILD" -j2 agent-streams agent-streams-bench >>"$OUT/build.log"
 # The Node peers, from the same tree as the server (committed tree by default).
 PEERS=$SRC/bench/peers
 case " $WORKLOADS " in
-    *" W1-resumable-stream "*|*" W1-durable-streams"*)
+    *" W1-resumable-stream "*|*" W1-durable-streams"*|*"-ds-ref"*)
         if [ ! -f "$PEERS/package-lock.json" ]; then
             echo "no bench/peers in $SHA: peer workloads skipped" >&2
-            WORKLOADS=$(echo "$WORKLOADS" | tr ' ' '\n' | grep -v -- '-resumable-stream\|-durable-streams' | xargs)
+            WORKLOADS=$(echo "$WORKLOADS" | tr ' ' '\n' | grep -v -- '-resumable-stream\|-durable-streams\|-ds-ref' | xargs)
         elif [ ! -d "$PEERS/node_modules" ]; then
             echo "npm ci in $PEERS (log: $OUT/npm.log)"
             # npm 11 refuses `npm ci` when the lock lacks other platforms' optional packages
@@ -119,7 +124,7 @@ REDIS_TLS_ARGS=()
 if [ "$TLS" = 1 ]; then
     # A private CA and a server certificate for localhost: the app verifies it with --redis-ca.
     # The Node peers speak plaintext Redis only: their workloads are left out.
-    WORKLOADS=$(echo "$WORKLOADS" | tr ' ' '\n' | grep -v -- '-resumable-stream\|-durable-streams\|^xadd$' | xargs)
+    WORKLOADS=$(echo "$WORKLOADS" | tr ' ' '\n' | grep -v -- '-resumable-stream\|-durable-streams\|-ds-ref\|^xadd$' | xargs)
     TLSDIR="$OUT/tls"
     mkdir -p "$TLSDIR"
     (cd "$TLSDIR" \
@@ -185,6 +190,10 @@ start_all() { # tag workload
             node "$PEERS/durable-streams-server.mjs" --port "$SERVER_PORT" --data-dir "$dir/durable-streams-data" >"$dir/server.log" 2>&1 & ;;
         W1-durable-streams-memory)
             node "$PEERS/durable-streams-server.mjs" --port "$SERVER_PORT" --memory >"$dir/server.log" 2>&1 & ;;
+        W1-ds-ref|W2-ds-ref)
+            node "$PEERS/durable-streams-server.mjs" --port "$SERVER_PORT" --data-dir "$dir/durable-streams-data" >"$dir/server.log" 2>&1 & ;;
+        W1-ds-ref-memory|W2-ds-ref-memory)
+            node "$PEERS/durable-streams-server.mjs" --port "$SERVER_PORT" --memory >"$dir/server.log" 2>&1 & ;;
         W1-durable-streams-http)
             node "$PEERS/durable-streams-server.mjs" --port "$SERVER_PORT" --data-dir "$dir/durable-streams-data" --append http \
                 >"$dir/server.log" 2>&1 & ;;
@@ -222,6 +231,7 @@ for run in $(seq "$RUNS"); do
             W1-resumable-stream) args=(--workload W1 --label "$w") ;;
             W1-durable-streams*) args=(--workload W1 --label "$w" --protocol durable-streams) ;;
             W1-responses|W3-responses) args=(--workload "${w%-responses}" --label "$w" --protocol responses) ;;
+            W1-ds-*|W2-ds-*) args=(--workload "${w%%-*}" --label "$w" --protocol durable-http) ;;
             *) args=(--workload "$w") ;;
         esac
         "$BUILD/bin/agent-streams-bench" --port "$SERVER_PORT" --redis "127.0.0.1:$REDIS_PORT" --server-pid "$SERVER_PID" \
@@ -248,7 +258,8 @@ def fmt(v):
     if abs(v) >= 10: return f"{v:.1f}"
     return f"{v:.2f}"
 order = ["floor", "xadd", "W1", "W1-resumable-stream", "W1-durable-streams", "W1-durable-streams-memory", "W1-durable-streams-http",
-         "W1-responses", "W2", "W3", "W3-responses", "W4", "W5-live", "W5-idle"]
+         "W1-responses", "W1-ds-ours", "W1-ds-ref", "W1-ds-ref-memory", "W2", "W2-ds-ours", "W2-ds-ref", "W2-ds-ref-memory",
+         "W3", "W3-responses", "W4", "W5-live", "W5-idle"]
 print(f"\nmedian [min-max] over runs ({', '.join(str(len(by[w])) + ' ' + w for w in order if w in by)})")
 for w in [w for w in order if w in by]:
     print(f"\n== {w}")
@@ -275,7 +286,17 @@ for w in ("W1", "W3"):
     native, openai = med(w, "server_cpu_us_per_chunk"), med(w + "-responses", "server_cpu_us_per_chunk")
     if native and openai:
         print(f"{w} server CPU per delta: /v1/responses / /api/agent = {openai:.2f} / {native:.2f} us = {openai / native:.3f} (target <= 1.3)")
-for peer in [w for w in order if w.startswith("W1-") and w != "W1-responses"]:
+for wl in ("W1", "W2"):
+    for ref in (wl + "-ds-ref", wl + "-ds-ref-memory"):
+        a, b = med(wl + "-ds-ours", "server_cpu_us_per_chunk"), med(ref, "server_cpu_us_per_chunk")
+        if a is not None and b is not None:
+            print(f"{wl} Durable Streams, server CPU per chunk: ours / {ref[3:]} = {a:.1f} / {b:.1f} us = {a / b:.3f}")
+        pa, pb = med(wl + "-ds-ours", "p99_ms"), med(ref, "p99_ms")
+        if pa is not None and pb is not None:
+            print(f"{wl} Durable Streams p50/p99: ours {med(wl + '-ds-ours', 'p50_ms'):.2f}/{pa:.2f} ms, {ref[3:]} "
+                  f"{med(ref, 'p50_ms'):.2f}/{pb:.2f} ms; appended/lost of those: ours {fmt(med(wl + '-ds-ours', 'appended'))}/"
+                  f"{fmt(med(wl + '-ds-ours', 'lost_of_appended'))}, {ref[3:]} {fmt(med(ref, 'appended'))}/{fmt(med(ref, 'lost_of_appended'))}")
+for peer in [w for w in order if w.startswith("W1-") and w != "W1-responses" and "-ds-" not in w]:
     theirs = med(peer, "server_cpu_us_per_chunk")
     if ours and theirs:
         target = " (target <= 1)" if peer == "W1-resumable-stream" else ""

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 SECONDS_PER_TARGET="${1:-30}"
 BUILD_DIR="${FUZZ_BUILD_DIR:-build-fuzz}"
-ALL_TARGETS=(fuzz_sse_framing fuzz_chat_stream_parser fuzz_cursor_and_ids fuzz_connection_string fuzz_http_handlers fuzz_resp_replies fuzz_request_head fuzz_responses_request)
+ALL_TARGETS=(fuzz_sse_framing fuzz_chat_stream_parser fuzz_cursor_and_ids fuzz_connection_string fuzz_http_handlers fuzz_resp_replies fuzz_request_head fuzz_responses_request fuzz_durable_request)
 read -r -a TARGETS <<< "${FUZZ_TARGETS:-${ALL_TARGETS[*]}}"
 JOBS="${FUZZ_JOBS:-1}"
 

@@ -3,10 +3,10 @@
 // `node --test`. `npm ci` runs first when node_modules is missing or older than the lock.
 #include "AppProcess.h"
 #include "HttpClient.h"
+#include "NodePackage.h"
 #include "RedisServer.h"
 
 #include <QDir>
-#include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -17,18 +17,6 @@ namespace {
 const QString kSdkDir = QStringLiteral(AGENT_STREAMS_SDK_DIR);
 const QString kKey = QStringLiteral("sdk-test-key-a-0123456789");
 const QString kOtherKey = QStringLiteral("sdk-test-key-b-0123456789");
-
-// Runs a program to its end (waiting on its finished signal); returns its output.
-bool run(QProcess &p, const QString &program, const QStringList &args, int timeoutMs, QByteArray *output)
-{
-    QSignalSpy finished(&p, &QProcess::finished);
-    p.setProcessChannelMode(QProcess::MergedChannels);
-    p.setWorkingDirectory(kSdkDir);
-    p.start(program, args);
-    const bool ended = finished.wait(timeoutMs) || p.state() == QProcess::NotRunning;
-    *output = p.readAll();
-    return ended && p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0;
-}
 } // namespace
 
 class TestOpenAiSdk : public QObject
@@ -48,15 +36,7 @@ private:
 void TestOpenAiSdk::initTestCase()
 {
     QByteArray out;
-    QProcess version;
-    QVERIFY2(run(version, QStringLiteral("node"), {QStringLiteral("--version")}, 10000, &out), "node is not installed (apt-get install nodejs npm)");
-    const QFileInfo lock(kSdkDir + QStringLiteral("/package-lock.json"));
-    const QFileInfo installed(kSdkDir + QStringLiteral("/node_modules/.package-lock.json"));
-    if (!installed.exists() || installed.lastModified() < lock.lastModified()) {
-        QProcess npm;
-        QVERIFY2(run(npm, QStringLiteral("npm"), {QStringLiteral("ci"), QStringLiteral("--no-audit"), QStringLiteral("--no-fund")}, 240000, &out),
-                 out.constData());
-    }
+    QVERIFY2(NodePackage::install(kSdkDir, &out), out.constData());
     QVERIFY2(m_redis.start(), qPrintable(m_redis.error()));
     // --bench: the synthetic provider, for a response long enough to have checkpoints.
     const QStringList common{QStringLiteral("--demo-pace-ms"), QStringLiteral("4"), QStringLiteral("--api-keys"), kKey + QLatin1Char(',') + kOtherKey,
@@ -77,7 +57,7 @@ void TestOpenAiSdk::sdkSuite()
     env.insert(QStringLiteral("AS_OTHER_KEY"), kOtherKey);
     node.setProcessEnvironment(env);
     QByteArray out;
-    const bool ok = run(node, QStringLiteral("node"), {QStringLiteral("--test"), QStringLiteral("--test-reporter=spec"), QStringLiteral("responses.test.mjs")},
+    const bool ok = NodePackage::run(node, kSdkDir, QStringLiteral("node"), {QStringLiteral("--test"), QStringLiteral("--test-reporter=spec"), QStringLiteral("responses.test.mjs")},
                         240000, &out);
     qInfo().noquote() << QString::fromUtf8(out);
     m_a.log += m_a.process.readAll();

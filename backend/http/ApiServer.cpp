@@ -3,6 +3,7 @@
 #include "http/GuardedTcpServer.h"
 #include "http/agent/AgentApi.h"
 #include "http/core/Admission.h"
+#include "http/durable/DurableApi.h"
 #include "http/core/Reply.h"
 #include "http/responses/ResponsesApi.h"
 #include "http/stream/StreamRegistry.h"
@@ -46,10 +47,12 @@ ApiServer::ApiServer(const Config &config, RunManager *runs, StreamHub *hub, Red
     , m_streams(new StreamRegistry(config, hub, this))
     , m_agentApi(std::make_unique<AgentApi>(config, runs, m_store.get(), m_streams, m_admission.get()))
     , m_responsesApi(std::make_unique<ResponsesApi>(config, runs, m_store.get(), m_streams, m_admission.get()))
+    , m_durableApi(std::make_unique<DurableApi>(config, runs, m_store.get(), m_streams, m_admission.get(), writer, hub))
 {
     addServerRoutes();
     m_agentApi->addRoutes(m_router);
     m_responsesApi->addRoutes(m_router);
+    m_durableApi->addRoutes(m_router);
 }
 
 ApiServer::~ApiServer()
@@ -77,6 +80,8 @@ void ApiServer::addServerRoutes()
                                 "POST /api/agent/{id}/messages     add a turn to a conversation (body = prompt)\n"
                                 "POST /api/agent/{id}/cancel       cancel a run\n"
                                 "POST /v1/responses                OpenAI Responses API (background mode, streaming)\n"
+                                "PUT|POST|GET|HEAD|DELETE /v1/stream/{name}   Durable Streams protocol\n"
+                                "GET  /v1/stream/agents/{id}       a conversation as a durable JSON stream\n"
                                 "GET  /healthz, /readyz\n";
         HttpUtil::send(responder, Status::Ok, "text/plain; charset=utf-8", body, context.cors);
     });
@@ -106,8 +111,11 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         responder.writeStatusLine(Status::NoContent);
         for (const auto &h : std::as_const(context.cors))
             responder.writeHeader(h.first, h.second);
-        responder.writeHeader("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
-        responder.writeHeader("Access-Control-Allow-Headers", "Content-Type, Accept, Last-Event-ID, Authorization");
+        responder.writeHeader("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, HEAD, OPTIONS");
+        // The last ones are the Durable Streams protocol's (/v1/stream).
+        responder.writeHeader("Access-Control-Allow-Headers", "Content-Type, Accept, Last-Event-ID, Authorization, If-None-Match, "
+                                                              "Stream-Seq, Stream-TTL, Stream-Expires-At, Stream-Closed, Stream-Forked-From, "
+                                                              "Stream-Fork-Offset, Stream-Fork-Sub-Offset, Producer-Id, Producer-Epoch, Producer-Seq");
         responder.writeHeader("Access-Control-Max-Age", "600");
         responder.writeHeader("Content-Length", "0");
         responder.writeBody(QByteArray());

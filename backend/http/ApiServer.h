@@ -10,6 +10,7 @@
 
 class Admission;
 class AgentApi;
+class DurableApi;
 class RedisConnection;
 class ResponsesApi;
 class RunManager;
@@ -51,4 +52,5 @@ private:
     StreamRegistry *m_streams; // a child
     std::unique_ptr<AgentApi> m_agentApi;
     std::unique_ptr<ResponsesApi> m_responsesApi;
+    std::unique_ptr<DurableApi> m_durableApi;
 };

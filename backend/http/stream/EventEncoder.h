@@ -20,6 +20,9 @@ public:
     // Appends what one entry becomes. Returns true when the response is complete with it
     // (nothing after it belongs to this response).
     virtual bool append(QByteArray &out, const EntryView &entry) = 0;
+    // What to send when the replay has reached the stream's head (Durable Streams: a control
+    // event saying upToDate); nothing by default.
+    virtual void appendCaughtUp(QByteArray &) {}
     // About how many bytes append() makes of a batch of entries (to size its buffer once: a
     // replay batch is megabytes, and growing it copies them again).
     virtual qsizetype sizeHint(const QList<EntryView> &entries) const

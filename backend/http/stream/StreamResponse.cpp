@@ -196,7 +196,12 @@ void StreamResponse::sendHead()
 
 void StreamResponse::streamCaughtUp()
 {
-    sendHead();
+    QByteArray out;
+    m_encoder->appendCaughtUp(out);
+    if (out.isEmpty())
+        sendHead();
+    else
+        write(out);
 }
 
 void StreamResponse::streamEntries(const QList<EntryView> &entries)
