@@ -2,6 +2,7 @@
 // response ids, request bodies, and the router they are served through. Table-driven.
 #include "http/agent/AgentEventEncoder.h"
 #include "http/core/Router.h"
+#include "http/responses/JsonText.h"
 #include "http/responses/ResponseCheckpoints.h"
 #include "http/responses/ResponseEventEncoder.h"
 #include "http/responses/ResponseEvents.h"
@@ -203,7 +204,7 @@ void TestResponses::jsonStrings()
     // The hand-written delta must be what QJsonDocument writes, byte for byte.
     QFETCH(QByteArray, utf8);
     QByteArray ours;
-    ResponseEvents::appendJsonString(ours, utf8);
+    JsonText::appendQuoted(ours, utf8);
     const QByteArray qt = QJsonDocument(QJsonArray{QString::fromUtf8(utf8)}).toJson(QJsonDocument::Compact);
     QCOMPARE(ours, qt.mid(1, qt.size() - 2));
 }

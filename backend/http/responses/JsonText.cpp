@@ -122,19 +122,15 @@ void appendQuoted(QByteArray &out, QByteArrayView utf8)
 {
     bool ascii = true;
     qsizetype size = escapedSize(utf8, &ascii);
-    if (ascii) {
-        char *p = grow(out, size + 2);
-        *p++ = '"';
-        p = writeEscaped(p, utf8, size);
-        *p = '"';
-        return;
+    QByteArray decoded;
+    if (!ascii) { // valid UTF-8 round-trips unchanged; invalid bytes become U+FFFD, as QJsonDocument has them
+        decoded = QString::fromUtf8(utf8.data(), utf8.size()).toUtf8();
+        utf8 = decoded;
+        size = escapedSize(utf8, &ascii);
     }
-    // Valid UTF-8 round-trips unchanged; invalid bytes become U+FFFD, as QJsonDocument has them.
-    const QByteArray valid = QString::fromUtf8(utf8.data(), utf8.size()).toUtf8();
-    size = escapedSize(valid, &ascii);
     char *p = grow(out, size + 2);
     *p++ = '"';
-    p = writeEscaped(p, valid, size);
+    p = writeEscaped(p, utf8, size);
     *p = '"';
 }
 } // namespace JsonText

@@ -25,11 +25,6 @@ ResponseEvents::ResponseEvents(const ResponseId &id)
 {
 }
 
-void ResponseEvents::appendJsonString(QByteArray &out, QByteArrayView utf8)
-{
-    JsonText::appendQuoted(out, utf8);
-}
-
 // The done events and the response object carry whole answers: instead of converting each
 // to UTF-16 and back through QJsonDocument, the object holds a marker per text, and the text,
 // escaped once (quoted()), is copied into the serialized event in the marker's place
@@ -44,12 +39,12 @@ const QByteArray &ResponseEvents::quoted(qsizetype text) const
     if (text < m_quoted.size()) {
         QByteArray &q = m_quoted[text];
         if (q.isNull())
-            appendJsonString(q, m_texts.at(text));
+            JsonText::appendQuoted(q, m_texts.at(text));
         return q;
     }
     if (!m_openQuotedValid) { // the open message, escaped again only after it grew
         m_openQuoted.clear();
-        appendJsonString(m_openQuoted, m_text);
+        JsonText::appendQuoted(m_openQuoted, m_text);
         m_openQuotedValid = true;
     }
     return m_openQuoted;
@@ -148,7 +143,7 @@ void ResponseEvents::emitDelta(const Sink &sink, QByteArrayView delta)
         }
     } else {
         out.append(event).append(kHead.chopped(1));
-        appendJsonString(out, delta);
+        JsonText::appendQuoted(out, delta);
         put(put(put(put(grow(out, m_deltaTail.size() + sequence.size() + kTail.size() + end.size()), m_deltaTail), sequence), kTail), end);
     }
     if (sink.events)

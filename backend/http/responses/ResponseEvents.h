@@ -57,9 +57,6 @@ public:
     // The input items of the request, with their ids.
     QJsonArray inputItems() const;
 
-    // JSON string literal of UTF-8 text, as QJsonDocument writes it (invalid UTF-8 replaced).
-    static void appendJsonString(QByteArray &out, QByteArrayView utf8);
-
 private:
     bool wants(const Sink &sink) const { return (sink.events || sink.sse) && m_sequence > sink.skipThrough; }
     template<typename Body>
