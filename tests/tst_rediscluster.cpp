@@ -5,6 +5,7 @@
 #include "RedisCluster.h"
 #include "RedisServer.h"
 
+#include "Backend.h"
 #include "redis/RedisRouter.h"
 
 #include <QElapsedTimer>
@@ -233,6 +234,23 @@ private Q_SLOTS:
         QCOMPARE(node.cli({QStringLiteral("CLUSTER"), QStringLiteral("ADDSLOTSRANGE"), QStringLiteral("0"), QStringLiteral("16383")}), QByteArray("OK"));
         QTRY_VERIFY_WITH_TIMEOUT(later->done, 10000);
         QVERIFY2(!later->error.isError(), qPrintable(later->error.message));
+    }
+
+    void appRefusesAClusterClearly()
+    {
+        // The app's writer, readers and leases are not routed per slot yet: a clear refusal.
+        for (const QString &text : {m_cluster.connectionString(), QStringLiteral("127.0.0.1:%1,cluster=true").arg(m_cluster.ports().first())}) {
+            Config config;
+            config.redisConnectionString = text;
+            config.redisExplicit = true;
+            config.port = 0;
+            Backend backend(config);
+            QSignalSpy failed(&backend, &Backend::failed);
+            backend.start();
+            QVERIFY(failed.wait(10000));
+            QVERIFY2(failed.first().first().toString().contains(QLatin1String("Redis Cluster is not supported by the app yet")),
+                     qPrintable(failed.first().first().toString()));
+        }
     }
 
     // Last: it leaves the cluster with one node fewer.
