@@ -122,6 +122,7 @@ void Backend::startWith(const RedisConfig &parsed)
     for (int i = 0; i < qMax(1, m_config.readerConnections); ++i)
         blocking << new RedisConnection(redis, QStringLiteral("reader-%1").arg(i), this);
     m_connections = QList<RedisConnection *>{writerConnection, query} + blocking;
+    refuseCluster(redis, query);
     for (RedisConnection *c : std::as_const(m_connections)) {
         connect(c, &RedisConnection::connected, this, &Backend::onConnectionChanged);
         connect(c, &RedisConnection::disconnected, this, &Backend::onConnectionChanged);
@@ -239,6 +240,31 @@ std::optional<QSslConfiguration> Backend::loadTls(const QString &certPath, const
     ssl.setPrivateKey(key);
     ssl.setPeerVerifyMode(QSslSocket::VerifyNone); // clients are not asked for certificates
     return ssl;
+}
+
+// The writer's batches, the shared blocking reads and the lease index span slots: on a Redis
+// Cluster they would fail with CROSSSLOT run after run. Until they go through RedisRouter, a
+// cluster is refused at start with a readable reason instead.
+void Backend::refuseCluster(const RedisConfig &redis, RedisConnection *query)
+{
+    const QString why = QStringLiteral("Redis Cluster is not supported by the app yet (%1): the stream writer, live readers and "
+                                       "lease index still need one Redis server; use a standalone server or Sentinel");
+    if (redis.cluster == RedisConfig::Cluster::On) {
+        QTimer::singleShot(0, this, [this, why] { Q_EMIT failed(why.arg(QStringLiteral("cluster=true"))); });
+        return;
+    }
+    if (redis.cluster == RedisConfig::Cluster::Off || redis.isUnix() || redis.isSentinel())
+        return;
+    auto checked = std::make_shared<bool>(false);
+    connect(query, &RedisConnection::connected, this, [this, query, why, checked] {
+        if (*checked)
+            return;
+        *checked = true;
+        query->command({"INFO", "cluster"}, [this, why, peer = query->peer()](const RedisReply &reply, const RedisError &) {
+            if (reply.str.contains("cluster_enabled:1"))
+                Q_EMIT failed(why.arg(QStringLiteral("%1 says cluster_enabled:1").arg(peer)));
+        });
+    });
 }
 
 void Backend::onConnectionChanged()

@@ -56,6 +56,7 @@ private:
     void probeLocalRedis();
     void startEmbedded();
     void startWith(const RedisConfig &redis);
+    void refuseCluster(const RedisConfig &redis, RedisConnection *query);
     void onConnectionChanged();
     static std::optional<QSslConfiguration> loadTls(const QString &certPath, const QString &keyPath, QString *error);
 

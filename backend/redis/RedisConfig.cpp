@@ -104,6 +104,15 @@ bool parseBool(const QString &key, const QString &value, bool *out, QString *err
     return false;
 }
 
+bool parseCluster(const QString &value, RedisConfig::Cluster *out, QString *error)
+{
+    bool on = false;
+    if (!parseBool(QStringLiteral("cluster"), value, &on, error))
+        return false;
+    *out = on ? RedisConfig::Cluster::On : RedisConfig::Cluster::Off;
+    return true;
+}
+
 bool parseMs(const QString &key, const QString &value, int *out, QString *error)
 {
     bool ok = false;
@@ -203,6 +212,9 @@ std::optional<RedisConfig> parseUrl(const QString &input, QString *error)
         return std::nullopt;
     if (query.hasQueryItem(QStringLiteral("password")))
         cfg.password = query.queryItemValue(QStringLiteral("password"), QUrl::FullyDecoded);
+    if (query.hasQueryItem(QStringLiteral("cluster"))
+        && !parseCluster(query.queryItemValue(QStringLiteral("cluster")), &cfg.cluster, error))
+        return std::nullopt;
     cfg.endpoints = {{cfg.host, cfg.port}};
     return cfg;
 }
@@ -302,6 +314,9 @@ std::optional<RedisConfig> RedisConfig::parse(const QString &input, QString *err
             cfg.azureCli = true;
         } else if (key == QLatin1String("servicename")) {
             cfg.sentinelMaster = value;
+        } else if (key == QLatin1String("cluster")) {
+            if (!parseCluster(value, &cfg.cluster, error))
+                return std::nullopt;
         } else if (key == QLatin1String("abortconnect")) {
             // Honoured as false whatever it says: the app never gives up, it retries with backoff.
             bool abort = false;

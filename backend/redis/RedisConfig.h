@@ -8,8 +8,9 @@
 
 // Where and how to reach Redis. Parsed from REDIS_CONNECTION_STRING / --redis:
 //   host:port[,host2:port2...][,password=..][,user=..][,defaultDatabase=N][,ssl=True][,sslHost=..]
-//       [,connectTimeout=ms][,syncTimeout=ms][,serviceName=<sentinel master>]  (StackExchange.Redis)
-//   redis://[user:pass@]host[:port][/db]     rediss://... the same over TLS
+//       [,connectTimeout=ms][,syncTimeout=ms][,serviceName=<sentinel master>][,cluster=true|false]
+//       (StackExchange.Redis form)
+//   redis://[user:pass@]host[:port][/db][?cluster=true|false]     rediss://... the same over TLS
 //   sentinel://[pass@]h1:26379,h2:26379/<master-name>[?db=N]
 //   unix:///path/to/redis.sock[?db=N&password=..]
 // StackExchange options that change nothing here are accepted and listed in `ignored`.
@@ -37,6 +38,10 @@ struct RedisConfig
     // Microsoft Entra ID instead of a password (REDIS_AZURE_AUTH=cli, `azure-cli` option): each
     // connection authenticates with a token from the Azure CLI, and again before it expires.
     bool azureCli = false;
+    // Redis Cluster: Auto = asked from the first node that answers (INFO cluster says
+    // cluster_enabled:1); cluster=true|false in the connection string decides instead.
+    enum class Cluster { Auto, On, Off };
+    Cluster cluster = Cluster::Auto;
     int connectTimeoutMs = 5000;
     int commandTimeoutMs = 5000; // --redis-timeout-ms, syncTimeout=
     QStringList ignored; // StackExchange options accepted but without effect here

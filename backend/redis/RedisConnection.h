@@ -56,6 +56,8 @@ public:
     const RedisError &lastError() const { return m_lastError; }
     // The server this connection talks to now (after Sentinel resolution), for logs.
     QString peer() const;
+    const QString &peerHost() const { return m_peerHost; }
+    int peerPort() const { return m_peerPort; }
 
     // Drops the connection now and connects again (through the sentinels when configured):
     // e.g. the sentinels announced a new primary. Pending commands fail with `why`.

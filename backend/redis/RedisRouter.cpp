@@ -1,0 +1,369 @@
+#include "redis/RedisRouter.h"
+
+#include <QCryptographicHash>
+#include <QDeadlineTimer>
+#include <QElapsedTimer>
+#include <QLoggingCategory>
+#include <QPointer>
+
+Q_LOGGING_CATEGORY(lcRouter, "agentstreams.redis.router")
+
+RedisScript RedisScript::fromSource(const QByteArray &source)
+{
+    return {source, QCryptographicHash::hash(source, QCryptographicHash::Sha1).toHex()};
+}
+
+// One command on its way: where it goes, how often it was sent, since when.
+struct RedisRouter::Attempt
+{
+    QList<QByteArray> args;
+    Callback cb;
+    int slot = -1;      // -1: `node` is fixed (commandOnNode)
+    int node = -1;      // the fixed node, or the ASK target for the next send
+    bool asking = false;
+    QByteArray scriptSource; // for NOSCRIPT: loaded on the node, then EVALSHA again
+    int sends = 0;
+    int backoffMs = 0;
+    QElapsedTimer since;
+};
+
+namespace {
+constexpr int kMaxRedirects = 16;
+
+qint64 monotonicMs()
+{
+    return QDeadlineTimer::current().deadline();
+}
+} // namespace
+
+RedisRouter::RedisRouter(const RedisConfig &config, const QString &name, QObject *parent)
+    : QObject(parent)
+    , m_config(config)
+    , m_name(name)
+    , m_retryBudgetMs(qMax(10000, 2 * config.commandTimeoutMs))
+{
+    m_refreshTimer.setSingleShot(true);
+    connect(&m_refreshTimer, &QTimer::timeout, this, &RedisRouter::refresh);
+    m_detectRetry.setSingleShot(true);
+    m_detectRetry.setInterval(1000);
+    connect(&m_detectRetry, &QTimer::timeout, this, &RedisRouter::onSeedConnected);
+}
+
+RedisRouter::~RedisRouter() = default;
+
+void RedisRouter::open()
+{
+    if (m_seed)
+        return;
+    m_seed = new RedisConnection(m_config, m_name, this);
+    connect(m_seed, &RedisConnection::connected, this, &RedisRouter::onSeedConnected);
+    connect(m_seed, &RedisConnection::connected, this, &RedisRouter::connectionChanged);
+    connect(m_seed, &RedisConnection::disconnected, this, &RedisRouter::connectionChanged);
+    m_seed->open();
+}
+
+void RedisRouter::onSeedConnected()
+{
+    if (m_ready || !m_seed || !m_seed->isConnected())
+        return;
+    if (m_config.cluster == RedisConfig::Cluster::Off || m_config.isUnix() || m_config.isSentinel()) {
+        detected(false);
+        return;
+    }
+    QPointer<RedisConnection> seed = m_seed;
+    m_seed->command({"INFO", "cluster"}, [this, seed](const RedisReply &reply, const RedisError &error) {
+        if (!seed || m_ready)
+            return;
+        if (error.isError()) {
+            // A server without INFO cluster (e.g. a proxy) or a lost connection: ask again.
+            qCWarning(lcRouter).noquote() << m_name << "INFO cluster on" << seed->peer() << "failed:" << error.message;
+            if (m_config.cluster == RedisConfig::Cluster::On || error.isConnectionError())
+                m_detectRetry.start();
+            else
+                detected(false);
+            return;
+        }
+        const bool enabled = reply.str.contains("cluster_enabled:1");
+        if (!enabled && m_config.cluster == RedisConfig::Cluster::On) {
+            giveUp(QStringLiteral("%1 is not a Redis Cluster node (INFO cluster says cluster_enabled:0) but the connection string says cluster=true; asking again every second")
+                       .arg(seed->peer()));
+            m_detectRetry.start();
+            return;
+        }
+        detected(enabled);
+    });
+}
+
+void RedisRouter::giveUp(const QString &why)
+{
+    qCWarning(lcRouter).noquote() << m_name << why;
+    Q_EMIT failed(why);
+}
+
+void RedisRouter::detected(bool cluster)
+{
+    m_cluster = cluster;
+    if (!cluster) {
+        // One server: the seed connection is node 0 and owns every slot.
+        m_table = SlotTable::single(m_config.host, m_config.port);
+        m_nodes = {m_seed};
+        m_ready = true;
+        Q_EMIT ready();
+        return;
+    }
+    loadSlots(m_seed, true);
+}
+
+void RedisRouter::loadSlots(RedisConnection *from, bool first)
+{
+    m_refreshing = true;
+    m_lastRefreshMs = monotonicMs();
+    QPointer<RedisConnection> conn = from;
+    from->command({"CLUSTER", "SLOTS"}, [this, conn, first](const RedisReply &reply, const RedisError &error) {
+        m_refreshing = false;
+        QString why;
+        std::optional<SlotTable> fresh;
+        if (!error.isError() && conn)
+            fresh = SlotTable::fromClusterSlots(reply, conn->peerHost(), &why);
+        else
+            why = error.message;
+        if (!fresh) {
+            qCWarning(lcRouter).noquote() << m_name << "CLUSTER SLOTS failed:" << why;
+            if (first)
+                m_detectRetry.start();
+            else
+                m_refreshTimer.start(kRefreshMs);
+            return;
+        }
+        ++m_refreshes;
+        if (first && conn) // known even when it serves no slot: the table can be asked there again
+            m_table.indexOf({conn->peerHost(), conn->peerPort()});
+        m_table.update(*fresh);
+        if (first) {
+            // The seed only found the cluster: the per-node connections carry the commands
+            // (one per primary, opened as they are needed).
+            m_seed->deleteLater();
+            m_seed = nullptr;
+            m_ready = true;
+            for (int node : m_table.primaries())
+                connection(node);
+            qCInfo(lcRouter).noquote() << m_name << "Redis Cluster:" << m_table.primaries().size() << "primaries";
+            Q_EMIT ready();
+        } else {
+            for (int node : m_table.primaries())
+                connection(node);
+            Q_EMIT topologyChanged();
+        }
+        if (m_refreshAgain) {
+            m_refreshAgain = false;
+            refresh();
+        }
+    });
+}
+
+void RedisRouter::refresh()
+{
+    if (!m_cluster || !m_ready)
+        return;
+    if (m_refreshing) {
+        m_refreshAgain = true;
+        return;
+    }
+    const qint64 wait = m_lastRefreshMs + kRefreshMs - monotonicMs();
+    if (wait > 0) {
+        if (!m_refreshTimer.isActive())
+            m_refreshTimer.start(int(wait));
+        return;
+    }
+    RedisConnection *conn = anyConnected();
+    if (!conn) {
+        m_refreshTimer.start(kRefreshMs);
+        return;
+    }
+    loadSlots(conn, false);
+}
+
+RedisConnection *RedisRouter::anyConnected()
+{
+    for (RedisConnection *c : std::as_const(m_nodes))
+        if (c && c->isConnected())
+            return c;
+    // None connected: open the known nodes that have no connection yet (primaries no more, or
+    // never: e.g. a node that serves no slot), to ask them next time.
+    for (int i = 0; i < m_table.nodes().size(); ++i)
+        connection(i);
+    return nullptr;
+}
+
+RedisConnection *RedisRouter::connection(int node)
+{
+    if (!m_ready || node < 0 || node >= m_table.nodes().size())
+        return nullptr;
+    while (m_nodes.size() <= node)
+        m_nodes.append(nullptr);
+    if (!m_nodes.at(node)) {
+        const SlotTable::Node &where = m_table.nodes().at(node);
+        RedisConfig cfg = m_config;
+        cfg.host = where.host;
+        cfg.port = where.port;
+        cfg.endpoints = {{where.host, where.port}};
+        if (cfg.tls && cfg.tlsServerName.isEmpty())
+            cfg.tlsServerName = m_config.host; // the name the deployment was given, as for its first node
+        auto *c = new RedisConnection(cfg, QStringLiteral("%1@%2:%3").arg(m_name, where.host).arg(where.port), this);
+        connect(c, &RedisConnection::connected, this, &RedisRouter::connectionChanged);
+        connect(c, &RedisConnection::disconnected, this, &RedisRouter::connectionChanged);
+        connect(c, &RedisConnection::disconnected, this, &RedisRouter::refresh);
+        c->open();
+        m_nodes[node] = c;
+    }
+    return m_nodes.at(node);
+}
+
+QList<RedisConnection *> RedisRouter::connections() const
+{
+    QList<RedisConnection *> out;
+    for (RedisConnection *c : m_nodes)
+        if (c)
+            out.append(c);
+    if (out.isEmpty() && m_seed)
+        out.append(m_seed);
+    return out;
+}
+
+void RedisRouter::command(QByteArrayView key, const QList<QByteArray> &args, Callback cb)
+{
+    auto a = std::make_shared<Attempt>();
+    a->args = args;
+    a->cb = std::move(cb);
+    a->slot = KeySlot::slotOf(key);
+    a->since.start();
+    dispatch(a);
+}
+
+void RedisRouter::eval(const RedisScript &script, const QList<QByteArray> &keys, const QList<QByteArray> &args, Callback cb)
+{
+    auto a = std::make_shared<Attempt>();
+    a->args = QList<QByteArray>{"EVALSHA", script.sha, QByteArray::number(keys.size())} + keys + args;
+    a->cb = std::move(cb);
+    a->slot = keys.isEmpty() ? 0 : KeySlot::slotOf(keys.first());
+    a->scriptSource = script.source;
+    a->since.start();
+    dispatch(a);
+}
+
+void RedisRouter::commandOnNode(int node, const QList<QByteArray> &args, Callback cb)
+{
+    auto a = std::make_shared<Attempt>();
+    a->args = args;
+    a->cb = std::move(cb);
+    a->node = node;
+    a->since.start();
+    dispatch(a);
+}
+
+void RedisRouter::dispatch(const std::shared_ptr<Attempt> &a)
+{
+    if (!m_ready) {
+        finish(a, {}, {RedisError::Kind::Closed, QStringLiteral("%1: not connected to Redis yet").arg(m_name)});
+        return;
+    }
+    const int node = (a->slot < 0 || a->asking) ? a->node : m_table.nodeOf(a->slot);
+    RedisConnection *conn = connection(node);
+    if (!conn || !conn->isConnected()) {
+        // Nothing was sent: safe to send later. One server keeps today's contract (the caller
+        // hears at once that Redis is not connected); a cluster waits for its table to heal.
+        const RedisError why = conn ? RedisError{RedisError::Kind::Closed, QStringLiteral("%1: not connected to %2").arg(m_name, conn->peer())}
+                                    : RedisError{RedisError::Kind::Reply, QStringLiteral("CLUSTERDOWN no reachable primary serves hash slot %1").arg(a->slot)};
+        if (m_cluster) {
+            refresh();
+            if (retryLater(a))
+                return;
+        }
+        finish(a, {}, why);
+        return;
+    }
+    ++a->sends;
+    if (a->asking)
+        conn->command({"ASKING"});
+    QPointer<RedisConnection> guard = conn;
+    conn->command(a->args, [this, a, guard](const RedisReply &reply, const RedisError &error) {
+        onReply(a, guard, reply, error);
+    });
+}
+
+void RedisRouter::onReply(const std::shared_ptr<Attempt> &a, RedisConnection *conn, const RedisReply &reply, const RedisError &error)
+{
+    a->asking = false;
+    if (error.kind != RedisError::Kind::Reply) {
+        if (error.isConnectionError() && m_cluster)
+            refresh(); // a failover may be under way
+        finish(a, reply, error);
+        return;
+    }
+    const ClusterRedirect r = ClusterRedirect::parse(error.message.toUtf8());
+    switch (r.kind) {
+    case ClusterRedirect::Kind::Moved:
+    case ClusterRedirect::Kind::Ask: {
+        if (a->sends >= kMaxRedirects)
+            break;
+        const QString host = r.host.isEmpty() && conn ? conn->peerHost() : r.host;
+        const int target = m_table.indexOf({host, r.port});
+        if (r.kind == ClusterRedirect::Kind::Moved) {
+            m_table.setOwner(r.slot, target);
+            refresh();
+            if (a->slot < 0)
+                a->node = target;
+        } else {
+            a->asking = true;
+            a->node = target;
+        }
+        dispatch(a);
+        return;
+    }
+    case ClusterRedirect::Kind::TryAgain:
+    case ClusterRedirect::Kind::ClusterDown:
+        if (r.kind == ClusterRedirect::Kind::ClusterDown)
+            refresh();
+        if (retryLater(a))
+            return;
+        break;
+    case ClusterRedirect::Kind::NoScript:
+        if (a->scriptSource.isEmpty() || !conn || a->sends >= kMaxRedirects)
+            break;
+        // Loaded on the node that answered, then sent again (to wherever the slot is then).
+        conn->command({"SCRIPT", "LOAD", a->scriptSource}, [this, a](const RedisReply &, const RedisError &loadError) {
+            if (loadError.isError() && !loadError.isRetryable()) {
+                finish(a, {}, loadError);
+                return;
+            }
+            dispatch(a);
+        });
+        return;
+    case ClusterRedirect::Kind::None:
+        break;
+    }
+    RedisError out = error;
+    if (a->sends > 1 && (r.kind == ClusterRedirect::Kind::TryAgain || r.kind == ClusterRedirect::Kind::ClusterDown))
+        out.message += QStringLiteral(" (sent %1 times over %2 ms)").arg(a->sends).arg(a->since.elapsed());
+    finish(a, reply, out);
+}
+
+bool RedisRouter::retryLater(const std::shared_ptr<Attempt> &a)
+{
+    const qint64 left = m_retryBudgetMs - a->since.elapsed();
+    if (left <= 0)
+        return false;
+    a->backoffMs = a->backoffMs == 0 ? 20 : qMin(500, a->backoffMs * 2);
+    // The last send comes when the budget ends, not a backoff before it.
+    QTimer::singleShot(int(qMin<qint64>(a->backoffMs, left)), this, [this, a] { dispatch(a); });
+    return true;
+}
+
+void RedisRouter::finish(const std::shared_ptr<Attempt> &a, const RedisReply &reply, const RedisError &error)
+{
+    if (a->cb) {
+        Callback cb = std::move(a->cb);
+        a->cb = nullptr;
+        cb(reply, error);
+    }
+}

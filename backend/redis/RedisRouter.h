@@ -1,0 +1,108 @@
+#pragma once
+
+#include "redis/RedisConfig.h"
+#include "redis/RedisConnection.h"
+#include "redis/SlotTable.h"
+
+#include <QHash>
+#include <QObject>
+#include <QTimer>
+#include <memory>
+
+// A Lua script as the router sends it: EVALSHA by its SHA1, and SCRIPT LOAD of the source on
+// a node that answers NOSCRIPT (a cluster's script cache is per node and not replicated).
+struct RedisScript
+{
+    QByteArray source;
+    QByteArray sha; // lowercase hex SHA1 of source
+    static RedisScript fromSource(const QByteArray &source);
+};
+
+// One role's connections (e.g. "query") to a Redis deployment: one server, or every primary of
+// a Redis Cluster, one connection per primary whatever the number of callers.
+//
+//   auto *r = new RedisRouter(cfg, "query", this);
+//   connect(r, &RedisRouter::ready, ...);       // the mode is known and the slot table loaded
+//   r->open();
+//   r->command(key, {"HGETALL", key}, [](const RedisReply &reply, const RedisError &e) {...});
+//
+// Mode: cluster=true|false from the connection string, else INFO cluster of the first node
+// that answers (cluster_enabled:1). One server owns every slot of a one-node table, so both
+// modes take the same path. A command goes to the primary of its key's slot; the router
+// follows MOVED (the slot is updated at once, the table refreshed from CLUSTER SLOTS, at most
+// every kRefreshMs) and ASK (ASKING + the command on the target), backs off and sends again on
+// TRYAGAIN / CLUSTERDOWN / no primary for the slot / a node not connected yet, for at most
+// retryBudgetMs (then the error reaches the caller, with how long it was retried), and loads a
+// script where NOSCRIPT says it is missing. An error after the command was sent (connection
+// lost) reaches the caller, who owns that retry policy as with RedisConnection; it also
+// refreshes the table (a failover may be under way).
+//
+// `failed` says why the deployment cannot be used as configured (cluster=true on a server that
+// is not a cluster node); the router keeps asking, once a second. Callbacks run on this object's
+// thread; deleting the router drops pending callbacks without calling them.
+class RedisRouter : public QObject
+{
+    Q_OBJECT
+public:
+    using Callback = RedisConnection::Callback;
+    static constexpr int kRefreshMs = 200;
+
+    RedisRouter(const RedisConfig &config, const QString &name, QObject *parent = nullptr);
+    ~RedisRouter() override;
+
+    void open();
+    bool isReady() const { return m_ready; }
+    bool isCluster() const { return m_cluster; }
+    const SlotTable &table() const { return m_table; }
+    QList<int> primaries() const { return m_table.primaries(); }
+    int nodeOf(QByteArrayView key) const { return m_table.nodeOf(KeySlot::slotOf(key)); }
+    // The connection to a node (opened on first use); nullptr before ready or for a bad index.
+    RedisConnection *connection(int node);
+    QList<RedisConnection *> connections() const;
+    int refreshes() const { return m_refreshes; }
+    int retryBudgetMs() const { return m_retryBudgetMs; }
+    void setRetryBudgetMs(int ms) { m_retryBudgetMs = ms; }
+
+    // The command on the primary of `key`'s slot (see the class comment for redirects).
+    void command(QByteArrayView key, const QList<QByteArray> &args, Callback cb = {});
+    // EVALSHA script numkeys keys... args... on the primary of keys.first()'s slot.
+    void eval(const RedisScript &script, const QList<QByteArray> &keys, const QList<QByteArray> &args, Callback cb = {});
+    // A command for one node (per-node work: sweeps, INFO); transient errors retried.
+    void commandOnNode(int node, const QList<QByteArray> &args, Callback cb = {});
+    // Reloads the slot table now (throttled like the refreshes MOVED asks for).
+    void refresh();
+
+Q_SIGNALS:
+    void ready();
+    void failed(const QString &why);
+    void topologyChanged();
+    void connectionChanged();
+
+private:
+    struct Attempt;
+    void onSeedConnected();
+    void detected(bool cluster);
+    void loadSlots(RedisConnection *from, bool first);
+    void dispatch(const std::shared_ptr<Attempt> &a);
+    void onReply(const std::shared_ptr<Attempt> &a, RedisConnection *conn, const RedisReply &reply, const RedisError &error);
+    // False when the budget is spent (the caller then gets `error`).
+    bool retryLater(const std::shared_ptr<Attempt> &a);
+    void finish(const std::shared_ptr<Attempt> &a, const RedisReply &reply, const RedisError &error);
+    RedisConnection *anyConnected();
+    void giveUp(const QString &why);
+
+    RedisConfig m_config;
+    QString m_name;
+    RedisConnection *m_seed = nullptr; // finds the mode; the node-0 connection of a single server
+    QList<RedisConnection *> m_nodes;  // by SlotTable node index; created on first use
+    SlotTable m_table;
+    bool m_ready = false;
+    bool m_cluster = false;
+    bool m_refreshing = false;
+    bool m_refreshAgain = false;
+    qint64 m_lastRefreshMs = -1000000;
+    int m_refreshes = 0;
+    int m_retryBudgetMs = 10000;
+    QTimer m_refreshTimer;
+    QTimer m_detectRetry;
+};
