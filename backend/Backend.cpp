@@ -8,6 +8,7 @@
 #include "http/stream/StreamResponse.h"
 #include "redis/EmbeddedRedis.h"
 #include "redis/RedisConnection.h"
+#include "redis/RedisRouter.h"
 #include "redis/SentinelWatcher.h"
 #include "runs/RunManager.h"
 #include "runs/RunRecovery.h"
@@ -253,18 +254,15 @@ void Backend::refuseCluster(const RedisConfig &redis, RedisConnection *query)
         QTimer::singleShot(0, this, [this, why] { Q_EMIT failed(why.arg(QStringLiteral("cluster=true"))); });
         return;
     }
-    if (redis.cluster == RedisConfig::Cluster::Off || redis.isUnix() || redis.isSentinel())
+    if (!redis.mayBeCluster())
         return;
-    auto checked = std::make_shared<bool>(false);
-    connect(query, &RedisConnection::connected, this, [this, query, why, checked] {
-        if (*checked)
-            return;
-        *checked = true;
+    // Asked once, on the first connection.
+    connect(query, &RedisConnection::connected, this, [this, query, why] {
         query->command({"INFO", "cluster"}, [this, why, peer = query->peer()](const RedisReply &reply, const RedisError &) {
-            if (reply.str.contains("cluster_enabled:1"))
+            if (RedisRouter::saysClusterEnabled(reply))
                 Q_EMIT failed(why.arg(QStringLiteral("%1 says cluster_enabled:1").arg(peer)));
         });
-    });
+    }, Qt::SingleShotConnection);
 }
 
 void Backend::onConnectionChanged()

@@ -48,6 +48,8 @@ struct RedisConfig
 
     bool isUnix() const { return !unixPath.isEmpty(); }
     bool isSentinel() const { return !sentinelMaster.isEmpty(); }
+    // Whether INFO cluster is worth asking: not cluster=false, not a socket, not Sentinel.
+    bool mayBeCluster() const { return cluster != Cluster::Off && !isUnix() && !isSentinel(); }
     // For logs: never includes the password.
     QString describe() const;
 

@@ -1,8 +1,6 @@
 #include "redis/RedisRouter.h"
 
 #include <QCryptographicHash>
-#include <QDeadlineTimer>
-#include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QPointer>
 
@@ -29,11 +27,6 @@ struct RedisRouter::Attempt
 
 namespace {
 constexpr int kMaxRedirects = 16;
-
-qint64 monotonicMs()
-{
-    return QDeadlineTimer::current().deadline();
-}
 } // namespace
 
 RedisRouter::RedisRouter(const RedisConfig &config, const QString &name, QObject *parent)
@@ -66,7 +59,7 @@ void RedisRouter::onSeedConnected()
 {
     if (m_ready || !m_seed || !m_seed->isConnected())
         return;
-    if (m_config.cluster == RedisConfig::Cluster::Off || m_config.isUnix() || m_config.isSentinel()) {
+    if (!m_config.mayBeCluster()) {
         detected(false);
         return;
     }
@@ -83,7 +76,7 @@ void RedisRouter::onSeedConnected()
                 detected(false);
             return;
         }
-        const bool enabled = reply.str.contains("cluster_enabled:1");
+        const bool enabled = saysClusterEnabled(reply);
         if (!enabled && m_config.cluster == RedisConfig::Cluster::On) {
             giveUp(QStringLiteral("%1 is not a Redis Cluster node (INFO cluster says cluster_enabled:0) but the connection string says cluster=true; asking again every second")
                        .arg(seed->peer()));
@@ -117,7 +110,7 @@ void RedisRouter::detected(bool cluster)
 void RedisRouter::loadSlots(RedisConnection *from, bool first)
 {
     m_refreshing = true;
-    m_lastRefreshMs = monotonicMs();
+    m_sinceRefresh.start();
     QPointer<RedisConnection> conn = from;
     from->command({"CLUSTER", "SLOTS"}, [this, conn, first](const RedisReply &reply, const RedisError &error) {
         m_refreshing = false;
@@ -169,7 +162,7 @@ void RedisRouter::refresh()
         m_refreshAgain = true;
         return;
     }
-    const qint64 wait = m_lastRefreshMs + kRefreshMs - monotonicMs();
+    const qint64 wait = m_sinceRefresh.isValid() ? kRefreshMs - m_sinceRefresh.elapsed() : 0;
     if (wait > 0) {
         if (!m_refreshTimer.isActive())
             m_refreshTimer.start(int(wait));

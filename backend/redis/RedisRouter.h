@@ -4,6 +4,7 @@
 #include "redis/RedisConnection.h"
 #include "redis/SlotTable.h"
 
+#include <QElapsedTimer>
 #include <QHash>
 #include <QObject>
 #include <QTimer>
@@ -46,6 +47,8 @@ class RedisRouter : public QObject
 public:
     using Callback = RedisConnection::Callback;
     static constexpr int kRefreshMs = 200;
+    // An INFO cluster reply of a node with cluster mode on.
+    static bool saysClusterEnabled(const RedisReply &info) { return info.str.contains("cluster_enabled:1"); }
 
     RedisRouter(const RedisConfig &config, const QString &name, QObject *parent = nullptr);
     ~RedisRouter() override;
@@ -100,7 +103,7 @@ private:
     bool m_cluster = false;
     bool m_refreshing = false;
     bool m_refreshAgain = false;
-    qint64 m_lastRefreshMs = -1000000;
+    QElapsedTimer m_sinceRefresh; // invalid until the first CLUSTER SLOTS
     int m_refreshes = 0;
     int m_retryBudgetMs = 10000;
     QTimer m_refreshTimer;
