@@ -15,7 +15,9 @@ RedisScript RedisScript::fromSource(const QByteArray &source)
 struct RedisRouter::Attempt
 {
     QList<QByteArray> args;
+    QByteArray resp; // the command in RESP form (commandFormatted), else args
     Callback cb;
+    RawCallback raw;
     int slot = -1;      // -1: `node` is fixed (commandOnNode)
     int node = -1;      // the fixed node, or the ASK target for the next send
     bool asking = false;
@@ -40,6 +42,79 @@ RedisRouter::RedisRouter(const RedisConfig &config, const QString &name, QObject
     m_detectRetry.setSingleShot(true);
     m_detectRetry.setInterval(1000);
     connect(&m_detectRetry, &QTimer::timeout, this, &RedisRouter::onSeedConnected);
+    connect(this, &RedisRouter::connectionChanged, this, &RedisRouter::updateConnected);
+    connect(this, &RedisRouter::ready, this, &RedisRouter::updateConnected);
+    connect(this, &RedisRouter::topologyChanged, this, &RedisRouter::updateConnected);
+}
+
+bool RedisRouter::isConnected() const
+{
+    if (!m_ready)
+        return false;
+    const QList<int> primaries = m_table.primaries();
+    if (primaries.isEmpty())
+        return false;
+    for (int node : primaries) {
+        const RedisConnection *c = node < m_nodes.size() ? m_nodes.at(node) : nullptr;
+        if (!c || !c->isConnected())
+            return false;
+    }
+    return true;
+}
+
+bool RedisRouter::isConnected(QByteArrayView key) const
+{
+    if (!m_ready)
+        return false;
+    const int node = m_table.nodeOf(KeySlot::slotOf(key));
+    const RedisConnection *c = node >= 0 && node < m_nodes.size() ? m_nodes.at(node) : nullptr;
+    return c && c->isConnected();
+}
+
+RedisError RedisRouter::lastError() const
+{
+    if (!m_ready)
+        return m_seed ? m_seed->lastError() : RedisError{RedisError::Kind::Closed, QStringLiteral("%1: not connected to Redis yet").arg(m_name)};
+    for (int node : m_table.primaries()) {
+        const RedisConnection *c = node < m_nodes.size() ? m_nodes.at(node) : nullptr;
+        if (c && !c->isConnected())
+            return c->lastError();
+    }
+    if (m_table.primaries().isEmpty())
+        return {RedisError::Kind::Closed, QStringLiteral("%1: the cluster has no reachable primary").arg(m_name)};
+    return {};
+}
+
+void RedisRouter::updateConnected()
+{
+    const bool now = isConnected();
+    if (now == m_connected)
+        return;
+    m_connected = now;
+    if (now)
+        Q_EMIT connected();
+    else
+        Q_EMIT disconnected();
+}
+
+QByteArrayView RedisRouter::keyOf(const QList<QByteArray> &args)
+{
+    if (args.size() < 2)
+        return {};
+    const QByteArray &cmd = args.first();
+    auto is = [&cmd](const char *name) { return cmd.compare(name, Qt::CaseInsensitive) == 0; };
+    if (is("EVAL") || is("EVALSHA") || is("EVAL_RO") || is("EVALSHA_RO") || is("FCALL") || is("FCALL_RO"))
+        return args.size() > 3 && args.at(2).toLongLong() > 0 ? QByteArrayView(args.at(3)) : QByteArrayView();
+    if (is("XREAD") || is("XREADGROUP")) {
+        for (int i = 1; i + 1 < args.size(); ++i)
+            if (args.at(i).compare("STREAMS", Qt::CaseInsensitive) == 0)
+                return args.at(i + 1);
+        return {};
+    }
+    if (is("PING") || is("INFO") || is("SCRIPT") || is("CLIENT") || is("CLUSTER") || is("WAIT") || is("FUNCTION") || is("CONFIG")
+        || is("DBSIZE") || is("FLUSHALL") || is("FLUSHDB") || is("SCAN") || is("ROLE") || is("TIME") || is("MEMORY") || is("SELECT"))
+        return {};
+    return args.at(1);
 }
 
 RedisRouter::~RedisRouter() = default;
@@ -233,6 +308,27 @@ void RedisRouter::command(QByteArrayView key, const QList<QByteArray> &args, Cal
     dispatch(a);
 }
 
+void RedisRouter::commandRaw(const QList<QByteArray> &args, RawCallback cb)
+{
+    auto a = std::make_shared<Attempt>();
+    a->args = args;
+    a->raw = std::move(cb);
+    a->slot = KeySlot::slotOf(keyOf(args));
+    a->since.start();
+    dispatch(a);
+}
+
+void RedisRouter::commandFormatted(QByteArrayView key, const QByteArray &resp, RawCallback cb, const QByteArray &scriptSource)
+{
+    auto a = std::make_shared<Attempt>();
+    a->resp = resp;
+    a->raw = std::move(cb);
+    a->slot = KeySlot::slotOf(key);
+    a->scriptSource = scriptSource;
+    a->since.start();
+    dispatch(a);
+}
+
 void RedisRouter::eval(const RedisScript &script, const QList<QByteArray> &keys, const QList<QByteArray> &args, Callback cb)
 {
     auto a = std::make_shared<Attempt>();
@@ -279,19 +375,35 @@ void RedisRouter::dispatch(const std::shared_ptr<Attempt> &a)
     if (a->asking)
         conn->command({"ASKING"});
     QPointer<RedisConnection> guard = conn;
-    conn->command(a->args, [this, a, guard](const RedisReply &reply, const RedisError &error) {
-        onReply(a, guard, reply, error);
-    });
+    if (!a->raw) {
+        conn->command(a->args, [this, a, guard](const RedisReply &reply, const RedisError &error) { onReply(a, guard, reply, error); });
+        return;
+    }
+    auto onRaw = [this, a, guard](const struct redisReply *reply, const RedisError &error) {
+        RedisError e = error;
+        if (!redirected(a, guard, e))
+            finishRaw(a, reply, e);
+    };
+    if (a->resp.isEmpty())
+        conn->commandRaw(a->args, onRaw);
+    else
+        conn->commandFormatted(a->resp, onRaw);
 }
 
 void RedisRouter::onReply(const std::shared_ptr<Attempt> &a, RedisConnection *conn, const RedisReply &reply, const RedisError &error)
+{
+    RedisError e = error;
+    if (!redirected(a, conn, e))
+        finish(a, reply, e);
+}
+
+bool RedisRouter::redirected(const std::shared_ptr<Attempt> &a, RedisConnection *conn, RedisError &error)
 {
     a->asking = false;
     if (error.kind != RedisError::Kind::Reply) {
         if (error.isConnectionError() && m_cluster)
             refresh(); // a failover may be under way
-        finish(a, reply, error);
-        return;
+        return false;
     }
     const ClusterRedirect r = ClusterRedirect::parse(error.message.toUtf8());
     switch (r.kind) {
@@ -311,14 +423,14 @@ void RedisRouter::onReply(const std::shared_ptr<Attempt> &a, RedisConnection *co
             a->node = target;
         }
         dispatch(a);
-        return;
+        return true;
     }
     case ClusterRedirect::Kind::TryAgain:
     case ClusterRedirect::Kind::ClusterDown:
         if (r.kind == ClusterRedirect::Kind::ClusterDown)
             refresh();
         if (retryLater(a))
-            return;
+            return true;
         break;
     case ClusterRedirect::Kind::NoScript:
         if (a->scriptSource.isEmpty() || !conn || a->sends >= kMaxRedirects)
@@ -326,19 +438,21 @@ void RedisRouter::onReply(const std::shared_ptr<Attempt> &a, RedisConnection *co
         // Loaded on the node that answered, then sent again (to wherever the slot is then).
         conn->command({"SCRIPT", "LOAD", a->scriptSource}, [this, a](const RedisReply &, const RedisError &loadError) {
             if (loadError.isError() && !loadError.isRetryable()) {
-                finish(a, {}, loadError);
+                if (a->raw)
+                    finishRaw(a, nullptr, loadError);
+                else
+                    finish(a, {}, loadError);
                 return;
             }
             dispatch(a);
         });
-        return;
+        return true;
     case ClusterRedirect::Kind::None:
         break;
     }
-    RedisError out = error;
     if (a->sends > 1 && (r.kind == ClusterRedirect::Kind::TryAgain || r.kind == ClusterRedirect::Kind::ClusterDown))
-        out.message += QStringLiteral(" (sent %1 times over %2 ms)").arg(a->sends).arg(a->since.elapsed());
-    finish(a, reply, out);
+        error.message += QStringLiteral(" (sent %1 times over %2 ms)").arg(a->sends).arg(a->since.elapsed());
+    return false;
 }
 
 bool RedisRouter::retryLater(const std::shared_ptr<Attempt> &a)
@@ -352,8 +466,21 @@ bool RedisRouter::retryLater(const std::shared_ptr<Attempt> &a)
     return true;
 }
 
+void RedisRouter::finishRaw(const std::shared_ptr<Attempt> &a, const struct redisReply *reply, const RedisError &error)
+{
+    if (a->raw) {
+        RawCallback cb = std::move(a->raw);
+        a->raw = nullptr;
+        cb(reply, error);
+    }
+}
+
 void RedisRouter::finish(const std::shared_ptr<Attempt> &a, const RedisReply &reply, const RedisError &error)
 {
+    if (a->raw) {
+        finishRaw(a, nullptr, error);
+        return;
+    }
     if (a->cb) {
         Callback cb = std::move(a->cb);
         a->cb = nullptr;

@@ -46,6 +46,7 @@ class RedisRouter : public QObject
     Q_OBJECT
 public:
     using Callback = RedisConnection::Callback;
+    using RawCallback = RedisConnection::RawCallback;
     static constexpr int kRefreshMs = 200;
     // An INFO cluster reply of a node with cluster mode on.
     static bool saysClusterEnabled(const RedisReply &info) { return info.str.contains("cluster_enabled:1"); }
@@ -66,8 +67,25 @@ public:
     int retryBudgetMs() const { return m_retryBudgetMs; }
     void setRetryBudgetMs(int ms) { m_retryBudgetMs = ms; }
 
+    // Every primary's connection is up (one server: its connection); the node of `key`'s slot.
+    bool isConnected() const;
+    bool isConnected(QByteArrayView key) const;
+    // Why isConnected() is false: the last error of a primary's connection that is down.
+    RedisError lastError() const;
+
+    // The key a command is routed by: EVAL/EVALSHA/FCALL their first key, XREAD/XREADGROUP
+    // their first stream, a keyless command (PING, INFO, SCRIPT...) none (empty: node of slot 0).
+    static QByteArrayView keyOf(const QList<QByteArray> &args);
+
     // The command on the primary of `key`'s slot (see the class comment for redirects).
     void command(QByteArrayView key, const QList<QByteArray> &args, Callback cb = {});
+    // The same, routed by keyOf(args): a drop-in for RedisConnection::command.
+    void command(const QList<QByteArray> &args, Callback cb = {}) { command(keyOf(args), args, std::move(cb)); }
+    // hiredis's own reply (see RedisConnection::RawCallback), for hot paths.
+    void commandRaw(const QList<QByteArray> &args, RawCallback cb);
+    // A command already in RESP form, routed by `key`; `scriptSource` (for an EVALSHA) is
+    // loaded on a node that answers NOSCRIPT, then the command is sent again.
+    void commandFormatted(QByteArrayView key, const QByteArray &resp, RawCallback cb, const QByteArray &scriptSource = {});
     // EVALSHA script numkeys keys... args... on the primary of keys.first()'s slot.
     void eval(const RedisScript &script, const QList<QByteArray> &keys, const QList<QByteArray> &args, Callback cb = {});
     // A command for one node (per-node work: sweeps, INFO); transient errors retried.
@@ -77,6 +95,9 @@ public:
 
 Q_SIGNALS:
     void ready();
+    // isConnected() turned true / false (the first `connected` follows `ready`).
+    void connected();
+    void disconnected();
     void failed(const QString &why);
     void topologyChanged();
     void connectionChanged();
@@ -91,6 +112,10 @@ private:
     // False when the budget is spent (the caller then gets `error`).
     bool retryLater(const std::shared_ptr<Attempt> &a);
     void finish(const std::shared_ptr<Attempt> &a, const RedisReply &reply, const RedisError &error);
+    void finishRaw(const std::shared_ptr<Attempt> &a, const struct redisReply *reply, const RedisError &error);
+    // A redirect or a retry was started for this error reply (else the caller finishes).
+    bool redirected(const std::shared_ptr<Attempt> &a, RedisConnection *conn, RedisError &error);
+    void updateConnected();
     RedisConnection *anyConnected();
     void giveUp(const QString &why);
 
@@ -103,6 +128,7 @@ private:
     bool m_cluster = false;
     bool m_refreshing = false;
     bool m_refreshAgain = false;
+    bool m_connected = false; // last isConnected() announced
     QElapsedTimer m_sinceRefresh; // invalid until the first CLUSTER SLOTS
     int m_refreshes = 0;
     int m_retryBudgetMs = 10000;
