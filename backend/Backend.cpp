@@ -117,32 +117,35 @@ void Backend::startWith(const RedisConfig &parsed)
     m_redis = redis;
     qCInfo(lcBackend).noquote() << "Redis:" << redis.describe();
     qCInfo(lcBackend).noquote() << "Agent:" << describeAgentFactory(m_config.provider, m_config.bench);
-    auto *writerConnection = new RedisConnection(redis, QStringLiteral("writer"), this);
-    auto *query = new RedisConnection(redis, QStringLiteral("query"), this);
-    QList<RedisConnection *> blocking;
-    for (int i = 0; i < qMax(1, m_config.readerConnections); ++i)
-        blocking << new RedisConnection(redis, QStringLiteral("reader-%1").arg(i), this);
-    m_connections = QList<RedisConnection *>{writerConnection, query} + blocking;
-    refuseCluster(redis, query);
-    for (RedisConnection *c : std::as_const(m_connections)) {
-        connect(c, &RedisConnection::connected, this, &Backend::onConnectionChanged);
-        connect(c, &RedisConnection::disconnected, this, &Backend::onConnectionChanged);
+    // One server, Sentinel or Redis Cluster: the routers find out (INFO cluster) and keep one
+    // connection per primary each; the hub keeps its own readers (see StreamHub).
+    auto *writerRouter = new RedisRouter(redis, QStringLiteral("writer"), this);
+    auto *query = new RedisRouter(redis, QStringLiteral("query"), this);
+    m_routers = {writerRouter, query};
+    for (RedisRouter *r : std::as_const(m_routers)) {
+        connect(r, &RedisRouter::connected, this, &Backend::onConnectionChanged);
+        connect(r, &RedisRouter::disconnected, this, &Backend::onConnectionChanged);
     }
+    // cluster=true on a server that is not a cluster node: said once, clearly (the routers
+    // keep asking meanwhile, so a server restarted with cluster mode on is taken).
+    connect(query, &RedisRouter::failed, this, [this](const QString &why) { Q_EMIT failed(why); }, Qt::SingleShotConnection);
 
-    m_writer = new StreamWriter(writerConnection, this);
+    m_writer = new StreamWriter(writerRouter, this);
     m_writer->setTtlMs(m_config.ttlMs);
     m_writer->setMaxBufferedBytes(m_config.writeBufferBytes);
     const int waitReplicas = m_config.redisWaitReplicas >= 0 ? m_config.redisWaitReplicas : redis.isSentinel() ? 1 : 0;
     m_writer->setWaitReplicas(waitReplicas, qMin(500, redis.commandTimeoutMs / 2));
+    m_hub = new StreamHub(query, redis, qMax(1, m_config.readerConnections), this);
+    connect(m_hub, &StreamHub::availabilityChanged, this, &Backend::onConnectionChanged);
     if (redis.isSentinel()) {
         // Every data connection moves to the new primary as soon as the sentinels say so.
         auto *watcher = new SentinelWatcher(redis, this);
         connect(watcher, &SentinelWatcher::switched, this, [this](const QString &host, int port) {
-            for (RedisConnection *c : std::as_const(m_connections))
+            const QList<RedisConnection *> all = connections();
+            for (RedisConnection *c : all)
                 c->reconnect(QStringLiteral("the sentinels moved the primary to %1:%2").arg(host).arg(port));
         });
     }
-    m_hub = new StreamHub(query, blocking, this);
     // Streams written here are read when their write is acknowledged; only streams written by
     // other instances need the shared blocking reads.
     StreamWriter *writer = m_writer;
@@ -154,9 +157,9 @@ void Backend::startWith(const RedisConfig &parsed)
     auto *recovery = new RunRecovery(query, m_config.leaseMs, m_config.ttlMs, this);
     RunManager *runs = m_runs;
     recovery->setLocalRuns([runs](const QByteArray &id) { return runs->isRunning(id); });
-    connect(writerConnection, &RedisConnection::connected, m_runs, &RunManager::renewLeases);
+    connect(writerRouter, &RedisRouter::connected, m_runs, &RunManager::renewLeases);
     connect(recovery, &RunRecovery::recovered, m_hub, &StreamHub::poke);
-    m_api = new ApiServer(m_config, m_runs, m_hub, query, writerConnection, this);
+    m_api = new ApiServer(m_config, m_runs, m_hub, query, writerRouter, this);
 
     GuardedTcpServer::Limits limits;
     limits.requestTimeoutMs = m_config.requestTimeoutMs;
@@ -195,7 +198,8 @@ void Backend::startWith(const RedisConfig &parsed)
         g.liveStreamKeys = m_hub->liveStreamCount();
         g.chunksWritten = m_writer->entriesWritten();
         g.writeBufferBytes = m_writer->bufferedBytes();
-        for (RedisConnection *c : std::as_const(m_connections)) {
+        const QList<RedisConnection *> all = connections();
+        for (RedisConnection *c : all) {
             ++g.redisConnections;
             g.redisConnected += c->isConnected() ? 1 : 0;
             g.redisReconnects += c->reconnects();
@@ -207,8 +211,8 @@ void Backend::startWith(const RedisConfig &parsed)
                                        << "WITHOUT API keys: anyone who can reach this port can start runs and read streams;"
                                           " set AGENT_STREAMS_API_KEYS";
     m_port = tcp->serverPort();
-    for (RedisConnection *c : std::as_const(m_connections))
-        c->open();
+    for (RedisRouter *r : std::as_const(m_routers))
+        r->open(); // the hub opens its readers once the query router knows the deployment
     qCInfo(lcBackend).noquote() << QStringLiteral("listening on %1://%2:%3")
                                        .arg(m_config.tlsCertificate.isEmpty() ? QStringLiteral("http") : QStringLiteral("https"))
                                        .arg(m_config.listenAddress.toString())
@@ -243,33 +247,21 @@ std::optional<QSslConfiguration> Backend::loadTls(const QString &certPath, const
     return ssl;
 }
 
-// The writer's batches, the shared blocking reads and the lease index span slots: on a Redis
-// Cluster they would fail with CROSSSLOT run after run. Until they go through RedisRouter, a
-// cluster is refused at start with a readable reason instead.
-void Backend::refuseCluster(const RedisConfig &redis, RedisConnection *query)
+QList<RedisConnection *> Backend::connections() const
 {
-    const QString why = QStringLiteral("Redis Cluster is not supported by the app yet (%1): the stream writer, live readers and "
-                                       "lease index still need one Redis server; use a standalone server or Sentinel");
-    if (redis.cluster == RedisConfig::Cluster::On) {
-        QTimer::singleShot(0, this, [this, why] { Q_EMIT failed(why.arg(QStringLiteral("cluster=true"))); });
-        return;
-    }
-    if (!redis.mayBeCluster())
-        return;
-    // Asked once, on the first connection.
-    connect(query, &RedisConnection::connected, this, [this, query, why] {
-        query->command({"INFO", "cluster"}, [this, why, peer = query->peer()](const RedisReply &reply, const RedisError &) {
-            if (RedisRouter::saysClusterEnabled(reply))
-                Q_EMIT failed(why.arg(QStringLiteral("%1 says cluster_enabled:1").arg(peer)));
-        });
-    }, Qt::SingleShotConnection);
+    QList<RedisConnection *> all;
+    for (RedisRouter *r : m_routers)
+        all += r->connections();
+    if (m_hub)
+        all += m_hub->connections();
+    return all;
 }
 
 void Backend::onConnectionChanged()
 {
-    bool all = !m_connections.isEmpty();
-    for (RedisConnection *c : std::as_const(m_connections))
-        all = all && c->isConnected();
+    bool all = !m_routers.isEmpty() && m_hub && m_hub->isAvailable();
+    for (RedisRouter *r : std::as_const(m_routers))
+        all = all && r->isConnected();
     if (all != m_available) {
         m_available = all;
         Q_EMIT redisAvailabilityChanged(all);

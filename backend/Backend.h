@@ -13,11 +13,13 @@
 class ApiServer;
 class EmbeddedRedis;
 class RedisConnection;
+class RedisRouter;
 class RunManager;
 class StreamHub;
 class StreamWriter;
 
-// The whole backend on one thread: Redis connections (1 writer, 1 query, N blocking readers),
+// The whole backend on one thread: Redis routers (writer, query: one connection per primary),
+// the hub's readers (N blocking connections, or one subscriber per primary on a cluster),
 // the stream writer and hub, the run manager and the HTTP API. Creates and wires; no logic.
 //
 //   auto *b = new Backend(config);
@@ -40,7 +42,8 @@ public:
     RunManager *runs() const { return m_runs; }
     StreamHub *hub() const { return m_hub; }
     StreamWriter *writer() const { return m_writer; }
-    QList<RedisConnection *> connections() const { return m_connections; }
+    // Every Redis connection of this process now (the routers' and the hub's readers).
+    QList<RedisConnection *> connections() const;
 
 public Q_SLOTS:
     void start();
@@ -56,7 +59,6 @@ private:
     void probeLocalRedis();
     void startEmbedded();
     void startWith(const RedisConfig &redis);
-    void refuseCluster(const RedisConfig &redis, RedisConnection *query);
     void onConnectionChanged();
     static std::optional<QSslConfiguration> loadTls(const QString &certPath, const QString &keyPath, QString *error);
 
@@ -64,7 +66,7 @@ private:
     RedisConfig m_redis;
     AgentFactory m_factory;
     EmbeddedRedis *m_embedded = nullptr;
-    QList<RedisConnection *> m_connections;
+    QList<RedisRouter *> m_routers; // writer, query
     StreamWriter *m_writer = nullptr;
     StreamHub *m_hub = nullptr;
     RunManager *m_runs = nullptr;

@@ -27,6 +27,8 @@ public:
         resetPeak(o.redisPid);
         m_server0 = readProc(o.serverPid);
         m_redis0 = readProc(o.redisPid);
+        for (int pid : o.moreRedisPids)
+            m_moreRedis0 += readProc(pid).cpuSec;
         m_self0 = selfCpuSec();
         sample(true);
     }
@@ -52,7 +54,10 @@ public:
         const ProcSample s = readProc(m_o.serverPid), rd = readProc(m_o.redisPid);
         const double serverCpu = s.ok ? s.cpuSec - m_server0.cpuSec : NAN;
         r.set("server_cpu_s", serverCpu);
-        r.set("redis_cpu_s", rd.ok ? rd.cpuSec - m_redis0.cpuSec : NAN);
+        double moreRedis = 0;
+        for (int pid : m_o.moreRedisPids)
+            moreRedis += readProc(pid).cpuSec;
+        r.set("redis_cpu_s", rd.ok ? rd.cpuSec - m_redis0.cpuSec + moreRedis - m_moreRedis0 : NAN);
         r.set("bench_cpu_s", selfCpuSec() - m_self0);
         if (delivered > 0)
             r.set("server_cpu_us_per_chunk", serverCpu * 1e6 / double(delivered));
@@ -68,6 +73,7 @@ private:
     RedisProbe m_probe;
     ProcSample m_server0, m_redis0;
     double m_self0 = 0;
+    double m_moreRedis0 = 0;
     int64_t m_last = 0, m_ticks = 0, m_serverRss = 0, m_redisRss = 0, m_clients = -1;
 };
 

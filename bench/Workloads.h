@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace bench {
 
@@ -14,6 +15,7 @@ struct Options
     int redisPort = 6379;      // its Redis, for INFO and redis-benchmark
     int serverPid = -1;        // found from the listening port when not given
     int redisPid = -1;
+    std::vector<int> moreRedisPids; // the other nodes of a cluster: their CPU is added to redis_cpu_s
     int64_t bytes = 40;        // bytes per chunk
     uint32_t seed = 1;
     int maxConnecting = 64;    // connections waiting for their response head at once

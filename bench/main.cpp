@@ -24,7 +24,8 @@ void usage()
         "  --port P             server port on 127.0.0.1 (default 7071)\n"
         "  --redis [H:]P        the server's Redis, 127.0.0.1 only (default 6379)\n"
         "  --server-pid N       server pid (default: the process listening on --port)\n"
-        "  --redis-pid N        redis-server pid (default: the process listening on the Redis port)\n"
+        "  --redis-pid N[,N..]  redis-server pid(s) (default: the process listening on the Redis port);\n"
+        "                       a cluster's nodes comma-separated: redis_cpu_s is their sum\n"
         "  --workload LIST      comma list of floor,xadd,W1,W2,W3,W4,W5,W5-live,W5-idle or all (default all)\n"
         "  --bytes S            bytes per chunk (default 40)\n"
         "  --seed N             drop points and reconnect delays of W4 (default 1)\n"
@@ -81,9 +82,20 @@ bool parseArgs(int argc, char **argv, Options &o, std::vector<std::string> &work
             o.redisPort = atoi(v.c_str());
         } else if (a == "--server-pid")
             o.serverPid = atoi(val());
-        else if (a == "--redis-pid")
-            o.redisPid = atoi(val());
-        else if (a == "--workload")
+        else if (a == "--redis-pid") {
+            // One pid, or a cluster's nodes "a,b,c" (the first is the one --redis names).
+            std::string v = val();
+            for (char &c : v)
+                c = c == ',' ? ' ' : c;
+            char *p = v.data(), *end = nullptr;
+            for (long pid = strtol(p, &end, 10); end != p; pid = strtol(p, &end, 10)) {
+                if (o.redisPid <= 0)
+                    o.redisPid = int(pid);
+                else
+                    o.moreRedisPids.push_back(int(pid));
+                p = end;
+            }
+        } else if (a == "--workload")
             list = val();
         else if (a == "--bytes")
             o.bytes = atoll(val());

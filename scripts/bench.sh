@@ -13,6 +13,9 @@
 #                                          #   Redis) and the reference server (file store; -memory: in memory)
 #                                          #   in the same pass, the bench being producer and reader of both
 #                                          #   (W1-ds-ours W1-ds-ref W1-ds-ref-memory W2-ds-ours W2-ds-ref W2-ds-ref-memory)
+#   scripts/bench.sh --cluster             # W1 W2 W4 W5-live on one server and on a Redis Cluster of 3 primaries
+#                                          #   (ports REDIS_PORT..+2, no replicas) in the same pass: W1-cluster etc.;
+#                                          #   redis_cpu_s sums the nodes, and each node's app connections are printed
 #   scripts/bench.sh --aof                 # Redis with appendonly yes, appendfsync everysec
 #   scripts/bench.sh --tls                 # Redis on TLS only (certificates made with openssl; peers skipped)
 #   scripts/bench.sh -- --w1-sessions 500  # anything after -- goes to agent-streams-bench
@@ -53,6 +56,7 @@ while [ $# -gt 0 ]; do
         --runs) RUNS=$2; shift 2 ;;
         --workloads) WORKLOADS=$2; shift 2 ;;
         --responses) WORKLOADS="W1 W1-responses W3 W3-responses"; shift ;;
+        --cluster) WORKLOADS="W1 W1-cluster W2 W2-cluster W4 W4-cluster W5-live W5-live-cluster"; shift ;;
         --durable) WORKLOADS="W1-ds-ours W1-ds-ref W1-ds-ref-memory W2-ds-ours W2-ds-ref W2-ds-ref-memory"; shift ;;
         --quick) EXTRA+=(--quick); shift ;;
         --aof) AOF=1; shift ;;
@@ -159,9 +163,15 @@ stop_all() {
         kill -9 "$REDIS_PID" 2>/dev/null || true
         wait "$REDIS_PID" 2>/dev/null || true
     fi
+    for pid in "${CLUSTER_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    CLUSTER_PIDS=()
     SERVER_PID=""
     REDIS_PID=""
 }
+CLUSTER_PIDS=()
 trap stop_all EXIT INT TERM
 
 wait_port() { # port, seconds
@@ -179,10 +189,38 @@ start_all() { # tag workload
     [ "$AOF" = 1 ] && persist=(--save "" --appendonly yes --appendfsync everysec)
     local listen=(--port "$REDIS_PORT")
     [ "$TLS" = 1 ] && listen=("${REDIS_TLS_ARGS[@]}")
-    redis-server --bind 127.0.0.1 "${listen[@]}" --dir "$dir" "${persist[@]}" --maxclients 1000 \
-        --logfile "$dir/redis.log" --daemonize no &
-    REDIS_PID=$!
-    wait_port "$REDIS_PORT" 10 || { echo "redis-server did not start" >&2; exit 1; }
+    local redis_url=$REDIS_URL
+    REDIS_PIDS=""
+    if [ "${2%-cluster}" != "$2" ]; then
+        # 3 primaries, no replicas: the cost of routing per slot, not of replication.
+        local nodes=()
+        for i in 0 1 2; do
+            local port=$((REDIS_PORT + i))
+            mkdir -p "$dir/node$port"
+            redis-server --bind 127.0.0.1 --port "$port" --dir "$dir/node$port" "${persist[@]}" --maxclients 1000 \
+                --cluster-enabled yes --cluster-config-file nodes.conf --logfile "$dir/node$port/redis.log" --daemonize no &
+            CLUSTER_PIDS+=($!)
+            nodes+=("127.0.0.1:$port")
+        done
+        for n in "${nodes[@]}"; do wait_port "${n#*:}" 10 || { echo "cluster node $n did not start" >&2; exit 1; }; done
+        redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$dir/cluster-create.log" 2>&1 \
+            || { echo "redis-cli --cluster create failed (see $dir/cluster-create.log)" >&2; exit 1; }
+        for _ in $(seq 100); do
+            ok=1
+            for n in "${nodes[@]}"; do redis-cli -p "${n#*:}" cluster info | grep -q cluster_state:ok || ok=0; done
+            [ "$ok" = 1 ] && break
+            sleep 0.1
+        done
+        REDIS_PID=${CLUSTER_PIDS[0]}
+        REDIS_PIDS=$(IFS=,; echo "${CLUSTER_PIDS[*]}")
+        redis_url=$(IFS=,; echo "${nodes[*]}")
+    else
+        redis-server --bind 127.0.0.1 "${listen[@]}" --dir "$dir" "${persist[@]}" --maxclients 1000 \
+            --logfile "$dir/redis.log" --daemonize no &
+        REDIS_PID=$!
+        REDIS_PIDS=$REDIS_PID
+        wait_port "$REDIS_PORT" 10 || { echo "redis-server did not start" >&2; exit 1; }
+    fi
     case "$2" in
         W1-resumable-stream)
             node "$PEERS/resumable-stream-server.mjs" --port "$SERVER_PORT" --redis "127.0.0.1:$REDIS_PORT" >"$dir/server.log" 2>&1 & ;;
@@ -202,7 +240,7 @@ start_all() { # tag workload
             hop_env=()
             [ "$HOPS" = 1 ] && hop_env=(AGENT_STREAMS_HOP_TRACE="$dir/hops.txt")
             env "${hop_env[@]}" \
-            "$BUILD/bin/agent-streams" --headless --bench --listen 127.0.0.1 --port "$SERVER_PORT" --redis "$REDIS_URL" \
+            "$BUILD/bin/agent-streams" --headless --bench --listen 127.0.0.1 --port "$SERVER_PORT" --redis "$redis_url" \
                 "${SERVER_FLAGS[@]}" >"$dir/server.log" 2>&1 & ;;
     esac
     SERVER_PID=$!
@@ -232,12 +270,19 @@ for run in $(seq "$RUNS"); do
             W1-durable-streams*) args=(--workload W1 --label "$w" --protocol durable-streams) ;;
             W1-responses|W3-responses) args=(--workload "${w%-responses}" --label "$w" --protocol responses) ;;
             W1-ds-*|W2-ds-*) args=(--workload "${w%%-*}" --label "$w" --protocol durable-http) ;;
+            *-cluster) args=(--workload "${w%-cluster}" --label "$w") ;;
             *) args=(--workload "$w") ;;
         esac
         "$BUILD/bin/agent-streams-bench" --port "$SERVER_PORT" --redis "127.0.0.1:$REDIS_PORT" --server-pid "$SERVER_PID" \
-            --redis-pid "$REDIS_PID" "${args[@]}" --seed "$run" "${EXTRA[@]}" >"$OUT/run$run-$w/bench.txt" 2>&1 || true
+            --redis-pid "$REDIS_PIDS" "${args[@]}" --seed "$run" "${EXTRA[@]}" >"$OUT/run$run-$w/bench.txt" 2>&1 || true
         grep '^BENCH_JSON ' "$OUT/run$run-$w/bench.txt" | sed "s/^BENCH_JSON {/{\"run\":$run,/" >>"$OUT/runs.jsonl" || true
         grep -E '^(W|xadd)' "$OUT/run$run-$w/bench.txt" | tail -1 || true
+        if [ "${#CLUSTER_PIDS[@]}" -gt 0 ]; then
+            # The server's connections to each node (its own, with the bench gone; minus redis-cli).
+            for i in 0 1 2; do
+                echo "  node $((REDIS_PORT + i)): $(( $(redis-cli -p $((REDIS_PORT + i)) info clients | grep -o 'connected_clients:[0-9]*' | cut -d: -f2) - 1 )) app connections"
+            done | tee "$OUT/run$run-$w/connections.txt"
+        fi
         stop_all
         # The Node peers print how late their producer emitted the chunks when they stop.
         grep -h 'producer lateness' "$OUT/run$run-$w/server.log" 2>/dev/null || true
@@ -259,7 +304,7 @@ def fmt(v):
     return f"{v:.2f}"
 order = ["floor", "xadd", "W1", "W1-resumable-stream", "W1-durable-streams", "W1-durable-streams-memory", "W1-durable-streams-http",
          "W1-responses", "W1-ds-ours", "W1-ds-ref", "W1-ds-ref-memory", "W2", "W2-ds-ours", "W2-ds-ref", "W2-ds-ref-memory",
-         "W3", "W3-responses", "W4", "W5-live", "W5-idle"]
+         "W3", "W3-responses", "W4", "W5-live", "W5-idle", "W1-cluster", "W2-cluster", "W4-cluster", "W5-live-cluster"]
 print(f"\nmedian [min-max] over runs ({', '.join(str(len(by[w])) + ' ' + w for w in order if w in by)})")
 for w in [w for w in order if w in by]:
     print(f"\n== {w}")
@@ -296,6 +341,12 @@ for wl in ("W1", "W2"):
             print(f"{wl} Durable Streams p50/p99: ours {med(wl + '-ds-ours', 'p50_ms'):.2f}/{pa:.2f} ms, {ref[3:]} "
                   f"{med(ref, 'p50_ms'):.2f}/{pb:.2f} ms; appended/lost of those: ours {fmt(med(wl + '-ds-ours', 'appended'))}/"
                   f"{fmt(med(wl + '-ds-ours', 'lost_of_appended'))}, {ref[3:]} {fmt(med(ref, 'appended'))}/{fmt(med(ref, 'lost_of_appended'))}")
+for wl in ("W1", "W2", "W4", "W5-live"):
+    single, cluster = med(wl, "server_cpu_us_per_chunk"), med(wl + "-cluster", "server_cpu_us_per_chunk")
+    if single and cluster:
+        print(f"{wl} server CPU per chunk: 3-primary cluster / one server = {cluster:.1f} / {single:.1f} us = {cluster / single:.3f} (target <= 1.5); "
+              f"p50/p99 {med(wl + '-cluster', 'p50_ms') or 0:.2f}/{med(wl + '-cluster', 'p99_ms') or 0:.2f} vs {med(wl, 'p50_ms') or 0:.2f}/{med(wl, 'p99_ms') or 0:.2f} ms; "
+              f"lost {fmt(med(wl + '-cluster', 'lost'))} vs {fmt(med(wl, 'lost'))}")
 for peer in [w for w in order if w.startswith("W1-") and w != "W1-responses" and "-ds-" not in w]:
     theirs = med(peer, "server_cpu_us_per_chunk")
     if ours and theirs:

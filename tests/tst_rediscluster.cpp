@@ -236,21 +236,33 @@ private Q_SLOTS:
         QVERIFY2(!later->error.isError(), qPrintable(later->error.message));
     }
 
-    void appRefusesAClusterClearly()
+    void appRunsOnAClusterAndRefusesAPlainServerWithClusterTrue()
     {
-        // The app's writer, readers and leases are not routed per slot yet: a clear refusal.
-        for (const QString &text : {m_cluster.connectionString(), QStringLiteral("127.0.0.1:%1,cluster=true").arg(m_cluster.ports().first())}) {
+        // Any node, or every node, of a cluster: cluster mode is found without a flag.
+        for (const QString &text : {m_cluster.connectionString(), QStringLiteral("127.0.0.1:%1").arg(m_cluster.ports().last())}) {
             Config config;
             config.redisConnectionString = text;
             config.redisExplicit = true;
             config.port = 0;
             Backend backend(config);
+            QSignalSpy ready(&backend, &Backend::ready);
             QSignalSpy failed(&backend, &Backend::failed);
             backend.start();
-            QVERIFY(failed.wait(10000));
-            QVERIFY2(failed.first().first().toString().contains(QLatin1String("Redis Cluster is not supported by the app yet")),
-                     qPrintable(failed.first().first().toString()));
+            QVERIFY2(ready.wait(15000), failed.isEmpty() ? "not ready in 15 s" : qPrintable(failed.first().first().toString()));
+            QCOMPARE(backend.connections().size() >= 6, true); // writer and query: one per primary each
         }
+        // cluster=true on a server that is not a cluster node: a clear reason, not a hang.
+        RedisServer plain;
+        QVERIFY2(plain.start(), qPrintable(plain.error()));
+        Config config;
+        config.redisConnectionString = QStringLiteral("127.0.0.1:%1,cluster=true").arg(plain.port());
+        config.redisExplicit = true;
+        config.port = 0;
+        Backend backend(config);
+        QSignalSpy failed(&backend, &Backend::failed);
+        backend.start();
+        QVERIFY(failed.wait(10000));
+        QVERIFY2(failed.first().first().toString().contains(QLatin1String("is not a Redis Cluster node")), qPrintable(failed.first().first().toString()));
     }
 
     // Last: it leaves the cluster with one node fewer.

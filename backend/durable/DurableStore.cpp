@@ -1,11 +1,10 @@
 #include "durable/DurableStore.h"
 
 #include "durable/DurableScripts.h"
-#include "redis/RedisConnection.h"
+#include "redis/RedisRouter.h"
 #include "redis/RedisReply.h"
 #include "streams/StreamHub.h"
 
-#include <QCryptographicHash>
 #include <QHash>
 
 namespace {
@@ -19,18 +18,19 @@ EntryId idAt(const RedisReply &reply, int i)
     return EntryId::parse(text(reply, i)).value_or(EntryId{});
 }
 
-QByteArray shaOf(const char *script)
+// One RedisScript per script text (the router loads it on a node that answers NOSCRIPT).
+const RedisScript &scriptOf(const char *script)
 {
-    static QHash<const char *, QByteArray> shas; // the event loop's thread only
-    auto it = shas.find(script);
-    if (it == shas.end())
-        it = shas.insert(script, QCryptographicHash::hash(QByteArrayView(script), QCryptographicHash::Sha1).toHex());
+    static QHash<const char *, RedisScript> scripts; // the event loop's thread only
+    auto it = scripts.find(script);
+    if (it == scripts.end())
+        it = scripts.insert(script, RedisScript::fromSource(QByteArray(script)));
     return *it;
 }
 } // namespace
 
-DurableStore::DurableStore(RedisConnection *connection, StreamHub *hub)
-    : m_connection(connection)
+DurableStore::DurableStore(RedisRouter *router, StreamHub *hub)
+    : m_router(router)
     , m_hub(hub)
 {
 }
@@ -48,19 +48,15 @@ QByteArray DurableStore::metaKey(const QByteArray &streamId)
 void DurableStore::eval(const char *script, const QList<QByteArray> &keys, const QList<QByteArray> &args,
                         std::function<void(const RedisReply &, const RedisError &)> done)
 {
-    QList<QByteArray> call{"EVALSHA", shaOf(script), QByteArray::number(keys.size())};
-    call += keys;
-    call += args;
-    m_connection->command(call, [this, script, call, done](const RedisReply &reply, const RedisError &error) {
-        if (error.kind == RedisError::Kind::Reply && error.message.startsWith(QLatin1String("NOSCRIPT"))) {
-            QList<QByteArray> again = call;
-            again[0] = "EVAL";
-            again[1] = script;
-            m_connection->command(again, done);
-            return;
-        }
-        done(reply, error);
-    });
+    m_router->eval(scriptOf(script), keys, args, std::move(done));
+}
+
+void DurableStore::wake(const QByteArray &id, const EntryId &tail)
+{
+    // On a cluster, readers of other instances follow a stream through sharded pub/sub
+    // wake-ups (see StreamHub); one server's readers block on the stream itself.
+    if (m_router->isCluster() && !tail.isNull())
+        m_router->command({"SPUBLISH", StreamKeys::wrapped("agent-streams:wake:{", id), tail.toBytes()});
 }
 
 void DurableStore::create(const QByteArray &id, const Settings &s, const QList<QPair<QByteArray, QByteArray>> &entries,
@@ -71,13 +67,16 @@ void DurableStore::create(const QByteArray &id, const Settings &s, const QList<Q
                            QByteArray::number(entries.size())};
     for (const auto &e : entries)
         args << e.first << e.second;
-    eval(DurableScripts::kCreate, {metaKey(id), StreamKeys::stream(id)}, args, [done](const RedisReply &reply, const RedisError &error) {
+    const bool withEntries = !entries.isEmpty() || s.closed;
+    eval(DurableScripts::kCreate, {metaKey(id), StreamKeys::stream(id)}, args, [this, id, withEntries, done](const RedisReply &reply, const RedisError &error) {
         Created c;
         if (!error.isError()) {
             c.status = text(reply, 0);
             c.tail = idAt(reply, 1);
             c.closed = text(reply, 2) == "1";
             c.contentType = text(reply, 3);
+            if (c.status == "created" && withEntries)
+                wake(id, c.tail);
         }
         done(c, error);
     });
@@ -91,7 +90,7 @@ void DurableStore::append(const QByteArray &id, const Append &r, std::function<v
     StreamHub *hub = m_hub;
     const QList<QByteArray> messages = r.messages;
     eval(DurableScripts::kAppend, {metaKey(id), StreamKeys::stream(id)}, args,
-         [hub, id, messages, done](const RedisReply &reply, const RedisError &error) {
+         [this, hub, id, messages, done](const RedisReply &reply, const RedisError &error) {
              Appended a;
              if (!error.isError()) {
                  a.status = text(reply, 0);
@@ -115,6 +114,7 @@ void DurableStore::append(const QByteArray &id, const Append &r, std::function<v
                      entries.append(e);
                  }
                  hub->deliverLocal(id, idAt(reply, 5), entries);
+                 wake(id, a.tail);
              }
              done(a, error);
          });

@@ -7,7 +7,7 @@
 #include <QList>
 #include <functional>
 
-class RedisConnection;
+class RedisRouter;
 class StreamHub;
 struct RedisReply;
 
@@ -21,7 +21,7 @@ struct RedisReply;
 class DurableStore
 {
 public:
-    DurableStore(RedisConnection *connection, StreamHub *hub);
+    DurableStore(RedisRouter *router, StreamHub *hub);
 
     // The hub's "conversation id" of a stream: its keys are agent-stream:{ds:<tenant>:<name>}
     // and ds-meta:{ds:<tenant>:<name>} (one hash slot).
@@ -91,7 +91,8 @@ public:
 private:
     void eval(const char *script, const QList<QByteArray> &keys, const QList<QByteArray> &args,
               std::function<void(const RedisReply &, const RedisError &)> done);
+    void wake(const QByteArray &id, const EntryId &tail);
 
-    RedisConnection *m_connection;
+    RedisRouter *m_router;
     StreamHub *m_hub;
 };

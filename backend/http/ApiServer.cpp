@@ -7,7 +7,7 @@
 #include "http/core/Reply.h"
 #include "http/responses/ResponsesApi.h"
 #include "http/stream/StreamRegistry.h"
-#include "redis/RedisConnection.h"
+#include "redis/RedisRouter.h"
 #include "runs/RunManager.h"
 #include "runs/RunStore.h"
 
@@ -34,7 +34,7 @@ bool isOpenAiPath(const QByteArray &path)
 }
 } // namespace
 
-ApiServer::ApiServer(const Config &config, RunManager *runs, StreamHub *hub, RedisConnection *query, RedisConnection *writer,
+ApiServer::ApiServer(const Config &config, RunManager *runs, StreamHub *hub, RedisRouter *query, RedisRouter *writer,
                      QObject *parent)
     : QAbstractHttpServer(parent)
     , m_config(config)
@@ -163,7 +163,7 @@ void ApiServer::missingHandler(const QHttpServerRequest &request, QTcpSocket *so
                         wantsJsonErrors(HttpUtil::header(request, "Accept")));
 }
 
-// Ready = both connections up, writes not waiting out a transient error, and Redis answering
+// Ready = both routers up (on a cluster: some primary each), writes not waiting out a transient error, and Redis answering
 // a PING within kReadyProbeMs (a frozen or loading Redis keeps its connections open).
 void ApiServer::readiness(QHttpServerResponder &&responder, const RequestContext &context)
 {
@@ -174,8 +174,11 @@ void ApiServer::readiness(QHttpServerResponder &&responder, const RequestContext
             o.insert(QStringLiteral("reason"), problem);
         Reply::json(r, context, ready ? Status::Ok : Status::ServiceUnavailable, o);
     };
-    if (!m_query->isConnected() || !m_writer->isConnected()) {
-        answer(responder, (m_query->isConnected() ? m_writer : m_query)->lastError().message);
+    // A cluster with a shard failing over still serves every other shard (and new
+    // conversations go to those): ready while each router reaches some primary.
+    auto up = [](const RedisRouter *r) { return r->isCluster() ? r->connectedPrimaries() > 0 : r->isConnected(); };
+    if (!up(m_query) || !up(m_writer)) {
+        answer(responder, (up(m_query) ? m_writer : m_query)->lastError().message);
         return;
     }
     if (m_runs->writesStalled()) {
@@ -192,5 +195,9 @@ void ApiServer::readiness(QHttpServerResponder &&responder, const RequestContext
         answer(*held, problem);
     };
     QTimer::singleShot(kReadyProbeMs, this, [once] { once(QStringLiteral("Redis did not answer a PING within %1 ms").arg(kReadyProbeMs)); });
-    m_query->command({"PING"}, [once](const RedisReply &, const RedisError &error) { once(error.isError() ? error.message : QString()); });
+    int node = -1; // a primary that is up (one server: node 0)
+    for (int n : m_query->primaries())
+        if (node < 0 && m_query->connection(n) && m_query->connection(n)->isConnected())
+            node = n;
+    m_query->commandOnNode(node, {"PING"}, [once](const RedisReply &, const RedisError &error) { once(error.isError() ? error.message : QString()); });
 }

@@ -11,7 +11,7 @@
 class Admission;
 class AgentApi;
 class DurableApi;
-class RedisConnection;
+class RedisRouter;
 class ResponsesApi;
 class RunManager;
 class RunStore;
@@ -26,7 +26,7 @@ class ApiServer : public QAbstractHttpServer
 {
     Q_OBJECT
 public:
-    ApiServer(const Config &config, RunManager *runs, StreamHub *hub, RedisConnection *query, RedisConnection *writer,
+    ApiServer(const Config &config, RunManager *runs, StreamHub *hub, RedisRouter *query, RedisRouter *writer,
               QObject *parent = nullptr);
     ~ApiServer() override;
 
@@ -42,8 +42,8 @@ private:
 
     Config m_config;
     RunManager *m_runs;
-    RedisConnection *m_query;
-    RedisConnection *m_writer;
+    RedisRouter *m_query;
+    RedisRouter *m_writer;
     AccessControl m_access;
     std::function<Metrics::Gauges()> m_gauges;
     Router m_router;

@@ -71,6 +71,16 @@ bool RedisRouter::isConnected(QByteArrayView key) const
     return c && c->isConnected();
 }
 
+int RedisRouter::connectedPrimaries() const
+{
+    if (!m_ready)
+        return 0;
+    int up = 0;
+    for (int node : m_table.primaries())
+        up += node < m_nodes.size() && m_nodes.at(node) && m_nodes.at(node)->isConnected() ? 1 : 0;
+    return up;
+}
+
 RedisError RedisRouter::lastError() const
 {
     if (!m_ready)
@@ -153,7 +163,7 @@ void RedisRouter::onSeedConnected()
         }
         const bool enabled = saysClusterEnabled(reply);
         if (!enabled && m_config.cluster == RedisConfig::Cluster::On) {
-            giveUp(QStringLiteral("%1 is not a Redis Cluster node (INFO cluster says cluster_enabled:0) but the connection string says cluster=true; asking again every second")
+            giveUp(QStringLiteral("%1 is not a Redis Cluster node (INFO cluster says cluster_enabled:0) but the connection string says cluster=true; connect to a cluster node or drop cluster=true")
                        .arg(seed->peer()));
             m_detectRetry.start();
             return;
@@ -164,7 +174,7 @@ void RedisRouter::onSeedConnected()
 
 void RedisRouter::giveUp(const QString &why)
 {
-    qCWarning(lcRouter).noquote() << m_name << why;
+    qCWarning(lcRouter).noquote() << m_name << why << "(asking again every second)";
     Q_EMIT failed(why);
 }
 

@@ -70,6 +70,8 @@ public:
     // Every primary's connection is up (one server: its connection); the node of `key`'s slot.
     bool isConnected() const;
     bool isConnected(QByteArrayView key) const;
+    // Primaries whose connection is up (a cluster keeps serving the others' slots).
+    int connectedPrimaries() const;
     // Why isConnected() is false: the last error of a primary's connection that is down.
     RedisError lastError() const;
 

@@ -1,6 +1,6 @@
 #include "runs/RunStore.h"
 
-#include "redis/RedisConnection.h"
+#include "redis/RedisRouter.h"
 #include "runs/RunManager.h"
 #include "streams/StreamHub.h"
 
@@ -39,7 +39,7 @@ bool isActive(const QByteArray &status)
 }
 } // namespace
 
-RunStore::RunStore(RedisConnection *query, RunManager *runs, StreamHub *hub)
+RunStore::RunStore(RedisRouter *query, RunManager *runs, StreamHub *hub)
     : m_query(query)
     , m_runs(runs)
     , m_hub(hub)

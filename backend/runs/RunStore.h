@@ -6,7 +6,7 @@
 #include <QByteArray>
 #include <functional>
 
-class RedisConnection;
+class RedisRouter;
 class RunManager;
 class StreamHub;
 
@@ -19,7 +19,7 @@ class StreamHub;
 class RunStore
 {
 public:
-    RunStore(RedisConnection *query, RunManager *runs, StreamHub *hub);
+    RunStore(RedisRouter *query, RunManager *runs, StreamHub *hub);
 
     struct Lookup
     {
@@ -48,7 +48,7 @@ public:
     void hideTurn(const QByteArray &conversationId, const EntryId &turnEntry, std::function<void(const RunError &)> done);
 
 private:
-    RedisConnection *m_query;
+    RedisRouter *m_query;
     RunManager *m_runs;
     StreamHub *m_hub;
 };

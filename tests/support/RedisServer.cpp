@@ -1,5 +1,6 @@
 #include "RedisServer.h"
 
+#include "RedisCluster.h"
 #include "TestCertificates.h"
 
 #include <QTcpServer>
@@ -41,8 +42,29 @@ QString RedisServer::testCaFile()
     return certs ? certs->ca() : QString();
 }
 
+bool RedisServer::clusterMode()
+{
+    return qEnvironmentVariable("AGENT_STREAMS_TEST_REDIS_CLUSTER") == QLatin1String("1");
+}
+
+QString RedisServer::connectionString() const
+{
+    if (m_cluster)
+        return m_cluster->connectionString();
+    return m_tls ? tlsConnectionString() : QStringLiteral("127.0.0.1:%1").arg(m_port);
+}
+
 bool RedisServer::start(bool appendOnly)
 {
+    if (clusterMode()) {
+        m_cluster = std::make_shared<RedisCluster>();
+        if (!m_cluster->start(3, 1)) {
+            m_error = m_cluster->error();
+            return false;
+        }
+        m_port = m_cluster->ports().first();
+        return true;
+    }
     if (const TestCertificates *certs = tlsModeCertificates(); certs && !m_tls)
         m_tls = Tls{certs->ca(), certs->serverCert(), certs->serverKey(), false, {}, {}};
     m_appendOnly = appendOnly;
@@ -95,6 +117,10 @@ bool RedisServer::launch(bool untilLoaded)
 
 void RedisServer::stop()
 {
+    if (m_cluster) {
+        m_cluster->stop();
+        return;
+    }
     if (m_process.state() == QProcess::NotRunning)
         return;
     m_process.terminate();
@@ -114,6 +140,26 @@ void RedisServer::kill()
 
 QByteArray RedisServer::cli(const QStringList &args) const
 {
+    if (m_cluster) {
+        const QString command = args.value(0).toUpper();
+        if (command == QLatin1String("DBSIZE")) {
+            qint64 keys = 0;
+            for (quint16 port : m_cluster->ports())
+                if (m_cluster->cli(port, {QStringLiteral("ROLE")}).startsWith("master"))
+                    keys += m_cluster->cli(port, args).toLongLong();
+            return QByteArray::number(keys);
+        }
+        if (command == QLatin1String("CLIENT") || command == QLatin1String("CONFIG") || command == QLatin1String("FLUSHALL")) {
+            QByteArray first;
+            for (quint16 port : m_cluster->ports()) {
+                const QByteArray out = m_cluster->cli(port, args);
+                if (first.isEmpty())
+                    first = out;
+            }
+            return first;
+        }
+        return m_cluster->cli(m_port, QStringList{QStringLiteral("-c")} + args);
+    }
     QProcess p;
     QStringList options{QStringLiteral("-p"), QString::number(m_port)};
     if (m_tls) {

@@ -4,7 +4,10 @@
 #include <QString>
 #include <QStringList>
 #include <QTemporaryDir>
+#include <memory>
 #include <optional>
+
+class RedisCluster;
 
 // Test fixture: a real redis-server on a free loopback port, its files in a temporary
 // directory, stopped (and the directory removed) by the destructor.
@@ -40,8 +43,15 @@ public:
     qint64 pid() const { return m_process.processId(); }
     QString error() const { return m_error; }
     quint16 port() const { return m_port; }
-    // host:port, or rediss://localhost:port for a TLS server.
-    QString connectionString() const { return m_tls ? tlsConnectionString() : QStringLiteral("127.0.0.1:%1").arg(m_port); }
+    // host:port, or rediss://localhost:port for a TLS server, or every node of the cluster.
+    QString connectionString() const;
+    // With AGENT_STREAMS_TEST_REDIS_CLUSTER=1 every start() starts a Redis Cluster of 3
+    // primaries + 3 replicas instead (RedisCluster): suites run unchanged against a cluster.
+    // cli() then follows redirects (-c), sends CLIENT/CONFIG/FLUSHALL to every node and sums
+    // DBSIZE over the primaries; kill()/restart() of a whole cluster are not offered (cases
+    // that restart Redis skip themselves: see clusterMode()).
+    static bool clusterMode();
+    RedisCluster *cluster() const { return m_cluster.get(); }
     // With AGENT_STREAMS_TEST_REDIS_TLS=1 every start() starts a TLS-only server (certificates
     // made once per process): suites run unchanged against a TLS Redis. The CA that clients
     // need then, or "" (startTestBackend passes it on as --redis-ca).
@@ -58,6 +68,7 @@ private:
     bool launch(bool untilLoaded = true);
     QStringList m_extraArgs;
     std::optional<Tls> m_tls;
+    std::shared_ptr<RedisCluster> m_cluster;
     QTemporaryDir m_dir;
     QProcess m_process;
     quint16 m_port = 0;

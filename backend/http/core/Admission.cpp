@@ -2,11 +2,11 @@
 
 #include "Metrics.h"
 #include "http/core/Reply.h"
-#include "redis/RedisConnection.h"
+#include "redis/RedisRouter.h"
 #include "runs/RunError.h"
 #include "runs/RunManager.h"
 
-Admission::Admission(RedisConnection *writer, RunManager *runs, double perMinute, double burst)
+Admission::Admission(RedisRouter *writer, RunManager *runs, double perMinute, double burst)
     : m_writer(writer)
     , m_runs(runs)
     , m_limiter(perMinute, burst)
@@ -17,9 +17,12 @@ Admission::Admission(RedisConnection *writer, RunManager *runs, double perMinute
 
 bool Admission::writable(QHttpServerResponder &responder, const RequestContext &context) const
 {
-    if (m_writer->isConnected() && !m_runs->writesStalled())
+    // On a cluster a new conversation goes to a slot whose primary is up (RunManager::start),
+    // so creates go on while one shard fails over.
+    const bool up = m_writer->isCluster() ? m_writer->connectedPrimaries() > 0 : m_writer->isConnected();
+    if (up && !m_runs->writesStalled())
         return true;
-    const QString why = m_writer->isConnected() ? QStringLiteral("it is not serving writes yet, e.g. loading its data after a restart")
+    const QString why = up ? QStringLiteral("it is not serving writes yet, e.g. loading its data after a restart")
                                                 : m_writer->lastError().message;
     Reply::unavailable(responder, context, RunError::unavailable(why).message);
     return false;

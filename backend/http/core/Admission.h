@@ -5,7 +5,7 @@
 
 #include <QHttpServerResponder>
 
-class RedisConnection;
+class RedisRouter;
 class RunManager;
 
 // The checks every family makes before it starts a run: Redis takes writes, and the caller's
@@ -14,12 +14,12 @@ class RunManager;
 class Admission
 {
 public:
-    Admission(RedisConnection *writer, RunManager *runs, double perMinute, double burst);
+    Admission(RedisRouter *writer, RunManager *runs, double perMinute, double burst);
     bool writable(QHttpServerResponder &responder, const RequestContext &context) const;
     bool rate(QHttpServerResponder &responder, const RequestContext &context);
 
 private:
-    RedisConnection *m_writer;
+    RedisRouter *m_writer;
     RunManager *m_runs;
     RateLimiter m_limiter;
     double m_perMinute;

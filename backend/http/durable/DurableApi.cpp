@@ -48,7 +48,7 @@ void inheritLifetime(const DurableStore::Read &source, DurableStore::Settings *s
 } // namespace
 
 DurableApi::DurableApi(const Config &config, RunManager *runs, RunStore *store, StreamRegistry *streams, Admission *admission,
-                       RedisConnection *writer, StreamHub *hub)
+                       RedisRouter *writer, StreamHub *hub)
     : ApiFamily(config, runs, store, streams, admission)
     , m_durable(writer, hub)
     , m_reader(config, &m_durable, store, streams)

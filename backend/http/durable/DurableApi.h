@@ -4,7 +4,7 @@
 #include "http/core/ApiFamily.h"
 #include "http/durable/DurableReader.h"
 
-class RedisConnection;
+class RedisRouter;
 class StreamHub;
 
 // The Durable Streams protocol at /v1/stream/<name> on Redis (README "Durable Streams"): PUT
@@ -19,7 +19,7 @@ class DurableApi : public ApiFamily
 {
 public:
     DurableApi(const Config &config, RunManager *runs, RunStore *store, StreamRegistry *streams, Admission *admission,
-               RedisConnection *writer, StreamHub *hub);
+               RedisRouter *writer, StreamHub *hub);
     void addRoutes(Router &router) override;
 
 private:
