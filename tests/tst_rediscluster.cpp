@@ -4,6 +4,7 @@
 // that answers CLUSTERDOWN, one server on the same code path, and kill -9 of a primary.
 #include "RedisCluster.h"
 #include "RedisServer.h"
+#include "TestCertificates.h"
 
 #include "Backend.h"
 #include "redis/RedisRouter.h"
@@ -263,6 +264,41 @@ private Q_SLOTS:
         backend.start();
         QVERIFY(failed.wait(10000));
         QVERIFY2(failed.first().first().toString().contains(QLatin1String("is not a Redis Cluster node")), qPrintable(failed.first().first().toString()));
+    }
+
+    void tlsClusterRoutesToEveryPrimaryWithTheCertificateChecked()
+    {
+        // A TLS-only cluster (clients, bus and replication on TLS): every primary's connection
+        // is TLS, verified against the CA and the host name the deployment was given.
+        TestCertificates certs;
+        QVERIFY2(certs.make(), qPrintable(certs.error()));
+        RedisCluster tls;
+        QVERIFY2(tls.startTls({certs.ca(), certs.serverCert(), certs.serverKey()}), qPrintable(tls.error()));
+        RedisConfig cfg = configFor(QStringLiteral("rediss://localhost:%1").arg(tls.ports().first()));
+        cfg.tlsCaFile = certs.ca();
+        RedisRouter router(cfg, QStringLiteral("query"));
+        QSignalSpy ready(&router, &RedisRouter::ready);
+        router.open();
+        QVERIFY(ready.wait(15000));
+        QVERIFY(router.isCluster());
+        QTRY_VERIFY_WITH_TIMEOUT(router.isConnected(), 10000);
+        QCOMPARE(router.connections().size(), 3);
+        QSet<int> nodes;
+        for (int i = 0; i < 60; ++i) {
+            const QByteArray key = conversationKey(i);
+            const Result r = call(router, key, {"SET", key, "over-tls"});
+            QVERIFY2(!r.error.isError(), qPrintable(r.error.message));
+            nodes.insert(router.nodeOf(key));
+        }
+        QCOMPARE(nodes.size(), 3);
+        QCOMPARE(tls.cli(tls.primaryOf(conversationKey(7)), {QStringLiteral("GET"), QString::fromUtf8(conversationKey(7))}), QByteArray("over-tls"));
+        // A CA that signed nothing of this cluster: no connection, a reason that says why.
+        RedisConfig wrong = cfg;
+        wrong.tlsCaFile = certs.otherCa();
+        RedisRouter refused(wrong, QStringLiteral("query"));
+        refused.open();
+        QTRY_VERIFY_WITH_TIMEOUT(refused.lastError().message.contains(QLatin1String("certificate"), Qt::CaseInsensitive), 10000);
+        QVERIFY(!refused.isConnected());
     }
 
     // Last: it leaves the cluster with one node fewer.

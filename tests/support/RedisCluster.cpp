@@ -10,6 +10,19 @@ RedisCluster::~RedisCluster()
     stop();
 }
 
+bool RedisCluster::startTls(const Tls &tls, int primaries, int replicasPerPrimary)
+{
+    m_tls = tls;
+    return start(primaries, replicasPerPrimary);
+}
+
+QStringList RedisCluster::tlsArgs() const
+{
+    if (!m_tls)
+        return {};
+    return {QStringLiteral("--tls"), QStringLiteral("--cacert"), m_tls->ca};
+}
+
 bool RedisCluster::start(int primaries, int replicasPerPrimary)
 {
     const int count = primaries * (1 + replicasPerPrimary);
@@ -21,8 +34,14 @@ bool RedisCluster::start(int primaries, int replicasPerPrimary)
         QDir().mkpath(dir);
         node->process = std::make_unique<QProcess>();
         node->process->setProcessChannelMode(QProcess::MergedChannels);
+        QStringList listen{QStringLiteral("--port"), QString::number(node->port)};
+        if (m_tls)
+            listen = {QStringLiteral("--port"), QStringLiteral("0"), QStringLiteral("--tls-port"), QString::number(node->port),
+                      QStringLiteral("--tls-cluster"), QStringLiteral("yes"), QStringLiteral("--tls-replication"), QStringLiteral("yes"),
+                      QStringLiteral("--tls-cert-file"), m_tls->cert, QStringLiteral("--tls-key-file"), m_tls->key,
+                      QStringLiteral("--tls-ca-cert-file"), m_tls->ca, QStringLiteral("--tls-auth-clients"), QStringLiteral("no")};
         node->process->start(QStringLiteral("redis-server"),
-                             {QStringLiteral("--port"), QString::number(node->port), QStringLiteral("--bind"), QStringLiteral("127.0.0.1"),
+                             listen + QStringList{QStringLiteral("--bind"), QStringLiteral("127.0.0.1"),
                               QStringLiteral("--dir"), dir, QStringLiteral("--save"), QString(), QStringLiteral("--appendonly"), QStringLiteral("no"),
                               QStringLiteral("--cluster-enabled"), QStringLiteral("yes"), QStringLiteral("--cluster-config-file"), QStringLiteral("nodes.conf"),
                               QStringLiteral("--cluster-node-timeout"), QStringLiteral("2000"), QStringLiteral("--repl-diskless-sync-delay"), QStringLiteral("0"),
@@ -46,7 +65,7 @@ bool RedisCluster::start(int primaries, int replicasPerPrimary)
     }
     QProcess create;
     create.setProcessChannelMode(QProcess::MergedChannels);
-    create.start(QStringLiteral("redis-cli"), QStringList{QStringLiteral("--cluster"), QStringLiteral("create")} + addresses
+    create.start(QStringLiteral("redis-cli"), tlsArgs() + QStringList{QStringLiteral("--cluster"), QStringLiteral("create")} + addresses
                      + QStringList{QStringLiteral("--cluster-replicas"), QString::number(replicasPerPrimary), QStringLiteral("--cluster-yes")});
     if (!create.waitForFinished(30000) || create.exitCode() != 0) {
         m_error = QStringLiteral("redis-cli --cluster create failed: %1").arg(QString::fromLocal8Bit(create.readAll().right(800)));
@@ -110,7 +129,7 @@ QList<quint16> RedisCluster::ports() const
 QByteArray RedisCluster::cli(quint16 port, const QStringList &args) const
 {
     QProcess p;
-    p.start(QStringLiteral("redis-cli"), QStringList{QStringLiteral("-p"), QString::number(port)} + args);
+    p.start(QStringLiteral("redis-cli"), tlsArgs() + QStringList{QStringLiteral("-p"), QString::number(port)} + args);
     p.waitForFinished(5000);
     return p.readAllStandardOutput().trimmed();
 }

@@ -6,6 +6,7 @@
 #include <QStringList>
 #include <QTemporaryDir>
 #include <memory>
+#include <optional>
 
 // Test fixture: a real Redis Cluster of 3 primaries + 3 replicas (or `primaries` primaries and
 // no replicas) on free loopback ports, each node's files in its own directory of one temporary
@@ -22,6 +23,13 @@ public:
     ~RedisCluster();
 
     bool start(int primaries = 3, int replicasPerPrimary = 1);
+    // TLS only (--port 0, --tls-port, --tls-cluster yes, --tls-replication yes): the cluster bus,
+    // replication and clients all on TLS; cli() then speaks TLS with `ca`.
+    struct Tls
+    {
+        QString ca, cert, key;
+    };
+    bool startTls(const Tls &tls, int primaries = 3, int replicasPerPrimary = 0);
     void stop();
     QString error() const { return m_error; }
     // "127.0.0.1:p1,127.0.0.1:p2,..." (every node).
@@ -42,7 +50,9 @@ private:
         quint16 port = 0;
         std::unique_ptr<QProcess> process;
     };
+    QStringList tlsArgs() const;
     QTemporaryDir m_dir;
     QList<std::shared_ptr<Node>> m_nodes;
+    std::optional<Tls> m_tls;
     QString m_error;
 };
