@@ -117,8 +117,16 @@ void Backend::startWith(const RedisConfig &parsed)
     m_redis = redis;
     qCInfo(lcBackend).noquote() << "Redis:" << redis.describe();
     qCInfo(lcBackend).noquote() << "Agent:" << describeAgentFactory(m_config.provider, m_config.bench);
-    auto *writerConnection = new RedisConnection(redis, QStringLiteral("writer"), this);
-    auto *query = new RedisConnection(redis, QStringLiteral("query"), this);
+    // Interim (until the backend is rewired onto RedisRouter): the writer and the runs take
+    // one-server routers (a cluster is refused below), whose connection the rest shares.
+    RedisConfig single = redis;
+    single.cluster = RedisConfig::Cluster::Off;
+    auto *writerRouter = new RedisRouter(single, QStringLiteral("writer"), this);
+    auto *queryRouter = new RedisRouter(single, QStringLiteral("query"), this);
+    writerRouter->open();
+    queryRouter->open();
+    RedisConnection *writerConnection = writerRouter->connections().first();
+    RedisConnection *query = queryRouter->connections().first();
     QList<RedisConnection *> blocking;
     for (int i = 0; i < qMax(1, m_config.readerConnections); ++i)
         blocking << new RedisConnection(redis, QStringLiteral("reader-%1").arg(i), this);
@@ -129,7 +137,7 @@ void Backend::startWith(const RedisConfig &parsed)
         connect(c, &RedisConnection::disconnected, this, &Backend::onConnectionChanged);
     }
 
-    m_writer = new StreamWriter(writerConnection, this);
+    m_writer = new StreamWriter(writerRouter, this);
     m_writer->setTtlMs(m_config.ttlMs);
     m_writer->setMaxBufferedBytes(m_config.writeBufferBytes);
     const int waitReplicas = m_config.redisWaitReplicas >= 0 ? m_config.redisWaitReplicas : redis.isSentinel() ? 1 : 0;
@@ -150,8 +158,8 @@ void Backend::startWith(const RedisConfig &parsed)
     connect(m_writer, &StreamWriter::appended, m_hub, &StreamHub::deliverLocal);
     connect(m_writer, &StreamWriter::stopped, m_hub, &StreamHub::localWriterStopped);
     connect(m_writer, &StreamWriter::failed, m_hub, [this](const QByteArray &id) { m_hub->poke(id); });
-    m_runs = new RunManager(m_writer, query, m_factory, m_config.leaseMs, this);
-    auto *recovery = new RunRecovery(query, m_config.leaseMs, m_config.ttlMs, this);
+    m_runs = new RunManager(m_writer, queryRouter, m_factory, m_config.leaseMs, this);
+    auto *recovery = new RunRecovery(queryRouter, m_config.leaseMs, m_config.ttlMs, this);
     RunManager *runs = m_runs;
     recovery->setLocalRuns([runs](const QByteArray &id) { return runs->isRunning(id); });
     connect(writerConnection, &RedisConnection::connected, m_runs, &RunManager::renewLeases);
