@@ -2,6 +2,7 @@
 // writer's batching and idempotent retries, the hub's shared blocking reads.
 #include "RedisServer.h"
 #include "redis/RedisConnection.h"
+#include "redis/RedisRouter.h"
 #include "streams/StreamHub.h"
 #include "streams/StreamWriter.h"
 
@@ -23,6 +24,14 @@ bool openAndWait(RedisConnection &c)
     return c.isConnected() || connected.wait(5000);
 }
 
+// The writer's router (one server: one connection), up.
+bool openAndWait(RedisRouter &r)
+{
+    QSignalSpy connected(&r, &RedisRouter::connected);
+    r.open();
+    return r.isConnected() || connected.wait(5000);
+}
+
 // A writer connection, a query connection and one blocking reader: what a hub test needs.
 struct HubConnections
 {
@@ -31,11 +40,13 @@ struct HubConnections
         , q(config, QStringLiteral("q"))
         , b(config, QStringLiteral("b"))
     {
-        for (RedisConnection *c : {&w, &q, &b})
+        w.open();
+        for (RedisConnection *c : {&q, &b})
             c->open();
     }
     bool ready() const { return w.isConnected() && q.isConnected() && b.isConnected(); }
-    RedisConnection w, q, b;
+    RedisRouter w;
+    RedisConnection q, b;
 };
 
 struct Collector : StreamSubscriber
@@ -196,7 +207,7 @@ void TestRedis::reconnectsAfterRestart()
 
 void TestRedis::writerBatchesInOrder()
 {
-    RedisConnection c(configFor(m_redis), QStringLiteral("w"));
+    RedisRouter c(configFor(m_redis), QStringLiteral("w"));
     QVERIFY(openAndWait(c));
     StreamWriter writer(&c);
     writer.setTtlMs(60000);
@@ -220,7 +231,7 @@ void TestRedis::writerBatchesInOrder()
 
 void TestRedis::writerSharesOneCallAcrossStreams()
 {
-    RedisConnection c(configFor(m_redis), QStringLiteral("w"));
+    RedisRouter c(configFor(m_redis), QStringLiteral("w"));
     QVERIFY(openAndWait(c));
     StreamWriter writer(&c);
     // A run ended by another instance: its appends are refused, the other streams' are not.
@@ -249,15 +260,21 @@ void TestRedis::writerSharesOneCallAcrossStreams()
     for (int i = 0; i < 50; i += 7)
         QCOMPARE(m_redis.cli({QStringLiteral("XLEN"), QStringLiteral("agent-stream:{multi-%1}").arg(i)}), QByteArray("2"));
     QCOMPARE(m_redis.cli({QStringLiteral("XLEN"), QStringLiteral("agent-stream:{multi-ended}")}), QByteArray("0"));
-    QCOMPARE(m_redis.cli({QStringLiteral("ZSCORE"), QStringLiteral("agent-streams:leases"), QStringLiteral("multi-3")}), QByteArray("9999999999999"));
+    // The lease is in the slot's bucket, and the bucket in the registry (one SADD for the turn).
+    const QString bucket = QString::fromLatin1(StreamKeys::leaseBucket("multi-3"));
+    QCOMPARE(m_redis.cli({QStringLiteral("ZSCORE"), bucket, QStringLiteral("multi-3")}), QByteArray("9999999999999"));
+    QCOMPARE(m_redis.cli({QStringLiteral("SISMEMBER"), QString::fromLatin1(StreamKeys::leaseBuckets()), bucket}), QByteArray("1"));
+    QCOMPARE(m_redis.cli({QStringLiteral("EXISTS"), QString::fromLatin1(StreamKeys::leases())}), QByteArray("0"));
     // Every stream appended in one event-loop turn went out in ONE script call (plus, on a
-    // server that does not know the script yet, the NOSCRIPT attempt before the EVAL).
+    // server that does not know the script yet, the NOSCRIPT attempt before SCRIPT LOAD).
+    QCOMPARE(writer.callsSent(), quint64(1));
     const QByteArray stats = m_redis.cli({QStringLiteral("INFO"), QStringLiteral("commandstats")});
     auto calls = [&](const QByteArray &name) {
         const qsizetype at = stats.indexOf("cmdstat_" + name + ":calls=");
         return at < 0 ? 0 : stats.mid(at + name.size() + 15).split(',').first().toInt();
     };
-    QVERIFY2(calls("evalsha") + calls("eval") >= 1 && calls("evalsha") <= 1 && calls("eval") <= 1, stats.constData());
+    QVERIFY2(calls("evalsha") >= 1 && calls("evalsha") <= 2 && calls("eval") == 0, stats.constData());
+    QCOMPARE(calls("sadd"), 1);
     QCOMPARE(calls("xadd"), 100);
 }
 
@@ -265,21 +282,25 @@ void TestRedis::writerSharesOneCallAcrossStreams()
 // once (Redis is paused so that both are out together), and land in order after the first.
 void TestRedis::writerPipelinesTwoCallsPerStream()
 {
-    RedisConnection c(configFor(m_redis), QStringLiteral("w"));
+    RedisRouter c(configFor(m_redis), QStringLiteral("w"));
     QVERIFY(openAndWait(c));
     StreamWriter writer(&c);
     QList<QPair<EntryId, EntryId>> batches; // previous, last of each `appended`
     connect(&writer, &StreamWriter::appended, this, [&](const QByteArray &, const EntryId &previous, const QList<StreamEntry> &entries) {
         batches.append({previous, entries.last().id});
     });
+    // The stream's lease bucket is listed first (its SADD would be one more pending command).
+    bool listed = false;
+    writer.whenBucketListed("pipe", [&listed](const RedisError &) { listed = true; });
+    QTRY_VERIFY(listed);
     m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("PAUSE"), QStringLiteral("10000"), QStringLiteral("WRITE")});
     QList<EntryId> ids;
     for (int i = 0; i < 400; ++i)
         ids << writer.append("pipe", {{"type", "message"}, {"text", QByteArray::number(i)}});
-    QTRY_COMPARE(c.pendingCommands(), 1);
+    QTRY_COMPARE(c.connections().first()->pendingCommands(), 1);
     for (int i = 400; i < 500; ++i)
         ids << writer.append("pipe", {{"type", "message"}, {"text", QByteArray::number(i)}});
-    QTRY_COMPARE(c.pendingCommands(), 2); // sent while the first is still out
+    QTRY_COMPARE(c.connections().first()->pendingCommands(), 2); // sent while the first is still out
     m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("UNPAUSE")});
     QTRY_VERIFY(!writer.hasPending("pipe"));
     QCOMPARE(m_redis.cli({QStringLiteral("XLEN"), QStringLiteral("agent-stream:{pipe}")}), QByteArray("500"));
@@ -293,11 +314,15 @@ void TestRedis::writerPipelinesTwoCallsPerStream()
 // entries before the refused one.
 void TestRedis::writerNeverLeavesAHoleAfterAFailedCall()
 {
-    RedisConnection c(configFor(m_redis), QStringLiteral("w"));
+    RedisRouter c(configFor(m_redis), QStringLiteral("w"));
     QVERIFY(openAndWait(c));
     StreamWriter writer(&c);
     QSignalSpy failed(&writer, &StreamWriter::failed);
     QSignalSpy appended(&writer, &StreamWriter::appended);
+    // The stream's lease bucket is listed first (its SADD would be one more pending command).
+    bool listed = false;
+    writer.whenBucketListed("hole", [&listed](const RedisError &) { listed = true; });
+    QTRY_VERIFY(listed);
     m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("PAUSE"), QStringLiteral("10000"), QStringLiteral("WRITE")});
     QList<EntryId> ids;
     for (int i = 0; i < 300; ++i)
@@ -305,12 +330,12 @@ void TestRedis::writerNeverLeavesAHoleAfterAFailedCall()
     writer.append("hole", {}); // XADD without fields: refused by Redis
     for (int i = 301; i < 400; ++i)
         writer.append("hole", {{"type", "message"}, {"text", QByteArray::number(i)}});
-    QTRY_COMPARE(c.pendingCommands(), 1);
+    QTRY_COMPARE(c.connections().first()->pendingCommands(), 1);
     for (int i = 400; i < 450; ++i)
         writer.append("hole", {{"type", "message"}, {"text", QByteArray::number(i)}});
-    QTRY_COMPARE(c.pendingCommands(), 2);
+    QTRY_COMPARE(c.connections().first()->pendingCommands(), 2);
     m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("UNPAUSE")});
-    QTRY_COMPARE(c.pendingCommands(), 0);
+    QTRY_COMPARE(c.connections().first()->pendingCommands(), 0);
     QCOMPARE(failed.size(), 1);
     QCOMPARE(appended.size(), 0);
     QVERIFY(!writer.hasPending("hole"));
@@ -324,7 +349,7 @@ void TestRedis::writerNeverLeavesAHoleAfterAFailedCall()
 
 void TestRedis::writerSkipsEntriesThatAlreadyLanded()
 {
-    RedisConnection c(configFor(m_redis), QStringLiteral("w"));
+    RedisRouter c(configFor(m_redis), QStringLiteral("w"));
     QVERIFY(openAndWait(c));
     StreamWriter writer(&c);
     // A first attempt that reached Redis before its reply was lost: the entry with the id the
@@ -342,7 +367,7 @@ void TestRedis::writerSkipsEntriesThatAlreadyLanded()
 
 void TestRedis::writerRefusesARunEndedElsewhereWhoseEntryTookItsId()
 {
-    RedisConnection c(configFor(m_redis), QStringLiteral("w"));
+    RedisRouter c(configFor(m_redis), QStringLiteral("w"));
     QVERIFY(openAndWait(c));
     StreamWriter writer(&c);
     QSignalSpy failed(&writer, &StreamWriter::failed);
@@ -373,8 +398,8 @@ void TestRedis::writerBuffersThroughOutage()
 {
     RedisServer redis;
     QVERIFY(redis.start(true));
-    RedisConnection c(configFor(redis), QStringLiteral("w"));
-    QSignalSpy connected(&c, &RedisConnection::connected);
+    RedisRouter c(configFor(redis), QStringLiteral("w"));
+    QSignalSpy connected(&c, &RedisRouter::connected);
     c.open();
     QVERIFY(connected.wait(5000));
     StreamWriter writer(&c);
@@ -406,7 +431,7 @@ void TestRedis::writerBufferBound()
     RedisConfig nowhere;
     nowhere.host = QStringLiteral("127.0.0.1");
     nowhere.port = RedisServer::freePort();
-    RedisConnection c(nowhere, QStringLiteral("w"));
+    RedisRouter c(nowhere, QStringLiteral("w"));
     StreamWriter writer(&c);
     writer.setMaxBufferedBytes(4096);
     QSignalSpy failed(&writer, &StreamWriter::failed);
@@ -422,11 +447,12 @@ void TestRedis::writerBufferBound()
 
 void TestRedis::hubFanOutUsesFixedConnections()
 {
-    RedisConnection w(configFor(m_redis), QStringLiteral("w"));
+    RedisRouter w(configFor(m_redis), QStringLiteral("w"));
     RedisConnection q(configFor(m_redis), QStringLiteral("q"));
     RedisConnection b1(configFor(m_redis), QStringLiteral("b1"));
     RedisConnection b2(configFor(m_redis), QStringLiteral("b2"));
-    for (auto *c : {&w, &q, &b1, &b2})
+    w.open();
+    for (auto *c : {&q, &b1, &b2})
         c->open();
     QTRY_VERIFY(w.isConnected() && q.isConnected() && b1.isConnected() && b2.isConnected());
     const int clientsBefore = m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("LIST")}).count('\n') + 1;

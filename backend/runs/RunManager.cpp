@@ -1,6 +1,6 @@
 #include "runs/RunManager.h"
 
-#include "redis/RedisConnection.h"
+#include "redis/RedisRouter.h"
 #include "Metrics.h"
 #include "runs/ConversationId.h"
 #include "runs/RunRecovery.h"
@@ -12,13 +12,14 @@
 #include <QDateTime>
 #include <algorithm>
 #include <QHostInfo>
+#include <QPointer>
 #include <QLoggingCategory>
 #include <QRandomGenerator>
 
 Q_LOGGING_CATEGORY(lcRuns, "agentstreams.runs")
 
 namespace {
-// KEYS[1] run record, KEYS[2] lease index. ARGV: id, owner, now, lease expiry, tenant ("*" = any).
+// KEYS[1] run record, KEYS[2] the lease bucket of its slot (listed in the registry first). ARGV: id, owner, now, lease expiry, tenant ("*" = any).
 // Claims the conversation for a new turn unless one is running: -1 unknown, -2 busy, else the
 // new turn number.
 const char kClaimScript[] = R"lua(
@@ -32,7 +33,24 @@ redis.call('HSET', KEYS[1], 'status', 'in_progress', 'owner', ARGV[2], 'started_
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 return turn
 )lua";
+
+const RedisScript &claimScript()
+{
+    static const RedisScript script = RedisScript::fromSource(kClaimScript);
+    return script;
+}
 } // namespace
+
+const RedisScript &RunManager::endRunScript()
+{
+    static const RedisScript script = RedisScript::fromSource(RunScripts::kEndRun);
+    return script;
+}
+
+QByteArray RunManager::wakeChannel(const RedisRouter *router, const QByteArray &conversationId)
+{
+    return router->isCluster() ? StreamKeys::wake(conversationId) : QByteArray();
+}
 
 void RunManager::setHeartbeatMs(int ms)
 {
@@ -40,7 +58,7 @@ void RunManager::setHeartbeatMs(int ms)
     m_heartbeat.setInterval(qMax(1, ms / 8));
 }
 
-RunManager::RunManager(StreamWriter *writer, RedisConnection *query, AgentFactory factory, qint64 leaseMs, QObject *parent)
+RunManager::RunManager(StreamWriter *writer, RedisRouter *query, AgentFactory factory, qint64 leaseMs, QObject *parent)
     : QObject(parent)
     , m_writer(writer)
     , m_query(query)
@@ -167,9 +185,9 @@ void RunManager::startAgent(const QByteArray &id, const AgentRequest &request, c
 
 void RunManager::cancelRemote(const QByteArray &id, std::function<void(bool, const RedisError &)> done)
 {
-    m_query->command({"EVAL", RunScripts::kEndRun, "3", StreamKeys::run(id), StreamKeys::stream(id), StreamKeys::leases(), id, now(),
-                      QByteArray::number(m_writer->ttlMs()), "cancelled", "cancelled", "the run was cancelled", "0"},
-                     [done](const RedisReply &reply, const RedisError &error) { done(reply.integer == 1, error); });
+    m_query->eval(endRunScript(), {StreamKeys::run(id), StreamKeys::stream(id), StreamKeys::leaseBucket(id)},
+                  {id, now(), QByteArray::number(m_writer->ttlMs()), "cancelled", "cancelled", "the run was cancelled", "0", wakeChannel(m_query, id)},
+                  [done](const RedisReply &reply, const RedisError &error) { done(reply.integer == 1, error); });
 }
 
 void RunManager::shutdown()
@@ -224,10 +242,25 @@ void RunManager::addTurn(const QByteArray &id, const QString &prompt, const QJso
         done(RunError::busy(), {});
         return;
     }
+    // The claim ZADDs into the slot's lease bucket: listed in the registry before (once).
+    QPointer<RunManager> self = this;
+    m_writer->whenBucketListed(id, [self, id, prompt, options, tenant, done, turnFields](const RedisError &listed) {
+        if (!self)
+            return;
+        if (listed.isError())
+            done(RunError::unavailable(listed.message), {});
+        else
+            self->claimTurn(id, prompt, options, tenant, done, turnFields);
+    });
+}
+
+void RunManager::claimTurn(const QByteArray &id, const QString &prompt, const QJsonObject &options, const QByteArray &tenant,
+                           TurnCallback done, const FieldList &turnFields)
+{
     const QByteArray t = now();
-    m_query->command({"EVAL", kClaimScript, "2", StreamKeys::run(id), StreamKeys::leases(), id, m_instanceId, t,
-                      QByteArray::number(leaseUntil()), tenant},
-                     [this, id, prompt, options, done, tenant, turnFields](const RedisReply &reply, const RedisError &error) {
+    m_query->eval(claimScript(), {StreamKeys::run(id), StreamKeys::leaseBucket(id)},
+                  {id, m_instanceId, t, QByteArray::number(leaseUntil()), tenant},
+                  [this, id, prompt, options, done, tenant, turnFields](const RedisReply &reply, const RedisError &error) {
         if (error.isError()) {
             done(RunError::unavailable(error.message), {});
             return;

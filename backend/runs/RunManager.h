@@ -10,7 +10,8 @@
 #include <QObject>
 #include <QTimer>
 
-class RedisConnection;
+class RedisRouter;
+struct RedisScript;
 class StreamWriter;
 
 // Runs agents fire-and-forget: a run belongs to the manager, never to an HTTP request, so a
@@ -25,7 +26,7 @@ class RunManager : public QObject
 {
     Q_OBJECT
 public:
-    RunManager(StreamWriter *writer, RedisConnection *query, AgentFactory factory, qint64 leaseMs, QObject *parent = nullptr);
+    RunManager(StreamWriter *writer, RedisRouter *query, AgentFactory factory, qint64 leaseMs, QObject *parent = nullptr);
     ~RunManager() override;
 
     // tenant: the API key's tenant id that owns the conversation ("" without auth).
@@ -61,6 +62,10 @@ public:
     int activeRuns() const { return int(m_runs.size()); }
     QByteArray instanceId() const { return m_instanceId; }
     void setHeartbeatMs(int ms);
+    // The kEndRun script, and its wake-up channel argument (cluster mode only), for every path
+    // that ends a run from outside its owner (here and RunRecovery).
+    static const RedisScript &endRunScript();
+    static QByteArray wakeChannel(const RedisRouter *router, const QByteArray &conversationId);
 
 Q_SIGNALS:
     void runEnded(const QByteArray &conversationId, const QByteArray &status);
@@ -73,6 +78,9 @@ private:
         qint64 touchedMs = 0; // last lease/TTL renewal (ms since epoch)
         QByteArray tenant; // owner of the conversation ("" without auth)
     };
+    // addTurn once the conversation's lease bucket is listed.
+    void claimTurn(const QByteArray &id, const QString &prompt, const QJsonObject &options, const QByteArray &tenant, TurnCallback done,
+                   const FieldList &turnFields);
     // Renews the lease and TTL of every run (dueOnly: of those not renewed for a heartbeat period).
     void renew(bool dueOnly);
     void startAgent(const QByteArray &conversationId, const AgentRequest &request, const QByteArray &tenant);
@@ -81,7 +89,7 @@ private:
     qint64 leaseUntil() const;
 
     StreamWriter *m_writer;
-    RedisConnection *m_query;
+    RedisRouter *m_query;
     qint64 m_leaseMs;
     AgentFactory m_factory;
     QHash<QByteArray, Run> m_runs;

@@ -1,7 +1,7 @@
 #include "runs/RunRecovery.h"
 
-#include "redis/RedisConnection.h"
-#include "runs/RunScripts.h"
+#include "redis/RedisRouter.h"
+#include "runs/RunManager.h"
 #include "streams/StreamEntry.h"
 
 #include <QDateTime>
@@ -10,8 +10,7 @@
 
 Q_DECLARE_LOGGING_CATEGORY(lcRuns)
 
-
-RunRecovery::RunRecovery(RedisConnection *query, qint64 leaseMs, qint64 ttlMs, QObject *parent)
+RunRecovery::RunRecovery(RedisRouter *query, qint64 leaseMs, qint64 ttlMs, QObject *parent)
     : QObject(parent)
     , m_query(query)
     , m_ttlMs(ttlMs)
@@ -20,8 +19,8 @@ RunRecovery::RunRecovery(RedisConnection *query, qint64 leaseMs, qint64 ttlMs, Q
     m_timer.setTimerType(Qt::PreciseTimer); // a coarse timer may fire 5% late: part of the bound
     m_timer.setInterval(int(sweepIntervalMs(leaseMs)));
     connect(&m_timer, &QTimer::timeout, this, &RunRecovery::sweep);
-    connect(m_query, &RedisConnection::disconnected, this, [this] { m_lostRedis = true; });
-    connect(m_query, &RedisConnection::connected, this, [this] {
+    connect(m_query, &RedisRouter::disconnected, this, [this] { m_lostRedis = true; });
+    connect(m_query, &RedisRouter::connected, this, [this] {
         if (m_lostRedis) {
             m_lostRedis = false;
             m_holdUntilMs = QDateTime::currentMSecsSinceEpoch() + m_leaseMs;
@@ -39,31 +38,56 @@ void RunRecovery::sweep()
         return;
     m_sweeping = true;
     const QByteArray now = QByteArray::number(QDateTime::currentMSecsSinceEpoch());
-    m_query->command({"ZRANGEBYSCORE", StreamKeys::leases(), "-inf", now, "LIMIT", "0", "500"},
-                     [this](const RedisReply &reply, const RedisError &error) {
-                         m_sweeping = false;
-                         if (error.isError())
-                             return;
-                         for (const RedisReply &id : reply.elements)
-                             if (!(m_isLocal && m_isLocal(id.str)))
-                                 recover(id.str); // ours are alive: their lease is renewed with their next write
-                     });
+    m_query->command(StreamKeys::leaseBuckets(), {"SMEMBERS", StreamKeys::leaseBuckets()}, [this, now](const RedisReply &reply, const RedisError &error) {
+        if (error.isError()) {
+            m_sweeping = false;
+            return;
+        }
+        QList<QByteArray> buckets;
+        buckets.reserve(reply.elements.size() + 1);
+        for (const RedisReply &bucket : reply.elements)
+            buckets.append(bucket.str);
+        if (!m_query->isCluster())
+            buckets.append(StreamKeys::leases());
+        sweepBuckets(buckets, now);
+    });
 }
 
-void RunRecovery::recover(const QByteArray &id)
+// Every bucket at once (pipelined per primary); the sweep ends with the last answer.
+void RunRecovery::sweepBuckets(const QList<QByteArray> &buckets, const QByteArray &now)
+{
+    if (buckets.isEmpty()) {
+        m_sweeping = false;
+        return;
+    }
+    auto left = std::make_shared<qsizetype>(buckets.size());
+    for (const QByteArray &bucket : buckets)
+        m_query->command(bucket, {"ZRANGEBYSCORE", bucket, "-inf", now, "LIMIT", "0", "500"},
+                         [this, left, bucket](const RedisReply &reply, const RedisError &error) {
+                             if (--*left == 0)
+                                 m_sweeping = false;
+                             if (error.isError())
+                                 return;
+                             for (const RedisReply &id : reply.elements)
+                                 if (!(m_isLocal && m_isLocal(id.str)))
+                                     recover(id.str, bucket); // ours are alive: their lease is renewed with their next write
+                         });
+}
+
+void RunRecovery::recover(const QByteArray &id, const QByteArray &leaseKey)
 {
     const QByteArray now = QByteArray::number(QDateTime::currentMSecsSinceEpoch());
     const QByteArray message = "the agent's process stopped before the answer was complete; start a new run";
-    m_query->command({"EVAL", RunScripts::kEndRun, "3", StreamKeys::run(id), StreamKeys::stream(id), StreamKeys::leases(), id, now,
-                      QByteArray::number(m_ttlMs), "failed", "interrupted", message, "1"},
-                     [this, id](const RedisReply &reply, const RedisError &error) {
-                         if (error.isError()) {
-                             qCWarning(lcRuns).noquote() << "recovery of" << id << "failed:" << error.message;
-                             return;
-                         }
-                         if (reply.integer == 1) {
-                             qCWarning(lcRuns).noquote() << "run" << id << "interrupted: its owner's lease expired";
-                             Q_EMIT recovered(id);
-                         }
-                     });
+    m_query->eval(RunManager::endRunScript(), {StreamKeys::run(id), StreamKeys::stream(id), leaseKey},
+                  {id, now, QByteArray::number(m_ttlMs), "failed", "interrupted", message, "1", RunManager::wakeChannel(m_query, id)},
+                  [this, id](const RedisReply &reply, const RedisError &error) {
+                      if (error.isError()) {
+                          qCWarning(lcRuns).noquote() << "recovery of" << id << "failed:" << error.message;
+                          return;
+                      }
+                      if (reply.integer == 1) {
+                          qCWarning(lcRuns).noquote() << "run" << id << "interrupted: its owner's lease expired";
+                          Q_EMIT recovered(id);
+                      }
+                  });
 }

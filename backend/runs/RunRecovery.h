@@ -5,17 +5,23 @@
 #include <QTimer>
 #include <functional>
 
-class RedisConnection;
+class RedisRouter;
 
-// Ends runs whose owner died. Every running run holds a lease in agent-streams:leases,
-// renewed by its owner's heartbeat; when an owner is killed the lease runs out and any
-// instance's sweeper (this class, on the query connection) marks the run failed and appends an
-// `error` entry with code `interrupted`, atomically, in one script. Readers following the run
-// then end instead of waiting forever.
+// Ends runs whose owner died. Every running run holds a lease in its slot's lease bucket
+// (StreamKeys::leaseBucket), renewed by its owner's heartbeat; when an owner is killed the
+// lease runs out and any instance's sweeper (this class, on the query router) marks the run
+// failed and appends an `error` entry with code `interrupted`, atomically, in one script on the
+// conversation's node. Readers following the run then end instead of waiting forever.
+//
+// A sweep reads the bucket registry (StreamKeys::leaseBuckets, SMEMBERS) and asks every bucket
+// for its expired leases, each on the primary of its slot; on one server it also sweeps the
+// legacy global index StreamKeys::leases() (runs started by older versions, which never ran on
+// a cluster: they refused one).
 //
 // An expired lease is not proof of death while Redis itself was away: no owner could renew
-// then. So runs of this process are never swept, and after this instance lost Redis it waits
-// one lease period from the reconnect before it sweeps again (live owners renew meanwhile).
+// then. So runs of this process are never swept, and after this instance lost Redis (any
+// primary of a cluster) it waits one lease period from the reconnect before it sweeps again
+// (live owners renew meanwhile).
 //
 //   auto *r = new RunRecovery(query, leaseMs, ttlMs, this);  // sweeps at connect and every leaseMs/10
 //   r->setLocalRuns([runs](const QByteArray &id) { return runs->isRunning(id); });
@@ -24,7 +30,7 @@ class RunRecovery : public QObject
 {
     Q_OBJECT
 public:
-    RunRecovery(RedisConnection *query, qint64 leaseMs, qint64 ttlMs, QObject *parent = nullptr);
+    RunRecovery(RedisRouter *query, qint64 leaseMs, qint64 ttlMs, QObject *parent = nullptr);
     // The promise is "a dead owner's runs end within leaseMs of its death". The owner's last
     // renewal was at most at its death, so: the lease it writes runs leaseExpiryMs() past each
     // renewal, sweeps come every sweepIntervalMs(), and the one interval left over covers
@@ -38,13 +44,14 @@ Q_SIGNALS:
     void recovered(const QByteArray &conversationId);
 
 private:
-    void recover(const QByteArray &conversationId);
-    RedisConnection *m_query;
+    void sweepBuckets(const QList<QByteArray> &buckets, const QByteArray &now);
+    void recover(const QByteArray &conversationId, const QByteArray &leaseKey);
+    RedisRouter *m_query;
     qint64 m_ttlMs;
     qint64 m_leaseMs;
     QTimer m_timer;
     std::function<bool(const QByteArray &)> m_isLocal;
     bool m_sweeping = false;
-    bool m_lostRedis = false; // the query connection dropped since the last connect
+    bool m_lostRedis = false; // the query router lost a primary since the last connect
     qint64 m_holdUntilMs = 0; // no sweep before this (ms since epoch): owners renew after an outage
 };

@@ -4,8 +4,10 @@
 // that ends a run (owner, crash recovery, a cancel from another instance) writes the same shape.
 namespace RunScripts {
 
-// KEYS[1] run record, KEYS[2] stream, KEYS[3] lease index.
-// ARGV: id, now ms, ttl ms, status, code, message, requireExpiredLease ("1" or "0").
+// KEYS[1] run record, KEYS[2] stream, KEYS[3] the lease bucket of the conversation's slot
+// (StreamKeys::leaseBucket; the legacy global index on one server, for runs of older versions).
+// ARGV: id, now ms, ttl ms, status, code, message, requireExpiredLease ("1" or "0"), wake-up
+// channel (StreamKeys::wake on a cluster: SPUBLISH of the error entry's id; '' = none).
 // Ends a running run from outside its owner: status + error entry + TTL, lease dropped. With
 // requireExpiredLease the lease is re-checked inside the script, so an owner that renewed it
 // meanwhile keeps its run. The entry id is above the stream's top entry even if the owner's
@@ -28,6 +30,7 @@ redis.call('HSET', KEYS[1], 'status', ARGV[4], 'error_code', ARGV[5], 'error_mes
            'finished_at', ARGV[2], 'updated_at', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if ARGV[8] and ARGV[8] ~= '' then redis.call('SPUBLISH', ARGV[8], id) end
 return 1
 )lua";
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "redis/KeySlot.h"
 #include "streams/EntryId.h"
 
 #include <QByteArray>
@@ -67,6 +68,22 @@ inline constexpr char kStreamPrefix[] = "agent-stream:{";
 inline constexpr char kRunPrefix[] = "agent-run:{";
 inline QByteArray stream(const QByteArray &conversationId) { return wrapped(kStreamPrefix, conversationId); }
 inline QByteArray run(const QByteArray &conversationId) { return wrapped(kRunPrefix, conversationId); }
-// Every running run's conversation id, scored by its lease expiry (ms since epoch).
+// The legacy lease index of versions before per-slot buckets (one ZSET for every run): only
+// swept, never written.
 inline QByteArray leases() { return QByteArrayLiteral("agent-streams:leases"); }
+// The lease bucket of one hash slot: a ZSET of the running runs whose keys live in that slot
+// (member conversation id, score lease expiry ms). Its hash tag falls in the same slot, so a
+// script may touch it together with the conversation's keys on a Redis Cluster.
+inline constexpr char kLeaseBucketPrefix[] = "agent-streams:leases:{";
+inline QByteArray leaseBucketOfSlot(int slot) { return wrapped(kLeaseBucketPrefix, KeySlot::tagForSlot(slot)); }
+// The slot of every key of a conversation (the slot of its hash tag).
+inline int slotOf(const QByteArray &conversationId) { return KeySlot::slotOf(stream(conversationId)); }
+inline QByteArray leaseBucket(const QByteArray &conversationId) { return leaseBucketOfSlot(slotOf(conversationId)); }
+// Every bucket that may hold a lease (a SET of bucket key names, added before a bucket's first
+// ZADD, never removed): what the sweepers scan.
+inline QByteArray leaseBuckets() { return QByteArrayLiteral("agent-streams:lease-buckets"); }
+// Sharded pub/sub channel a cluster-mode append publishes the new last entry id on, in the
+// conversation's slot: wakes the live readers of other instances.
+inline constexpr char kWakePrefix[] = "agent-streams:wake:{";
+inline QByteArray wake(const QByteArray &conversationId) { return wrapped(kWakePrefix, conversationId); }
 } // namespace StreamKeys

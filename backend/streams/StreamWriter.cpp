@@ -3,10 +3,9 @@
 #include "HopTrace.h"
 
 #include "Metrics.h"
-#include "redis/RedisConnection.h"
+#include "redis/RedisRouter.h"
 #include "redis/RespCommand.h"
 
-#include <QCryptographicHash>
 #include <QDateTime>
 #include <QElapsedTimer>
 #include <QLoggingCategory>
@@ -17,20 +16,24 @@
 Q_LOGGING_CATEGORY(lcWriter, "agentstreams.streams.writer")
 
 namespace {
-// One call appends to MANY streams. KEYS[1] lease index, then per stream: its stream key and
-// its run record. ARGV[1] ttlMs, then per stream (in KEYS order): conversation id, lease (-1
-// keep, 0 drop, else expiry ms), refresh the TTL of both keys (1/0), after (an id the stream
-// must already hold, because the call before this one wrote it; '' = no check), nRunFields,
-// runFields..., nEntries, then per entry: id, nFields, fields... Returns one result per
-// stream: {added, skipped}, or an error reply for that stream alone (the other streams of the
-// call are not affected). An XADD whose id is not above the stream's top entry was already
-// written by an earlier attempt of this same batch: counted as skipped, not an error.
-const char kAppendScript[] = R"lua(
+// One call appends to MANY streams (on a cluster: of one slot). Per stream three KEYS: its
+// stream key, its run record, its slot's lease bucket. ARGV[1] ttlMs, ARGV[2] the wake-up
+// channel prefix ('' = publish nothing: one server), then per stream (in KEYS order):
+// conversation id, lease (-1 keep, 0 drop, else expiry ms), refresh the TTL of both keys
+// (1/0), after (an id the stream must already hold, because the call before this one wrote
+// it; '' = no check), nRunFields, runFields..., nEntries, then per entry: id, nFields,
+// fields... Returns one result per stream: {added, skipped}, or an error reply for that stream
+// alone (the other streams of the call are not affected). An XADD whose id is not above the
+// stream's top entry was already written by an earlier attempt of this same batch: counted as
+// skipped, not an error. With a channel prefix, a stream that got entries ends with SPUBLISH
+// of its new last entry id on prefix .. conversation id .. '}' (StreamKeys::wake).
+const QByteArray kAppendScript = QByteArrayLiteral(R"lua(
 local ttl = tonumber(ARGV[1])
+local wake = ARGV[2]
 local results = {}
-local a = 2
-for s = 1, (#KEYS - 1) / 2 do
-  local skey, rkey = KEYS[2 * s], KEYS[2 * s + 1]
+local a = 3
+for s = 1, #KEYS / 3 do
+  local skey, rkey, lkey = KEYS[3 * s - 2], KEYS[3 * s - 1], KEYS[3 * s]
   local conv, lease, refresh, after, nh = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == '1', ARGV[a + 3], tonumber(ARGV[a + 4])
   local hstart = a + 5
   local ne = tonumber(ARGV[hstart + 2 * nh])
@@ -72,14 +75,14 @@ for s = 1, (#KEYS - 1) / 2 do
     results[s] = res
   else
     if lease == 0 then
-      redis.call('ZREM', KEYS[1], conv)
+      redis.call('ZREM', lkey, conv)
     elseif lease > 0 then
-      redis.call('ZADD', KEYS[1], lease, conv)
+      redis.call('ZADD', lkey, lease, conv)
     end
     if nh > 0 then
       redis.call('HSET', rkey, unpack(ARGV, hstart, hstart + 2 * nh - 1))
     end
-    local added, skipped, failure = 0, 0, nil
+    local added, skipped, failure, stored = 0, 0, nil, nil
     local k = first
     while k < last do
       local nf = tonumber(ARGV[k + 1])
@@ -87,14 +90,19 @@ for s = 1, (#KEYS - 1) / 2 do
       if type(r) == 'table' and r.err then
         if string.find(r.err, 'equal or smaller', 1, true) then
           skipped = skipped + 1
+          stored = ARGV[k]
         else
           failure = r
           break
         end
       else
         added = added + 1
+        stored = ARGV[k]
       end
       k = k + 2 + 2 * nf
+    end
+    if wake ~= '' and stored then
+      redis.call('SPUBLISH', wake .. conv .. '}', stored)
     end
     if ttl > 0 and refresh then
       redis.call('PEXPIRE', skey, ttl)
@@ -104,7 +112,13 @@ for s = 1, (#KEYS - 1) / 2 do
   end
 end
 return results
-)lua";
+)lua");
+
+const RedisScript &appendScript()
+{
+    static const RedisScript script = RedisScript::fromSource(kAppendScript);
+    return script;
+}
 
 constexpr int kMaxEntriesPerStream = 512; // per call: a long backlog goes out in several calls
 constexpr int kMaxEntriesPerCall = 1024; // all streams of one call together (bigger calls only copy more)
@@ -127,17 +141,22 @@ qint64 monotonicNs()
 }
 } // namespace
 
-StreamWriter::StreamWriter(RedisConnection *connection, QObject *parent)
+StreamWriter::StreamWriter(RedisRouter *router, QObject *parent)
     : QObject(parent)
-    , m_connection(connection)
-    , m_scriptSha(QCryptographicHash::hash(QByteArray(kAppendScript), QCryptographicHash::Sha1).toHex())
+    , m_router(router)
+    , m_buckets(KeySlot::kSlots, Bucket::Unknown)
 {
-    connect(m_connection, &RedisConnection::connected, this, [this] {
+    auto sendAll = [this] {
         // Calls lost with the old connection left their streams queued: send them again.
         for (auto it = m_streams.begin(); it != m_streams.end(); ++it)
             markReady(it.key(), it.value());
         scheduleFlush();
-    });
+    };
+    connect(m_router, &RedisRouter::connected, this, sendAll);
+    connect(m_router, &RedisRouter::ready, this, sendAll);
+    m_resendTimer.setSingleShot(true);
+    m_resendTimer.setInterval(20);
+    connect(&m_resendTimer, &QTimer::timeout, this, sendAll);
     m_replicaProbe.setInterval(1000);
     connect(&m_replicaProbe, &QTimer::timeout, this, &StreamWriter::probeReplicas);
     m_retryTimer.setSingleShot(true);
@@ -209,17 +228,24 @@ bool StreamWriter::replicasGone(int acknowledged)
 
 void StreamWriter::probeReplicas()
 {
-    if (!m_connection->isConnected())
+    if (!m_router->isConnected())
         return;
-    // ROLE on a primary: ["master", offset, [[ip, port, offset], ...]].
-    m_connection->command({"ROLE"}, [this](const RedisReply &reply, const RedisError &error) {
-        if (error.isError() || reply.elements.size() < 3 || reply.elements.at(2).elements.size() < m_waitReplicas)
-            return;
-        qCInfo(lcWriter).noquote() << "replicas are back:" << reply.elements.at(2).elements.size() << "- chunks wait for them again";
-        m_waitDegraded = false;
-        m_waitFailingSinceMs = -1;
-        m_replicaProbe.stop();
-    });
+    // ROLE on every primary: ["master", offset, [[ip, port, offset], ...]]. Back to waiting for
+    // replicas once each primary has enough of them (one degraded mode for the whole writer).
+    const QList<int> primaries = m_router->primaries();
+    auto left = std::make_shared<int>(int(primaries.size()));
+    auto enough = std::make_shared<bool>(true);
+    for (int node : primaries)
+        m_router->commandOnNode(node, {"ROLE"}, [this, left, enough](const RedisReply &reply, const RedisError &error) {
+            if (error.isError() || reply.elements.size() < 3 || reply.elements.at(2).elements.size() < m_waitReplicas)
+                *enough = false;
+            if (--*left > 0 || !*enough || !m_waitDegraded)
+                return;
+            qCInfo(lcWriter).noquote() << "replicas are back on every primary - chunks wait for them again";
+            m_waitDegraded = false;
+            m_waitFailingSinceMs = -1;
+            m_replicaProbe.stop();
+        });
 }
 
 void StreamWriter::prime(const QByteArray &conversationId, const EntryId &last)
@@ -275,7 +301,7 @@ void StreamWriter::enqueue(const QByteArray &conversationId, Pending p, bool ter
         const RedisError error{RedisError::Kind::Other,
                                QStringLiteral("write buffer full (%1 bytes waiting for Redis: %2)")
                                    .arg(m_bufferedBytes)
-                                   .arg(m_connection->lastError().message)};
+                                   .arg(m_router->lastError().message)};
         qCWarning(lcWriter).noquote() << conversationId << error.message;
         Q_EMIT failed(conversationId, error);
         return;
@@ -323,14 +349,25 @@ void StreamWriter::markReady(const QByteArray &conversationId, Stream &s)
 void StreamWriter::flush()
 {
     m_flushScheduled = false;
-    if (!m_connection->isConnected())
-        return; // the connected signal schedules the next flush
+    const bool cluster = m_router->isCluster();
+    // One server: nothing goes out while it is away (the connected signal schedules the next
+    // flush). A cluster: each call waits in the router for its own slot's primary, so a primary
+    // that is down holds back only its streams.
+    if (!m_router->isReady() || (!cluster && !m_router->isConnected()))
+        return;
     if (m_retryTimer.isActive())
         return; // Redis said "not now": the retry timer sends everything queued
     // Every stream with entries not yet sent and a free call slot, in the order they became
-    // ready, goes into calls of at most kMaxEntriesPerCall entries each; the calls are pipelined.
-    std::vector<CallPart> call;
-    int entries = 0;
+    // ready, goes into calls of at most kMaxEntriesPerCall entries each (one server: any
+    // streams together; a cluster: the streams of one slot); the calls are pipelined.
+    struct Call
+    {
+        std::vector<CallPart> parts;
+        int entries = 0;
+    };
+    std::vector<Call> calls;
+    QHash<int, size_t> open; // slot (one server: 0) -> the call that still takes streams
+    QList<int> newBuckets;
     while (!m_ready.empty()) {
         const QByteArray id = std::move(m_ready.front());
         m_ready.pop_front();
@@ -341,33 +378,97 @@ void StreamWriter::flush()
         s.ready = false;
         if (s.calls >= kMaxCallsPerStream || s.queue.size() <= size_t(s.inFlight))
             continue;
+        if (s.slot < 0)
+            s.slot = StreamKeys::slotOf(id);
+        Bucket &bucket = m_buckets[size_t(s.slot)];
+        if (cluster && bucket != Bucket::Listed) {
+            // The registry lives on another node: the stream waits for the SADD's reply.
+            whenBucketListed(id, [this, id](const RedisError &error) {
+                auto it = m_streams.find(id);
+                if (it == m_streams.end())
+                    return;
+                markReady(id, it.value());
+                if (error.isError())
+                    resendSoon();
+                else
+                    scheduleFlush();
+            });
+            continue;
+        }
+        if (bucket == Bucket::Unknown) {
+            // One connection: the SADD goes out first, the call right behind it.
+            bucket = Bucket::Pending;
+            newBuckets.append(s.slot);
+        }
         const int count = int(qMin<size_t>(s.queue.size() - size_t(s.inFlight), kMaxEntriesPerStream));
-        call.push_back({id, s.inFlight, count, s.epoch});
+        const int group = cluster ? s.slot : 0;
+        auto slotCall = open.find(group);
+        if (slotCall == open.end()) {
+            calls.emplace_back();
+            slotCall = open.insert(group, calls.size() - 1);
+        }
+        Call &call = calls[slotCall.value()];
+        call.parts.push_back({id, s.inFlight, count, s.epoch});
+        call.entries += count;
         s.inFlight += count;
         ++s.calls;
-        entries += count;
-        if (entries >= kMaxEntriesPerCall) {
-            sendCall(std::move(call), false);
-            call.clear();
-            entries = 0;
-        }
+        if (call.entries >= kMaxEntriesPerCall)
+            open.erase(slotCall);
     }
-    if (!call.empty())
-        sendCall(std::move(call), false);
+    if (!newBuckets.isEmpty())
+        listBuckets(newBuckets);
+    for (Call &call : calls)
+        sendCall(std::move(call.parts));
 }
 
-void StreamWriter::sendCall(std::vector<CallPart> parts, bool useEval)
+void StreamWriter::whenBucketListed(const QByteArray &conversationId, std::function<void(const RedisError &)> done)
+{
+    const int slot = StreamKeys::slotOf(conversationId);
+    if (m_buckets[size_t(slot)] == Bucket::Listed) {
+        done({});
+        return;
+    }
+    m_bucketWaiters[slot].push_back(std::move(done));
+    if (m_buckets[size_t(slot)] == Bucket::Unknown) {
+        m_buckets[size_t(slot)] = Bucket::Pending;
+        listBuckets({slot});
+    }
+}
+
+void StreamWriter::listBuckets(const QList<int> &slotList)
+{
+    QList<QByteArray> args{"SADD", StreamKeys::leaseBuckets()};
+    for (int slot : slotList)
+        args.append(StreamKeys::leaseBucketOfSlot(slot));
+    m_router->command(StreamKeys::leaseBuckets(), args, [this, slotList](const RedisReply &, const RedisError &error) {
+        if (error.isError())
+            qCWarning(lcWriter).noquote() << "listing lease buckets failed (asked again with the next write):" << error.message;
+        for (int slot : slotList) {
+            m_buckets[size_t(slot)] = error.isError() ? Bucket::Unknown : Bucket::Listed;
+            const auto waiters = m_bucketWaiters.take(slot);
+            for (const auto &done : waiters)
+                done(error);
+        }
+    });
+}
+
+void StreamWriter::resendSoon()
+{
+    if (!m_resendTimer.isActive())
+        m_resendTimer.start();
+}
+
+void StreamWriter::sendCall(std::vector<CallPart> parts)
 {
     RespCommand cmd(m_lastCallBytes + 1024);
-    cmd.arg(useEval ? QByteArrayView("EVAL") : QByteArrayView("EVALSHA"));
-    if (useEval)
-        cmd.arg(kAppendScript);
-    else
-        cmd.arg(m_scriptSha);
-    cmd.arg(qint64(1 + 2 * parts.size())).arg(StreamKeys::leases());
-    for (const CallPart &part : parts)
-        cmd.arg({StreamKeys::kStreamPrefix, part.conversationId, "}"}).arg({StreamKeys::kRunPrefix, part.conversationId, "}"});
-    cmd.arg(m_ttlMs);
+    cmd.arg("EVALSHA").arg(appendScript().sha).arg(qint64(3 * parts.size()));
+    for (const CallPart &part : parts) {
+        const int slot = m_streams[part.conversationId].slot;
+        cmd.arg({StreamKeys::kStreamPrefix, part.conversationId, "}"})
+            .arg({StreamKeys::kRunPrefix, part.conversationId, "}"})
+            .arg({StreamKeys::kLeaseBucketPrefix, KeySlot::tagForSlot(slot), "}"});
+    }
+    cmd.arg(m_ttlMs).arg(m_router->isCluster() ? QByteArrayView(StreamKeys::kWakePrefix) : QByteArrayView());
     for (const CallPart &part : parts) {
         Stream &s = m_streams[part.conversationId];
         // Run-record fields and lease of every entry in the batch, later ones winning.
@@ -425,54 +526,76 @@ void StreamWriter::sendCall(std::vector<CallPart> parts, bool useEval)
                 cmd.arg(f.first).arg(f.second);
         }
     }
-    const QByteArrayView resp = cmd.finish();
+    const QByteArray resp = cmd.finish().toByteArray();
     m_lastCallBytes = qMin<qsizetype>(resp.size(), 1 << 20);
     const qint64 sentNs = monotonicNs();
     if (HopTrace::on())
         markHop(parts, HopTrace::Sent, true);
+    ++m_callsSent;
+    // Routed by the first stream's key: every key of the call is in its slot (one server: one
+    // node anyway). The router loads the script where a node answers NOSCRIPT.
+    const QByteArray routeKey = StreamKeys::stream(parts.front().conversationId);
     if (m_waitReplicas <= 0 || m_waitDegraded) {
-        m_connection->commandFormatted(resp, [this, sentNs, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
+        m_router->commandFormatted(routeKey, resp, [this, sentNs, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
             if (reply)
                 Metrics::instance().appendLatency(double(monotonicNs() - sentNs) / 1e9);
             onCallReply(std::move(parts), reply, error);
-        });
+        }, appendScript().source);
         return;
     }
     // Acknowledged only once the entries are on the replicas too (WAIT, pipelined right
-    // behind the call): a failover then cannot lose a chunk a reader has already seen. Fewer
-    // replicas than asked within the timeout: a transient error, the batch goes again with
-    // its ids (on the new primary after a failover; skipped where it already landed).
-    struct Pending
+    // behind the call on the node that takes it): a failover then cannot lose a chunk a reader
+    // has already seen. Fewer replicas than asked within the timeout: a transient error, the
+    // batch goes again with its ids (on the new primary after a failover; skipped where it
+    // already landed). A WAIT answered before the call's reply did not follow the call (it was
+    // redirected to another node): counted as not replicated, so the batch goes again.
+    struct Result
     {
+        bool called = false;
+        bool waited = false;
+        bool waitFirst = false;
         RedisError error;
         std::vector<RedisError> results;
+        RedisReply wait;
+        RedisError waitError;
     };
-    auto result = std::make_shared<Pending>();
-    const size_t n = parts.size();
-    m_connection->commandFormatted(resp, [result, n](const redisReply *reply, const RedisError &error) {
-        result->error = error;
-        result->results = partResults(reply, n, error);
-    });
+    auto result = std::make_shared<Result>();
+    const size_t count = parts.size();
     const int wanted = m_waitReplicas;
     const int timeoutMs = m_waitTimeoutMs;
-    m_connection->command({"WAIT", QByteArray::number(wanted), QByteArray::number(timeoutMs)},
-                          [this, sentNs, result, wanted, timeoutMs, parts = std::move(parts)](const RedisReply &reply, const RedisError &error) mutable {
-        if (result->results.size() != parts.size()) // the connection went before the call's reply
-            result->results.assign(parts.size(), error);
+    auto done = [this, sentNs, result, wanted, timeoutMs, parts = std::move(parts)]() mutable {
+        if (!result->called || !result->waited)
+            return;
+        const RedisError &error = result->waitError;
         if (!result->error.isError() && !error.isError())
             Metrics::instance().appendLatency(double(monotonicNs() - sentNs) / 1e9);
-        const bool replicated = !error.isError() && reply.integer >= wanted;
+        const bool replicated = !result->waitFirst && !error.isError() && result->wait.integer >= wanted;
         if (replicated)
             m_waitFailingSinceMs = -1;
-        if (!result->error.isError() && !replicated && !replicasGone(error.isError() ? 0 : int(reply.integer))) {
+        if (!result->error.isError() && !replicated && !replicasGone(error.isError() ? 0 : int(result->wait.integer))) {
             const RedisError notReplicated = error.isError() ? error
                 : RedisError{RedisError::Kind::Reply, QStringLiteral("TRYAGAIN the entries reached %1 of %2 replicas within %3 ms (WAIT)")
-                                                          .arg(reply.integer).arg(wanted).arg(timeoutMs)};
+                                                          .arg(result->wait.integer).arg(wanted).arg(timeoutMs)};
             for (RedisError &r : result->results)
                 if (!r.isError())
                     r = notReplicated;
         }
         finishCall(std::move(parts), result->error, result->results);
+    };
+    auto finished = std::make_shared<decltype(done)>(std::move(done));
+    m_router->commandFormatted(routeKey, resp, [result, finished, count](const redisReply *reply, const RedisError &error) {
+        result->called = true;
+        result->error = error;
+        result->results = partResults(reply, count, error);
+        (*finished)();
+    }, appendScript().source);
+    m_router->commandOnNode(m_router->nodeOf(routeKey), {"WAIT", QByteArray::number(wanted), QByteArray::number(timeoutMs)},
+                            [result, finished](const RedisReply &reply, const RedisError &error) {
+        result->waited = true;
+        result->waitFirst = !result->called;
+        result->wait = reply;
+        result->waitError = error;
+        (*finished)();
     });
 }
 
@@ -518,12 +641,6 @@ void StreamWriter::finishCall(std::vector<CallPart> parts, const RedisError &err
 {
     if (HopTrace::on() && !error.isError())
         markHop(parts, HopTrace::Acked, false);
-    if (error.kind == RedisError::Kind::Reply && error.message.startsWith(QLatin1String("NOSCRIPT"))) {
-        if (m_connection->isConnected()) {
-            sendCall(std::move(parts), true); // loads the script; later calls use EVALSHA
-            return;
-        }
-    }
     if (error.isTransientReply())
         retryLater(error); // before the parts: they must not be sent again before the backoff
     else if (!error.isError())
@@ -552,9 +669,17 @@ void StreamWriter::finishPart(const CallPart &part, const RedisError &error)
         s.inFlight = 0;
         s.calls = 0;
     }
-    if (error.isRetryable()) {
+    // GAP: the call before this one is not in the stream (it failed, or a failover lost it
+    // with a primary that had taken it); a redirect the router gave up following: both go
+    // again from the first unacknowledged entry, which carries no `after` check.
+    const bool gap = error.kind == RedisError::Kind::Reply && error.message.startsWith(QLatin1String("GAP"));
+    const bool moved = error.kind == RedisError::Kind::Reply && ClusterRedirect::parse(error.message.toUtf8()).isRedirect();
+    if (error.isRetryable() || gap || moved) {
         // Stays queued; sent again after the reconnect (or the transient error's backoff), and
-        // the ids make the retry idempotent.
+        // the ids make the retry idempotent. A cluster has no one reconnect to wait for: the
+        // router holds the resent call until the slot's primary answers.
+        if (gap || moved || (m_router->isCluster() && error.isConnectionError()))
+            resendSoon();
         return;
     }
     if (error.isError()) {

@@ -10,13 +10,17 @@
 #include <functional>
 #include <vector>
 
-class RedisConnection;
+class RedisRouter;
 struct redisReply;
 
 // The write side of the durable log. Appends are given writer-assigned, strictly increasing
-// ids at once and written in batches: everything appended during one event-loop turn, for
-// every stream, goes out as ONE script call (per stream: XADD each entry, HSET the run record,
-// PEXPIRE both keys), so a chunk costs a share of one round trip however many runs write.
+// ids at once and written in batches: everything appended during one event-loop turn goes out
+// as script calls (per stream: XADD each entry, HSET the run record, its lease in the slot's
+// lease bucket, PEXPIRE both keys), so a chunk costs a share of one round trip however many
+// runs write. One server: ONE call per turn for every stream. A Redis Cluster: one call per
+// hash slot (a script's keys must share a slot), sent to that slot's primary by the router,
+// and each stream's part ends with an SPUBLISH wake-up on StreamKeys::wake() for the live
+// readers of other instances.
 // A stream has at most two calls in flight, the second checked by the script against the
 // first (order, no holes, idempotent retries); calls are pipelined.
 //
@@ -24,7 +28,14 @@ struct redisReply;
 // again, in order, after the reconnect; a batch whose first attempt did land is recognised by
 // its ids and skipped, never duplicated. A transient error reply (LOADING after a restart,
 // BUSY, READONLY/MASTERDOWN after a failover, TRYAGAIN, CLUSTERDOWN) is treated the same way:
-// the entries stay queued and go out again with the same ids after a short backoff.
+// the entries stay queued and go out again with the same ids after a short backoff. On a
+// cluster, MOVED/ASK/TRYAGAIN/CLUSTERDOWN and a primary that is down are waited out by the
+// router per call, so the streams of other primaries keep going; a GAP (a failover lost the
+// call before) sends the stream again from its first unacknowledged entry.
+//
+// Lease buckets: before the first call that may ZADD into a bucket, the bucket is added to
+// StreamKeys::leaseBuckets() (once per bucket per process); one server pipelines that SADD
+// ahead of the call, a cluster waits for its reply (the registry lives on another node).
 //
 //   writer->append(convId, {{"type","message"},{"text","Hello"}});
 //   connect(writer, &StreamWriter::failed, ...); // bound exceeded or a Redis error reply
@@ -32,7 +43,7 @@ class StreamWriter : public QObject
 {
     Q_OBJECT
 public:
-    StreamWriter(RedisConnection *connection, QObject *parent = nullptr);
+    StreamWriter(RedisRouter *router, QObject *parent = nullptr);
 
     void setTtlMs(qint64 ttlMs) { m_ttlMs = ttlMs; }
     qint64 ttlMs() const { return m_ttlMs; }
@@ -56,7 +67,13 @@ public:
     // Stops tracking a stream once everything queued for it has been written.
     void release(const QByteArray &conversationId);
 
+    // done(no error) once the lease bucket of the conversation's slot is listed in
+    // StreamKeys::leaseBuckets() (at once when it is already): for other scripts that ZADD there.
+    void whenBucketListed(const QByteArray &conversationId, std::function<void(const RedisError &)> done);
+
     qint64 bufferedBytes() const { return m_bufferedBytes; }
+    // Script calls sent so far (retries included): one per slot and turn on a cluster.
+    quint64 callsSent() const { return m_callsSent; }
     quint64 entriesWritten() const { return m_entriesWritten; }
     bool hasPending(const QByteArray &conversationId) const;
     bool hasPending() const { return m_bufferedBytes > 0; }
@@ -106,6 +123,7 @@ private:
         bool released = false;
         bool failed = false;
         bool ready = false; // listed in m_ready
+        int slot = -1; // hash slot of the conversation's keys (set on first flush)
         qint64 ttlSetMs = 0; // when a call last set both keys' TTL (ms since epoch)
         std::vector<std::pair<EntryId, std::function<void(const RedisError &)>>> waiters; // see whenStored()
     };
@@ -124,7 +142,10 @@ private:
     void scheduleFlush();
     void flush();
     void markReady(const QByteArray &conversationId, Stream &s);
-    void sendCall(std::vector<CallPart> parts, bool useEval);
+    void sendCall(std::vector<CallPart> parts);
+    // SADD of these slots' buckets to the registry; their waiters run with the result.
+    void listBuckets(const QList<int> &slotList);
+    void resendSoon();
     void onCallReply(std::vector<CallPart> parts, const redisReply *reply, const RedisError &error);
     static std::vector<RedisError> partResults(const redisReply *reply, size_t parts, const RedisError &error);
     void markHop(const std::vector<CallPart> &parts, int hop, bool sending) const;
@@ -137,10 +158,14 @@ private:
     // The whenStored() callbacks now due (all: the stream failed); the caller runs them last.
     static std::vector<std::function<void(const RedisError &)>> takeDueWaiters(Stream &s, bool all);
 
-    RedisConnection *m_connection;
+    enum class Bucket : quint8 { Unknown, Pending, Listed };
+    RedisRouter *m_router;
     QHash<QByteArray, Stream> m_streams;
     std::deque<QByteArray> m_ready; // streams with queued entries and no call in flight
-    QByteArray m_scriptSha;
+    std::vector<Bucket> m_buckets; // by slot, see whenBucketListed
+    QHash<int, std::vector<std::function<void(const RedisError &)>>> m_bucketWaiters;
+    quint64 m_callsSent = 0;
+    QTimer m_resendTimer; // after a GAP or a lost call on a cluster: the streams go out again soon
     qint64 m_ttlMs = 10 * 60 * 1000;
     qint64 m_maxBufferedBytes = 64 * 1024 * 1024;
     qint64 m_bufferedBytes = 0;
