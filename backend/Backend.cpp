@@ -119,10 +119,7 @@ void Backend::startWith(const RedisConfig &parsed)
     qCInfo(lcBackend).noquote() << "Agent:" << describeAgentFactory(m_config.provider, m_config.bench);
     auto *writerConnection = new RedisConnection(redis, QStringLiteral("writer"), this);
     auto *query = new RedisConnection(redis, QStringLiteral("query"), this);
-    QList<RedisConnection *> blocking;
-    for (int i = 0; i < qMax(1, m_config.readerConnections); ++i)
-        blocking << new RedisConnection(redis, QStringLiteral("reader-%1").arg(i), this);
-    m_connections = QList<RedisConnection *>{writerConnection, query} + blocking;
+    m_connections = QList<RedisConnection *>{writerConnection, query};
     refuseCluster(redis, query);
     for (RedisConnection *c : std::as_const(m_connections)) {
         connect(c, &RedisConnection::connected, this, &Backend::onConnectionChanged);
@@ -138,11 +135,15 @@ void Backend::startWith(const RedisConfig &parsed)
         // Every data connection moves to the new primary as soon as the sentinels say so.
         auto *watcher = new SentinelWatcher(redis, this);
         connect(watcher, &SentinelWatcher::switched, this, [this](const QString &host, int port) {
-            for (RedisConnection *c : std::as_const(m_connections))
+            for (RedisConnection *c : connections())
                 c->reconnect(QStringLiteral("the sentinels moved the primary to %1:%2").arg(host).arg(port));
         });
     }
-    m_hub = new StreamHub(query, blocking, this);
+    // Until the writer, runs and API go through RedisRouter too, the hub has a router of its
+    // own for replays and live reads; it makes its reader connections once that is ready.
+    auto *hubQuery = m_hubQuery = new RedisRouter(redis, QStringLiteral("hub-query"), this);
+    m_hub = new StreamHub(hubQuery, redis, m_config.readerConnections, this);
+    connect(m_hub, &StreamHub::availabilityChanged, this, &Backend::onConnectionChanged);
     // Streams written here are read when their write is acknowledged; only streams written by
     // other instances need the shared blocking reads.
     StreamWriter *writer = m_writer;
@@ -195,7 +196,7 @@ void Backend::startWith(const RedisConfig &parsed)
         g.liveStreamKeys = m_hub->liveStreamCount();
         g.chunksWritten = m_writer->entriesWritten();
         g.writeBufferBytes = m_writer->bufferedBytes();
-        for (RedisConnection *c : std::as_const(m_connections)) {
+        for (RedisConnection *c : connections()) {
             ++g.redisConnections;
             g.redisConnected += c->isConnected() ? 1 : 0;
             g.redisReconnects += c->reconnects();
@@ -209,6 +210,7 @@ void Backend::startWith(const RedisConfig &parsed)
     m_port = tcp->serverPort();
     for (RedisConnection *c : std::as_const(m_connections))
         c->open();
+    hubQuery->open();
     qCInfo(lcBackend).noquote() << QStringLiteral("listening on %1://%2:%3")
                                        .arg(m_config.tlsCertificate.isEmpty() ? QStringLiteral("http") : QStringLiteral("https"))
                                        .arg(m_config.listenAddress.toString())
@@ -265,9 +267,19 @@ void Backend::refuseCluster(const RedisConfig &redis, RedisConnection *query)
     }, Qt::SingleShotConnection);
 }
 
+QList<RedisConnection *> Backend::connections() const
+{
+    QList<RedisConnection *> all = m_connections;
+    if (m_hubQuery)
+        all += m_hubQuery->connections();
+    if (m_hub)
+        all += m_hub->connections();
+    return all;
+}
+
 void Backend::onConnectionChanged()
 {
-    bool all = !m_connections.isEmpty();
+    bool all = !m_connections.isEmpty() && m_hub && m_hub->isAvailable();
     for (RedisConnection *c : std::as_const(m_connections))
         all = all && c->isConnected();
     if (all != m_available) {

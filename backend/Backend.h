@@ -13,6 +13,7 @@
 class ApiServer;
 class EmbeddedRedis;
 class RedisConnection;
+class RedisRouter;
 class RunManager;
 class StreamHub;
 class StreamWriter;
@@ -40,7 +41,8 @@ public:
     RunManager *runs() const { return m_runs; }
     StreamHub *hub() const { return m_hub; }
     StreamWriter *writer() const { return m_writer; }
-    QList<RedisConnection *> connections() const { return m_connections; }
+    // Every Redis connection of this process (the hub's included).
+    QList<RedisConnection *> connections() const;
 
 public Q_SLOTS:
     void start();
@@ -67,6 +69,7 @@ private:
     QList<RedisConnection *> m_connections;
     StreamWriter *m_writer = nullptr;
     StreamHub *m_hub = nullptr;
+    RedisRouter *m_hubQuery = nullptr; // the hub's, until the backend shares one router per role
     RunManager *m_runs = nullptr;
     ApiServer *m_api = nullptr;
     quint16 m_port = 0;

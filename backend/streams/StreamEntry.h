@@ -69,4 +69,8 @@ inline QByteArray stream(const QByteArray &conversationId) { return wrapped(kStr
 inline QByteArray run(const QByteArray &conversationId) { return wrapped(kRunPrefix, conversationId); }
 // Every running run's conversation id, scored by its lease expiry (ms since epoch).
 inline QByteArray leases() { return QByteArrayLiteral("agent-streams:leases"); }
+// Sharded pub/sub channel in the conversation's slot: on a Redis Cluster the append scripts
+// SPUBLISH the stream's new last id here, and live readers elsewhere SSUBSCRIBE to it.
+inline constexpr char kWakePrefix[] = "agent-streams:wake:{";
+inline QByteArray wake(const QByteArray &conversationId) { return wrapped(kWakePrefix, conversationId); }
 } // namespace StreamKeys
