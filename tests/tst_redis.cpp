@@ -32,21 +32,19 @@ bool openAndWait(RedisRouter &r)
     return r.isConnected() || connected.wait(5000);
 }
 
-// A writer connection, a query connection and one blocking reader: what a hub test needs.
+// A writer router and the hub's query router (the hub makes its blocking reader itself).
 struct HubConnections
 {
     explicit HubConnections(const RedisConfig &config)
         : w(config, QStringLiteral("w"))
         , q(config, QStringLiteral("q"))
-        , b(config, QStringLiteral("b"))
     {
         w.open();
-        for (RedisConnection *c : {&q, &b})
-            c->open();
+        q.open();
     }
-    bool ready() const { return w.isConnected() && q.isConnected() && b.isConnected(); }
+    bool ready() const { return w.isConnected() && q.isConnected(); }
     RedisRouter w;
-    RedisConnection q, b;
+    RedisRouter q;
 };
 
 struct Collector : StreamSubscriber
@@ -447,17 +445,13 @@ void TestRedis::writerBufferBound()
 
 void TestRedis::hubFanOutUsesFixedConnections()
 {
-    RedisRouter w(configFor(m_redis), QStringLiteral("w"));
-    RedisConnection q(configFor(m_redis), QStringLiteral("q"));
-    RedisConnection b1(configFor(m_redis), QStringLiteral("b1"));
-    RedisConnection b2(configFor(m_redis), QStringLiteral("b2"));
-    w.open();
-    for (auto *c : {&q, &b1, &b2})
-        c->open();
-    QTRY_VERIFY(w.isConnected() && q.isConnected() && b1.isConnected() && b2.isConnected());
+    HubConnections c(configFor(m_redis));
+    QTRY_VERIFY(c.ready());
+    StreamWriter writer(&c.w);
+    StreamHub hub(&c.q, configFor(m_redis), 2);
+    QTRY_VERIFY(hub.isAvailable());
+    QCOMPARE(hub.connections().size(), 2);
     const int clientsBefore = m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("LIST")}).count('\n') + 1;
-    StreamWriter writer(&w);
-    StreamHub hub(&q, {&b1, &b2});
     constexpr int kStreams = 20, kPerStream = 10;
     std::vector<std::unique_ptr<Collector>> subs;
     for (int s = 0; s < kStreams; ++s)
@@ -478,7 +472,7 @@ void TestRedis::hubFanOutUsesFixedConnections()
     for (const auto &c : subs)
         QCOMPARE(c->text(), expected);
     QCOMPARE(hub.subscriberCount(), 0);
-    // 200 subscribers, still the same four connections.
+    // 200 subscribers, still the same four connections (writer, query, two readers).
     QCOMPARE(m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("LIST")}).count('\n') + 1, clientsBefore);
 }
 
@@ -487,7 +481,7 @@ void TestRedis::hubNewReaderDoesNotWaitForBlockTimeout()
     HubConnections c(configFor(m_redis));
     QTRY_VERIFY(c.ready());
     StreamWriter writer(&c.w);
-    StreamHub hub(&c.q, {&c.b});
+    StreamHub hub(&c.q, configFor(m_redis), 1);
     hub.setBlockMs(60000); // a reader joining must interrupt this, not wait it out
     Collector first, second;
     hub.subscribe(&first, "unblock-a", EntryId{});
@@ -514,7 +508,7 @@ void TestRedis::hubReplaysLargeBacklogInOrder()
         ids << writer.append("backlog", {{"type", "message"}, {"text", QByteArray::number(i) + '\n'}});
     writer.append("backlog", {{"type", "done"}});
     QTRY_VERIFY_WITH_TIMEOUT(!writer.hasPending("backlog"), 10000);
-    StreamHub hub(&c.q, {&c.b});
+    StreamHub hub(&c.q, configFor(m_redis), 1);
     hub.setBatchSize(700);
     Collector all, tail;
     hub.subscribe(&all, "backlog", EntryId{});
@@ -535,7 +529,7 @@ void TestRedis::hubFollowsElsewhereOnceTheLocalWriterStops()
     HubConnections c(configFor(m_redis));
     QTRY_VERIFY(c.ready());
     StreamWriter writer(&c.w);
-    StreamHub hub(&c.q, {&c.b});
+    StreamHub hub(&c.q, configFor(m_redis), 1);
     hub.setBlockMs(60000); // joining the blocking read must interrupt it, not wait it out
     hub.setLocalWriter([&writer](const QByteArray &id) { return writer.isTracking(id); });
     connect(&writer, &StreamWriter::appended, &hub, &StreamHub::deliverLocal);

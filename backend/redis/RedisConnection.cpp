@@ -54,6 +54,19 @@ qint64 blockMsOf(const QList<QByteArray> &args)
     return 0;
 }
 
+// The channel of `(S|P)UNSUBSCRIBE <channel>`: its reply is ["sunsubscribe", channel, count],
+// which the server also sends unasked when a shard channel's slot leaves the node.
+QByteArray unsubscribedChannel(const QList<QByteArray> &args)
+{
+    if (args.size() != 2)
+        return {};
+    const QByteArray &cmd = args.first();
+    for (const char *name : {"SUNSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE"})
+        if (cmd.compare(name, Qt::CaseInsensitive) == 0)
+            return args.at(1);
+    return {};
+}
+
 QByteArray readFile(const QString &path, QString *error)
 {
     QFile f(path);
@@ -469,6 +482,7 @@ bool RedisConnection::command(const QList<QByteArray> &args, Callback cb)
         return refuse(cb, {});
     PendingCall call;
     call.cb = std::move(cb);
+    call.unsubscribes = unsubscribedChannel(args);
     return send(format(args), std::move(call), blockMsOf(args));
 }
 
@@ -478,6 +492,7 @@ bool RedisConnection::commandRaw(const QList<QByteArray> &args, RawCallback cb)
         return refuse({}, cb);
     PendingCall call;
     call.raw = std::move(cb);
+    call.unsubscribes = unsubscribedChannel(args);
     return send(format(args), std::move(call), blockMsOf(args));
 }
 
@@ -520,10 +535,32 @@ bool RedisConnection::send(QByteArrayView resp, PendingCall call, qint64 blockMs
     return true;
 }
 
+bool RedisConnection::isPush(const redisReply *r, const PendingCall *front) const
+{
+    if (!m_push || m_state != State::Ready)
+        return false;
+    if (!front)
+        return true;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->element[0]->type != REDIS_REPLY_STRING)
+        return false;
+    const QByteArrayView kind(r->element[0]->str, qsizetype(r->element[0]->len));
+    if (kind == "smessage" || kind == "message" || kind == "pmessage")
+        return true; // no command is answered by a message
+    if (kind == "sunsubscribe" || kind == "unsubscribe" || kind == "punsubscribe") {
+        // The answer to the oldest call only if that call unsubscribes this very channel; else
+        // the server dropped a subscription by itself. (If it did so for the channel we are
+        // unsubscribing, our own reply then comes unmatched and goes to the handler too.)
+        const redisReply *channel = r->element[1];
+        const QByteArrayView name = channel->type == REDIS_REPLY_STRING ? QByteArrayView(channel->str, qsizetype(channel->len)) : QByteArrayView();
+        return front->unsubscribes.isEmpty() || front->unsubscribes != name;
+    }
+    return false;
+}
+
 bool RedisConnection::feedReplies(const char *data, size_t size, quint64 generation)
 {
     auto onReply = [this, generation](redisReply *reply) {
-        if (m_calls.empty() && m_push && m_state == State::Ready) {
+        if (isPush(reply, m_calls.empty() ? nullptr : &m_calls.front())) {
             m_push(RedisReply::fromHiredis(reply));
             return generation == m_generation;
         }

@@ -62,8 +62,12 @@ public:
     // Drops the connection now and connects again (through the sentinels when configured):
     // e.g. the sentinels announced a new primary. Pending commands fail with `why`.
     void reconnect(const QString &why);
-    // Subscriber connections: replies that answer no command (pub/sub messages) go here
-    // instead of being a protocol error.
+    // Subscriber connections: pub/sub messages (message, smessage, pmessage) go here always,
+    // even while a command is pending (a message can arrive before the reply to an SSUBSCRIBE),
+    // and so does an unsubscribe the server sends by itself (a shard channel's slot left the
+    // node: `sunsubscribe`). Any other reply that answers no command goes here too instead of
+    // being a protocol error. Send (S|P)SUBSCRIBE / (S|P)UNSUBSCRIBE with ONE channel each:
+    // one command, one reply, so that replies stay matched to commands.
     void setPushHandler(std::function<void(const RedisReply &message)> handler) { m_push = std::move(handler); }
 
     // Returns false (and calls cb with the error) when the command could not be queued.
@@ -83,7 +87,10 @@ private:
         Callback cb;
         RawCallback raw;
         qint64 deadlineMs = 0; // monotonic ms
+        QByteArray unsubscribes; // (S|P)UNSUBSCRIBE <channel>: the channel its reply names
     };
+    // A reply that belongs to the push handler rather than to `front` (the oldest call).
+    bool isPush(const struct redisReply *reply, const PendingCall *front) const;
     bool send(QByteArrayView resp, PendingCall call, qint64 blockMs);
     bool refuse(const Callback &cb, const RawCallback &raw);
     void startConnect();

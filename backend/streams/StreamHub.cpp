@@ -2,7 +2,10 @@
 
 #include "HopTrace.h"
 #include "redis/RedisConnection.h"
+#include "redis/RedisRouter.h"
+#include "streams/WakeupSubscriber.h"
 
+#include <QDateTime>
 #include <QLoggingCategory>
 #include <QTimer>
 
@@ -16,41 +19,103 @@ constexpr int kUnblockAttempts = 40;  // CLIENT UNBLOCK retries while the XREAD 
 constexpr int kRetryMs = 100;         // a read refused with a transient error (LOADING, BUSY) is sent again after this
 } // namespace
 
-StreamHub::StreamHub(RedisConnection *query, const QList<RedisConnection *> &blocking, QObject *parent)
+StreamHub::StreamHub(RedisRouter *query, const RedisConfig &config, int readerConnections, QObject *parent)
     : QObject(parent)
     , m_query(query)
+    , m_config(config)
+    , m_readerCount(qMax(1, readerConnections))
 {
-    for (RedisConnection *c : blocking) {
-        Reader r;
-        r.connection = c;
-        const int index = int(m_readers.size());
-        m_readers.append(r);
-        connect(c, &RedisConnection::connected, this, [this, index] {
-            issueRead(index);
-            updateAvailability();
-        });
-        connect(c, &RedisConnection::disconnected, this, [this, index] {
-            m_readers[index].inFlight = false;
-            updateAvailability();
-        });
-    }
-    connect(m_query, &RedisConnection::disconnected, this, &StreamHub::updateAvailability);
-    connect(m_query, &RedisConnection::connected, this, [this] {
+    connect(m_query, &RedisRouter::disconnected, this, &StreamHub::updateAvailability);
+    connect(m_query, &RedisRouter::connected, this, [this] {
         updateAvailability();
         // Pokes lost with the old connection: read every locally written stream once more.
         for (auto it = m_live.cbegin(); it != m_live.cend(); ++it)
-            if (it->reader < 0)
+            if (it->reader == kLocal)
                 m_pokes.insert(it.key());
-        m_pokeInFlight = false;
+        m_pokesInFlight = 0;
         flushPokes();
-        const auto waiting = m_waitingForQuery;
-        m_waitingForQuery.clear();
-        for (StreamSubscriber *s : waiting) {
-            auto it = m_subs.find(s);
-            if (it != m_subs.end() && !it->live)
-                catchUp(&it.value());
-        }
+        resumeWaiting();
     });
+    // A cluster: one node back, or a slot served elsewhere, lets the replays of its keys go on.
+    connect(m_query, &RedisRouter::connectionChanged, this, &StreamHub::resumeWaiting);
+    connect(m_query, &RedisRouter::topologyChanged, this, &StreamHub::resumeWaiting);
+    if (m_query->isReady())
+        onRouterReady();
+    else
+        connect(m_query, &RedisRouter::ready, this, &StreamHub::onRouterReady, Qt::SingleShotConnection);
+}
+
+// The mode is known: a blocking pool on one server, one subscriber per primary on a cluster.
+void StreamHub::onRouterReady()
+{
+    if (m_query->isCluster()) {
+        m_wakeups = new WakeupSubscriber(m_query, m_config, this);
+        connect(m_wakeups, &WakeupSubscriber::availabilityChanged, this, &StreamHub::updateAvailability);
+        connect(m_wakeups, &WakeupSubscriber::subscribed, this, [this](const QByteArray &id) { readRemote(StreamKeys::stream(id)); });
+        connect(m_wakeups, &WakeupSubscriber::woken, this, &StreamHub::onWoken);
+        m_pollTimer = new QTimer(this);
+        m_pollTimer->setInterval(qMax(100, m_pollMs / 2));
+        connect(m_pollTimer, &QTimer::timeout, this, &StreamHub::pollRemote);
+        m_pollTimer->start();
+        updateAvailability();
+        return;
+    }
+    for (int i = 0; i < m_readerCount; ++i) {
+        Reader r;
+        r.connection = new RedisConnection(m_config, QStringLiteral("reader-%1").arg(i), this);
+        m_readers.append(r);
+        connect(r.connection, &RedisConnection::connected, this, [this, i] {
+            issueRead(i);
+            updateAvailability();
+        });
+        connect(r.connection, &RedisConnection::disconnected, this, [this, i] {
+            m_readers[i].inFlight = false;
+            updateAvailability();
+        });
+        r.connection->open();
+    }
+    updateAvailability();
+}
+
+void StreamHub::resumeWaiting()
+{
+    const auto waiting = m_waitingForQuery;
+    for (StreamSubscriber *s : waiting) {
+        auto it = m_subs.find(s);
+        if (it == m_subs.end() || it->live) {
+            m_waitingForQuery.remove(s);
+        } else if (m_query->isConnected(it->key)) {
+            m_waitingForQuery.remove(s);
+            catchUp(&it.value());
+        }
+    }
+}
+
+void StreamHub::setPollMs(int ms)
+{
+    m_pollMs = ms;
+    if (m_pollTimer)
+        m_pollTimer->setInterval(qMax(100, ms / 2));
+}
+
+QList<RedisConnection *> StreamHub::connections() const
+{
+    if (m_wakeups)
+        return m_wakeups->connections();
+    QList<RedisConnection *> out;
+    for (const Reader &r : m_readers)
+        out.append(r.connection);
+    return out;
+}
+
+int StreamHub::wokenStreamCount() const
+{
+    return m_wakeups ? m_wakeups->followedCount() : 0;
+}
+
+int StreamHub::wakeupSubscriptions() const
+{
+    return m_wakeups ? m_wakeups->subscribedCount() : 0;
 }
 
 StreamHub::~StreamHub() = default;
@@ -59,6 +124,10 @@ bool StreamHub::isAvailable() const
 {
     if (!m_query->isConnected())
         return false;
+    if (m_wakeups)
+        return m_wakeups->isAvailable();
+    if (m_readers.isEmpty())
+        return false; // the router is not ready yet
     for (const Reader &r : m_readers)
         if (!r.connection->isConnected())
             return false;
@@ -136,7 +205,7 @@ void StreamHub::catchUp(Sub *sub)
         sub->parked = true;
         return;
     }
-    if (!m_query->isConnected()) {
+    if (!m_query->isConnected(sub->key)) {
         m_waitingForQuery.insert(sub->subscriber);
         return;
     }
@@ -274,6 +343,14 @@ void StreamHub::goLive(Sub *sub, bool fresh)
 
 void StreamHub::assignReader(const QByteArray &key, Live &live)
 {
+    if (m_wakeups) {
+        // Read once the subscription is confirmed (subscribed), then on every wake-up.
+        live.reader = kWoken;
+        live.generation = m_nextToken++;
+        live.lastReadMs = QDateTime::currentMSecsSinceEpoch(); // the subscription's read comes first
+        m_wakeups->follow(live.conversationId);
+        return;
+    }
     if (m_readers.isEmpty())
         return;
     int best = 0;
@@ -292,7 +369,7 @@ void StreamHub::assignReader(const QByteArray &key, Live &live)
 void StreamHub::localWriterStopped(const QByteArray &conversationId)
 {
     auto it = m_live.find(StreamKeys::stream(conversationId));
-    if (it != m_live.end() && it->reader < 0)
+    if (it != m_live.end() && it->reader == kLocal)
         assignReader(it.key(), it.value()); // whatever comes next is written elsewhere
 }
 
@@ -302,7 +379,7 @@ void StreamHub::poke(const QByteArray &conversationId)
     if (!m_live.contains(key))
         return;
     m_pokes.insert(key);
-    if (!m_pokeScheduled && !m_pokeInFlight) {
+    if (!m_pokeScheduled && m_pokesInFlight == 0) {
         m_pokeScheduled = true;
         QTimer::singleShot(0, this, &StreamHub::flushPokes);
     }
@@ -311,37 +388,40 @@ void StreamHub::poke(const QByteArray &conversationId)
 void StreamHub::flushPokes()
 {
     m_pokeScheduled = false;
-    if (m_pokeInFlight || m_pokes.isEmpty())
+    if (m_pokesInFlight > 0 || m_pokes.isEmpty())
         return;
-    if (!m_query->isConnected())
-        return; // the query connection's `connected` flushes them
-    QList<QByteArray> args;
-    args.reserve(4 + m_pokes.size() * 2);
-    args << "XREAD" << "COUNT" << QByteArray::number(kLiveCount) << "STREAMS";
-    QList<QByteArray> ids;
-    for (const QByteArray &key : std::as_const(m_pokes)) {
-        auto live = m_live.constFind(key);
-        if (live == m_live.constEnd())
-            continue;
-        args << key;
-        ids << live->cursor.toBytes();
-    }
+    if (!m_query->isCluster() && !m_query->isConnected())
+        return; // the query connection's `connected` flushes them (a cluster router waits per node itself)
+    // One XREAD for all on one server; one per slot on a cluster.
+    QHash<int, QList<QByteArray>> groups;
+    const bool cluster = m_query->isCluster();
+    for (const QByteArray &key : std::as_const(m_pokes))
+        if (m_live.contains(key))
+            groups[cluster ? KeySlot::slotOf(key) : 0].append(key);
     m_pokes.clear();
-    if (ids.isEmpty())
-        return;
-    args += ids;
-    m_pokeInFlight = true;
-    const qsizetype keys = ids.size();
-    m_query->commandRaw(args, [this, args, keys](const redisReply *reply, const RedisError &error) {
-        m_pokeInFlight = false;
+    for (const QList<QByteArray> &keys : std::as_const(groups))
+        readPoked(keys);
+}
+
+void StreamHub::readPoked(const QList<QByteArray> &keys)
+{
+    QList<QByteArray> args;
+    args.reserve(4 + keys.size() * 2);
+    args << "XREAD" << "COUNT" << QByteArray::number(kLiveCount) << "STREAMS";
+    args += keys;
+    for (const QByteArray &key : keys)
+        args << m_live.constFind(key)->cursor.toBytes();
+    ++m_pokesInFlight;
+    m_query->commandRaw(args, [this, keys](const redisReply *reply, const RedisError &error) {
+        m_pokesInFlight = qMax(0, m_pokesInFlight - 1);
         QSet<QByteArray> more;
         if (!error.isError()) {
             deliverStreams(reply, &more);
         } else if (error.isRetryable()) {
             // Not read (LOADING, a dropped connection): read these streams again shortly,
             // their followers are waiting for exactly these entries.
-            for (qsizetype i = 0; i < keys; ++i)
-                m_pokes.insert(args.at(4 + i));
+            for (const QByteArray &key : keys)
+                m_pokes.insert(key);
             if (!m_pokeScheduled) {
                 m_pokeScheduled = true;
                 QTimer::singleShot(kRetryMs, this, &StreamHub::flushPokes);
@@ -350,9 +430,75 @@ void StreamHub::flushPokes()
         }
         for (const QByteArray &key : std::as_const(more))
             m_pokes.insert(key);
-        if (!m_pokes.isEmpty())
+        if (!m_pokes.isEmpty() && !m_pokeScheduled)
             flushPokes();
     });
+}
+
+// Cluster: what the stream holds after its live cursor, read without blocking. One read in
+// flight per stream; a wake-up meanwhile asks for one more.
+void StreamHub::readRemote(const QByteArray &key)
+{
+    auto it = m_live.find(key);
+    if (it == m_live.end() || it->reader != kWoken)
+        return;
+    if (it->readInFlight) {
+        it->readAgain = true;
+        return;
+    }
+    it->readInFlight = true;
+    it->readAgain = false;
+    it->lastReadMs = QDateTime::currentMSecsSinceEpoch();
+    ++m_remoteReads;
+    const quint64 generation = it->generation;
+    m_query->commandRaw({"XREAD", "COUNT", QByteArray::number(kLiveCount), "STREAMS", key, it->cursor.toBytes()},
+                        [this, key, generation](const redisReply *reply, const RedisError &error) {
+                            auto it = m_live.find(key);
+                            if (it == m_live.end() || it->generation != generation)
+                                return; // no longer followed this way
+                            it->readInFlight = false;
+                            if (error.isError()) {
+                                // A failover or a moving slot beyond the router's retries: again
+                                // shortly, from the same cursor.
+                                if (!error.isConnectionError())
+                                    qCWarning(lcHub).noquote() << "live read of" << key << "failed:" << error.message << "- retrying";
+                                QTimer::singleShot(kRetryMs, this, [this, key, generation] {
+                                    auto again = m_live.constFind(key);
+                                    if (again != m_live.constEnd() && again->generation == generation)
+                                        readRemote(key);
+                                });
+                                return;
+                            }
+                            QSet<QByteArray> more;
+                            deliverStreams(reply, &more);
+                            it = m_live.find(key); // delivery may have ended the follow
+                            if (it != m_live.end() && it->generation == generation && (it->readAgain || more.contains(key)))
+                                readRemote(key);
+                        });
+}
+
+void StreamHub::onWoken(const QByteArray &conversationId, const QByteArray &lastId)
+{
+    const QByteArray key = StreamKeys::stream(conversationId);
+    auto it = m_live.constFind(key);
+    if (it == m_live.constEnd())
+        return;
+    const std::optional<EntryId> id = EntryId::parse(lastId);
+    if (id && *id <= it->cursor && !it->readInFlight)
+        return; // read already (a wake-up for entries an earlier read brought)
+    readRemote(key);
+}
+
+// The safety net under fire-and-forget wake-ups: a stream not read for pollMs is read anyway.
+void StreamHub::pollRemote()
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    QList<QByteArray> due;
+    for (auto it = m_live.cbegin(); it != m_live.cend(); ++it)
+        if (it->reader == kWoken && !it->readInFlight && now - it->lastReadMs >= m_pollMs)
+            due.append(it.key());
+    for (const QByteArray &key : std::as_const(due))
+        readRemote(key);
 }
 
 void StreamHub::dropLiveKey(const QByteArray &key, StreamSubscriber *s)
@@ -364,6 +510,8 @@ void StreamHub::dropLiveKey(const QByteArray &key, StreamSubscriber *s)
     if (it->subs.isEmpty()) {
         if (it->reader >= 0)
             m_readers[it->reader].keys.remove(key);
+        else if (it->reader == kWoken && m_wakeups)
+            m_wakeups->unfollow(it->conversationId);
         m_live.erase(it);
     }
 }

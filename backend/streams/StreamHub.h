@@ -1,5 +1,6 @@
 #pragma once
 
+#include "redis/RedisConfig.h"
 #include "redis/RedisError.h"
 #include "streams/StreamEntry.h"
 
@@ -7,10 +8,13 @@
 #include <QList>
 #include <QObject>
 #include <QSet>
+#include <QTimer>
 #include <functional>
 #include <memory>
 
 class RedisConnection;
+class RedisRouter;
+class WakeupSubscriber;
 struct RedisReply;
 struct redisReply;
 
@@ -35,14 +39,24 @@ public:
 
 // The read side of the durable log: replay after a cursor, then follow live.
 //
-// Replays read in batches (XRANGE, exclusive start) on the query connection. Live following
+// Replays read in batches (XRANGE, exclusive start) on the query router. Live following
 // has two paths, and one read of a stream serves every subscriber following it (fan-out):
 //  - streams written by THIS process are read when the writer reports a write (poke()): one
-//    non-blocking XREAD for all streams written in the same event-loop turn;
-//  - streams written elsewhere share a FIXED pool of blocking connections: each carries ONE
-//    `XREAD BLOCK` over every such stream assigned to it; a stream joining a blocked read
-//    interrupts it with CLIENT UNBLOCK, so new readers never wait for the block timeout.
-// Redis connections do not grow with the number of subscribers.
+//    non-blocking XREAD for all streams written in the same event-loop turn (on a cluster, one
+//    per slot: an XREAD over several slots is CROSSSLOT);
+//  - streams written elsewhere, on one server: a FIXED pool of blocking connections, each
+//    carrying ONE `XREAD BLOCK` over every such stream assigned to it; a stream joining a
+//    blocked read interrupts it with CLIENT UNBLOCK, so new readers never wait for the block
+//    timeout;
+//  - streams written elsewhere, on a Redis Cluster (no XREAD BLOCK across slots): ONE
+//    subscriber connection per primary (WakeupSubscriber) listens to the writers' SPUBLISH
+//    wake-ups; each wake-up, and each (re)confirmed subscription, reads the stream from its
+//    live cursor with a non-blocking XREAD on the query router, at most one read in flight per
+//    stream (one more if woken meanwhile). A slow poll (pollMs) reads idle streams too, since
+//    pub/sub may lose a wake-up (failover). A moved slot or a failover resubscribes and reads
+//    from the cursor: no gap, and no duplicate (deliveries never go back past a cursor).
+// The hub makes its own reader connections once the router is ready; their number does not
+// grow with the number of subscribers.
 //
 //   hub->subscribe(this, conversationId, cursor);   // -> streamEntries()..., streamEnded()
 //   hub->unsubscribe(this);                         // idempotent; call before deleting
@@ -50,7 +64,8 @@ class StreamHub : public QObject
 {
     Q_OBJECT
 public:
-    StreamHub(RedisConnection *query, const QList<RedisConnection *> &blocking, QObject *parent = nullptr);
+    // readerConnections: the blocking pool on one server (a cluster has one subscriber per primary).
+    StreamHub(RedisRouter *query, const RedisConfig &config, int readerConnections, QObject *parent = nullptr);
     ~StreamHub() override;
 
     void subscribe(StreamSubscriber *subscriber, const QByteArray &conversationId, const EntryId &after);
@@ -72,12 +87,20 @@ public:
     // them back when the live position is `previous`, else read from Redis (poke).
     void deliverLocal(const QByteArray &conversationId, const EntryId &previous, const QList<StreamEntry> &entries);
 
-    // Query and every blocking connection are up.
+    // Query and every reader connection are up.
     bool isAvailable() const;
+    // The hub's own reader connections (blocking readers, or one subscriber per primary).
+    QList<RedisConnection *> connections() const;
     int subscriberCount() const { return int(m_subs.size()); }
     int liveStreamCount() const { return int(m_live.size()); }
+    // Streams followed through wake-ups (cluster), and how many of those are subscribed now.
+    int wokenStreamCount() const;
+    int wakeupSubscriptions() const;
+    // Live reads of remote streams on a cluster (wake-ups, subscriptions and polls).
+    quint64 remoteReads() const { return m_remoteReads; }
     void setBlockMs(int ms) { m_blockMs = ms; }
     void setBatchSize(int n) { m_batch = n; }
+    void setPollMs(int ms);
 
 Q_SIGNALS:
     void availabilityChanged(bool available);
@@ -103,8 +126,14 @@ private:
         EntryId cursor;
         QList<StreamSubscriber *> subs;
         QByteArray conversationId;
-        int reader = -1; // blocking connection; -1 = written here, read on poke()
+        int reader = kLocal; // blocking connection index, kLocal or kWoken
+        quint64 generation = 0; // tells a read's reply whether this is still the same follow
+        bool readInFlight = false; // kWoken: a read from the cursor is out
+        bool readAgain = false;    // kWoken: woken while it was out: one more read
+        qint64 lastReadMs = 0;
     };
+    static constexpr int kLocal = -1; // written here, read on poke()
+    static constexpr int kWoken = -2; // cluster: read on wake-ups (WakeupSubscriber)
     struct Reader
     {
         RedisConnection *connection = nullptr;
@@ -120,6 +149,12 @@ private:
     void fanOut(Live &live, const QList<EntryView> &entries, bool atHead);
     void assignReader(const QByteArray &key, Live &live);
     void flushPokes();
+    void readPoked(const QList<QByteArray> &keys);
+    void onRouterReady();
+    void resumeWaiting();
+    void readRemote(const QByteArray &key);
+    void onWoken(const QByteArray &conversationId, const QByteArray &lastId);
+    void pollRemote();
     Sub &newSub(StreamSubscriber *subscriber, const QByteArray &conversationId, const EntryId &after); // replaces any old one
     void goLive(Sub *sub, bool fresh = false);
     void issueRead(int reader);
@@ -130,15 +165,21 @@ private:
     void dropLiveKey(const QByteArray &key, StreamSubscriber *s);
     Sub *find(StreamSubscriber *s, quint64 token);
 
-    RedisConnection *m_query;
+    RedisRouter *m_query;
+    RedisConfig m_config; // for the reader connections, made once the router is ready
+    int m_readerCount;
     QList<Reader> m_readers;
+    WakeupSubscriber *m_wakeups = nullptr; // cluster mode
+    QTimer *m_pollTimer = nullptr;
     QHash<StreamSubscriber *, Sub> m_subs;
     QHash<QByteArray, Live> m_live;
     QSet<StreamSubscriber *> m_waitingForQuery;
     std::function<bool(const QByteArray &)> m_isLocal;
     QSet<QByteArray> m_pokes; // stream keys
-    bool m_pokeInFlight = false;
+    int m_pokesInFlight = 0;
     bool m_pokeScheduled = false;
+    quint64 m_remoteReads = 0;
+    int m_pollMs = 3000;
     quint64 m_nextToken = 1;
     int m_blockMs = 5000;
     int m_batch = 4000;
