@@ -341,6 +341,31 @@ private Q_SLOTS:
         QVERIFY2(others.isEmpty(), others.join(' ').constData());
     }
 
+    // The server forgets a connection's subscriptions with it: made again on reconnect, and
+    // what was appended meanwhile (announced to nobody) is read from the cursor (poll off).
+    void resubscribesAfterReconnect()
+    {
+        startHub(60000);
+        const QList<QByteArray> ids = conversations("reconnect", 6);
+        const auto readers = follow(ids);
+        QTRY_COMPARE_WITH_TIMEOUT(m_hub->wakeupSubscriptions(), int(ids.size()), 10000);
+        Appender appender(m_writer.get(), ids, 200);
+        appender.start();
+        QTRY_VERIFY_WITH_TIMEOUT(appender.written(ids.at(0)) >= 20, 10000);
+        for (RedisConnection *c : m_hub->connections())
+            QCOMPARE(m_cluster.cli(quint16(c->peerPort()), {QStringLiteral("CLIENT"), QStringLiteral("KILL"), QStringLiteral("ID"), QString::number(c->clientId())}),
+                     QByteArray("1"));
+        QTRY_VERIFY_WITH_TIMEOUT(std::all_of(readers.cbegin(), readers.cend(), [](const auto &r) { return r->ended; }), 30000);
+        const QList<RedisConnection *> subscribers = m_hub->connections();
+        QCOMPARE(subscribers.size(), 3);
+        QVERIFY(std::all_of(subscribers.cbegin(), subscribers.cend(), [](RedisConnection *c) { return c->reconnects() == 1; }));
+        for (size_t i = 0; i < readers.size(); ++i) {
+            QString why;
+            QVERIFY2(sameAsReplay(*m_query, ids.at(int(i)), *readers[i], &why), qPrintable(why));
+            QCOMPARE(readers[i]->entries.size(), 201);
+        }
+    }
+
     void followsAStreamWhoseSlotMoves()
     {
         startHub(3000);
