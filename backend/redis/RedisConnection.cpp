@@ -552,7 +552,7 @@ bool RedisConnection::isPush(const redisReply *r, const PendingCall *front) cons
         // unsubscribing, our own reply then comes unmatched and goes to the handler too.)
         const redisReply *channel = r->element[1];
         const QByteArrayView name = channel->type == REDIS_REPLY_STRING ? QByteArrayView(channel->str, qsizetype(channel->len)) : QByteArrayView();
-        return front->unsubscribes.isEmpty() || front->unsubscribes != name;
+        return front->unsubscribes != name;
     }
     return false;
 }
