@@ -98,7 +98,12 @@ void SyntheticAgent::start(const AgentRequest &request)
     if (m_params.rate > 0) {
         if (!m_pace)
             m_pace = PaceScheduler::of(parent() ? parent() : this);
-        m_startNs = m_pace->nowNs();
+        // The schedule sits on the pace grid: agents due in the same millisecond share one
+        // firing, and the firing is on time (the stamps move with it: a chunk's due time is
+        // when it is made).
+        const qint64 now = m_pace->nowNs();
+        m_startNs = PaceScheduler::onGrid(now);
+        m_startUs += (m_startNs - now) / 1000;
     }
     m_timer.start(0);
 }
@@ -153,7 +158,7 @@ void SyntheticAgent::paced(qint64 nowNs)
             Q_EMIT finished();
             return;
         }
-        const qint64 offsetNs = qint64(double(m_next) * nsPerChunk);
+        const qint64 offsetNs = PaceScheduler::onGrid(qint64(double(m_next) * nsPerChunk));
         if (m_startNs + offsetNs > nowNs) {
             // A raw pointer keeps the item plain; the destructor cancels it.
             m_waitTicket = m_pace->schedule(m_startNs + offsetNs, [](void *self, qint64 now) {

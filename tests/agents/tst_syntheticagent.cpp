@@ -1,4 +1,5 @@
 // SyntheticAgent: exact chunk count, size and header; rate scheduled against the start.
+#include "agents/PaceScheduler.h"
 #include "agents/SyntheticAgent.h"
 
 #include <QDateTime>
@@ -51,6 +52,7 @@ private Q_SLOTS:
     void asFastAsPossibleYieldsToTheEventLoop();
     void rateIsScheduledFromTheStart();
     void cancelStops();
+    void paceSchedulerRunsSameGridPointInOneFiringNeverEarly();
 };
 
 void TestSyntheticAgent::invalidOptions_data()
@@ -191,6 +193,50 @@ void TestSyntheticAgent::cancelStops()
     QVERIFY(!chunks.wait(100));
     QCOMPARE(chunks.count(), seen);
     QCOMPARE(finished.count() + failed.count(), 0);
+}
+
+void TestSyntheticAgent::paceSchedulerRunsSameGridPointInOneFiringNeverEarly()
+{
+    // Items due at the same grid point run in one firing (the same `now`), in scheduling order,
+    // none before its due time; a cancelled one never runs; one already due runs at once.
+    QObject parent;
+    PaceScheduler *pace = PaceScheduler::of(&parent);
+    QCOMPARE(PaceScheduler::of(&parent), pace);
+    struct Seen
+    {
+        QList<int> order;
+        QList<qint64> nows;
+    } seen;
+    struct Item
+    {
+        Seen *seen;
+        int index;
+    };
+    const qint64 due = PaceScheduler::onGrid(pace->nowNs() + 20'000'000);
+    QCOMPARE(due % PaceScheduler::kGridNs, 0);
+    std::vector<Item> items;
+    for (int i = 0; i < 4; ++i)
+        items.push_back({&seen, i});
+    auto record = [](void *context, qint64 now) {
+        auto *item = static_cast<Item *>(context);
+        item->seen->order << item->index;
+        item->seen->nows << now;
+    };
+    pace->schedule(due, record, &items[0]);
+    pace->schedule(due, record, &items[1]);
+    const quint64 cancelled = pace->schedule(due, record, &items[2]);
+    pace->schedule(due + PaceScheduler::kGridNs, record, &items[3]);
+    pace->cancel(cancelled);
+    QTRY_COMPARE_WITH_TIMEOUT(seen.order.size(), 3, 5000);
+    QCOMPARE(seen.order, (QList<int>{0, 1, 3}));
+    QCOMPARE(seen.nows.at(0), seen.nows.at(1)); // one firing
+    QVERIFY(seen.nows.at(0) >= due);
+    QVERIFY(seen.nows.at(2) >= due + PaceScheduler::kGridNs);
+    // Already due: runs on the next event-loop turn.
+    Item late{&seen, 9};
+    pace->schedule(pace->nowNs() - 1'000'000, record, &late);
+    QTRY_COMPARE_WITH_TIMEOUT(seen.order.size(), 4, 5000);
+    QCOMPARE(seen.order.last(), 9);
 }
 
 QTEST_GUILESS_MAIN(TestSyntheticAgent)
