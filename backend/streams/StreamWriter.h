@@ -1,9 +1,11 @@
 #pragma once
 
 #include "redis/RedisError.h"
+#include "redis/RedisReply.h"
 #include "streams/StreamEntry.h"
 
 #include <QHash>
+#include <QSet>
 #include <QObject>
 #include <QTimer>
 #include <deque>
@@ -146,6 +148,7 @@ private:
     // SADD of these slots' buckets to the registry; their waiters run with the result.
     void listBuckets(const QList<int> &slotList);
     void resendSoon();
+    void sendWaits();
     void onCallReply(std::vector<CallPart> parts, const redisReply *reply, const RedisError &error);
     static std::vector<RedisError> partResults(const redisReply *reply, size_t parts, const RedisError &error);
     void markHop(const std::vector<CallPart> &parts, int hop, bool sending) const;
@@ -153,7 +156,8 @@ private:
     void finishPart(const CallPart &part, const RedisError &error);
     void enqueue(const QByteArray &conversationId, Pending pending, bool terminal);
     void retryLater(const RedisError &error);
-    bool replicasGone(int acknowledged);
+    void retryStream(const QByteArray &conversationId, const RedisError &error);
+    bool replicasGone(int node, int acknowledged);
     void probeReplicas();
     // The whenStored() callbacks now due (all: the stream failed); the caller runs them last.
     static std::vector<std::function<void(const RedisError &)>> takeDueWaiters(Stream &s, bool all);
@@ -176,7 +180,15 @@ private:
     int m_retryBackoffMs = 0;
     int m_waitReplicas = 0;
     int m_waitTimeoutMs = 1000;
-    qint64 m_waitFailingSinceMs = -1; // since when WAIT has come back short
-    bool m_waitDegraded = false; // acknowledging from the primary alone (see replicasGone)
+    QHash<int, qint64> m_waitFailingSince; // by primary: since when WAIT has come back short
+    QSet<int> m_waitDegraded; // primaries acknowledged from alone (see replicasGone)
+    QSet<QByteArray> m_retrying; // cluster: streams waiting out a transient error reply
+    QTimer m_streamRetryTimer;
+    struct WaitBatch
+    {
+        QByteArray routeKey;
+        std::vector<std::function<void(const RedisReply &, const RedisError &)>> calls;
+    };
+    QHash<int, WaitBatch> m_waits; // by node: the calls of this flush that wait for replicas
     QTimer m_replicaProbe;
 };
