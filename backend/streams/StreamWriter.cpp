@@ -3,6 +3,7 @@
 #include "HopTrace.h"
 
 #include "Metrics.h"
+#include "redis/RedisConnection.h"
 #include "redis/RedisRouter.h"
 #include "redis/RespCommand.h"
 
@@ -154,6 +155,19 @@ StreamWriter::StreamWriter(RedisRouter *router, QObject *parent)
     };
     connect(m_router, &RedisRouter::connected, this, sendAll);
     connect(m_router, &RedisRouter::ready, this, sendAll);
+    auto unpark = [this] {
+        if (m_parked.isEmpty())
+            return;
+        const QSet<QByteArray> parked = std::exchange(m_parked, {});
+        for (const QByteArray &id : parked) {
+            auto it = m_streams.find(id);
+            if (it != m_streams.end())
+                markReady(id, it.value());
+        }
+        scheduleFlush();
+    };
+    connect(m_router, &RedisRouter::connectionChanged, this, unpark);
+    connect(m_router, &RedisRouter::topologyChanged, this, unpark);
     m_resendTimer.setSingleShot(true);
     m_resendTimer.setInterval(20);
     connect(&m_resendTimer, &QTimer::timeout, this, sendAll);
@@ -401,6 +415,14 @@ void StreamWriter::flush()
             continue;
         if (s.slot < 0)
             s.slot = StreamKeys::slotOf(id);
+        if (cluster && !slotConnected(s.slot)) {
+            // Its primary is down (a failover is under way): the stream waits here, not as
+            // retries piled up in the router, and goes once the router has a primary again.
+            m_parked.insert(id);
+            m_router->refresh(); // throttled by the router; nothing else may ask while we wait
+            resendSoon();
+            continue;
+        }
         Bucket &bucket = m_buckets[size_t(s.slot)];
         if (bucket == Bucket::Unknown) {
             // One SADD for the turn's new buckets. One server: it goes out first, the calls
@@ -473,6 +495,12 @@ void StreamWriter::listBuckets(const QList<int> &slotList)
                 done(error);
         }
     });
+}
+
+bool StreamWriter::slotConnected(int slot)
+{
+    RedisConnection *c = m_router->connection(m_router->table().nodeOf(slot));
+    return c && c->isConnected();
 }
 
 void StreamWriter::resendSoon()
@@ -572,7 +600,7 @@ void StreamWriter::sendCall(std::vector<CallPart> parts)
     // has already seen. Fewer replicas than asked within the timeout: a transient error, the
     // batch goes again with its ids (on the new primary after a failover; skipped where it
     // already landed). A WAIT answered before the call's reply did not follow the call (it was
-    // redirected to another node): counted as not replicated, so the batch goes again.
+    // redirected, or sent again after NOSCRIPT): counted as not replicated, the batch goes again.
     struct Result
     {
         bool called = false;
@@ -600,7 +628,7 @@ void StreamWriter::sendCall(std::vector<CallPart> parts)
         if (!result->error.isError() && !replicated
             && (result->waitFirst || !replicasGone(node, error.isError() ? 0 : int(result->wait.integer)))) {
             const RedisError notReplicated = error.isError() ? error
-                : result->waitFirst ? RedisError{RedisError::Kind::Reply, QStringLiteral("TRYAGAIN the call was redirected away from its WAIT")}
+                : result->waitFirst ? RedisError{RedisError::Kind::Reply, QStringLiteral("TRYAGAIN the call was answered after its WAIT (redirected, or NOSCRIPT on that node)")}
                 : RedisError{RedisError::Kind::Reply, QStringLiteral("TRYAGAIN the entries reached %1 of %2 replicas within %3 ms (WAIT)")
                                                           .arg(result->wait.integer).arg(wanted).arg(timeoutMs)};
             for (RedisError &r : result->results)

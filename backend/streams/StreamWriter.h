@@ -149,6 +149,7 @@ private:
     void listBuckets(const QList<int> &slotList);
     void resendSoon();
     void sendWaits();
+    bool slotConnected(int slot);
     void onCallReply(std::vector<CallPart> parts, const redisReply *reply, const RedisError &error);
     static std::vector<RedisError> partResults(const redisReply *reply, size_t parts, const RedisError &error);
     void markHop(const std::vector<CallPart> &parts, int hop, bool sending) const;
@@ -183,6 +184,7 @@ private:
     QHash<int, qint64> m_waitFailingSince; // by primary: since when WAIT has come back short
     QSet<int> m_waitDegraded; // primaries acknowledged from alone (see replicasGone)
     QSet<QByteArray> m_retrying; // cluster: streams waiting out a transient error reply
+    QSet<QByteArray> m_parked; // cluster: streams whose primary is not connected
     QTimer m_streamRetryTimer;
     struct WaitBatch
     {
