@@ -393,17 +393,30 @@ private Q_SLOTS:
         }
     }
 
-    // Last: kill -9 of a primary while 30 streams are appended to (WAIT 1: an entry counts as
-    // stored once a replica has it). The replica takes over; every entry is there once.
-    void primaryKilledWhileAppending()
+    // Last (they leave the cluster one node short each): kill -9 of a primary while 30 streams
+    // are appended to. The replica takes over; every entry is there once. First with the
+    // primary's acknowledgement alone (async replication: the stall is the failover's), then
+    // with WAIT 1 (an entry counts as stored once a replica has it).
+    void primaryKilledWhileAppending() { killPrimaryWhileAppending(0); }
+    void primaryKilledWhileAppendingWithWait() { killPrimaryWhileAppending(1); }
+
+private:
+    void killPrimaryWhileAppending(int waitReplicas)
     {
         StreamWriter writer(m_writerRouter.get());
-        writer.setWaitReplicas(1, 500);
+        writer.setWaitReplicas(waitReplicas, 500);
         Appender app;
         app.writer = &writer;
-        for (int i = 0; i < 30; ++i)
+        // The victim is a primary that still has a replica (an earlier kill left one without).
+        quint16 victim = 0;
+        for (quint16 port : m_cluster.ports())
+            if (m_cluster.cli(port, {QStringLiteral("INFO"), QStringLiteral("replication")}).contains("connected_slaves:1"))
+                victim = port;
+        QVERIFY(victim != 0);
+        while (app.ids.isEmpty() || m_cluster.primaryOf(StreamKeys::stream(app.ids.first())) != victim)
+            app.ids = {ConversationId::generate()};
+        for (int i = 1; i < 30; ++i)
             app.ids << ConversationId::generate();
-        const quint16 victim = m_cluster.primaryOf(StreamKeys::stream(app.ids.first()));
         QSet<QByteArray> onVictim;
         for (const QByteArray &id : std::as_const(app.ids))
             if (m_cluster.primaryOf(StreamKeys::stream(id)) == victim)
@@ -439,12 +452,11 @@ private Q_SLOTS:
             QVERIFY2(problem.isEmpty(), qPrintable(id + ": " + problem));
             total += app.sent.value(id);
         }
-        qInfo("kill -9 of primary %d (%lld of 30 streams on it): its streams' longest pause in acknowledgements %lld ms, the other streams' %lld ms; "
+        qInfo("WAIT %d: kill -9 of primary %d (%lld of 30 streams on it): its streams' longest pause in acknowledgements %lld ms, the other streams' %lld ms; "
               "%d entries, all once and in order; %d router refreshes",
-              victim, qint64(onVictim.size()), victimMaxGap, othersMaxGap, total, m_writerRouter->refreshes());
+              waitReplicas, victim, qint64(onVictim.size()), victimMaxGap, othersMaxGap, total, m_writerRouter->refreshes());
     }
 
-private:
     // The port of the primary serving `key`, by the query router's table (after a failover or
     // a migration: m_cluster.primaryOf, the cluster's own answer).
     quint16 portOf(const QByteArray &key) const { return quint16(m_query->table().nodes().at(m_query->nodeOf(key)).port); }
