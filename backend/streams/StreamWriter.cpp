@@ -158,12 +158,7 @@ StreamWriter::StreamWriter(RedisRouter *router, QObject *parent)
     auto unpark = [this] {
         if (m_parked.isEmpty())
             return;
-        const QSet<QByteArray> parked = std::exchange(m_parked, {});
-        for (const QByteArray &id : parked) {
-            auto it = m_streams.find(id);
-            if (it != m_streams.end())
-                markReady(id, it.value());
-        }
+        markReady(std::exchange(m_parked, {}));
         scheduleFlush();
     };
     connect(m_router, &RedisRouter::connectionChanged, this, unpark);
@@ -181,14 +176,18 @@ StreamWriter::StreamWriter(RedisRouter *router, QObject *parent)
     });
     m_streamRetryTimer.setSingleShot(true);
     connect(&m_streamRetryTimer, &QTimer::timeout, this, [this] {
-        const QSet<QByteArray> retrying = std::exchange(m_retrying, {});
-        for (const QByteArray &id : retrying) {
-            auto it = m_streams.find(id);
-            if (it != m_streams.end())
-                markReady(id, it.value());
-        }
+        markReady(std::exchange(m_retrying, {}));
         flush();
     });
+}
+
+void StreamWriter::markReady(const QSet<QByteArray> &conversationIds)
+{
+    for (const QByteArray &id : conversationIds) {
+        auto it = m_streams.find(id);
+        if (it != m_streams.end())
+            markReady(id, it.value());
+    }
 }
 
 void StreamWriter::whenStored(const QByteArray &conversationId, const EntryId &id, std::function<void(const RedisError &)> done)
@@ -222,27 +221,26 @@ std::vector<std::function<void(const RedisError &)>> StreamWriter::takeDueWaiter
 
 void StreamWriter::retryLater(const RedisError &error)
 {
-    Metrics::instance().writeRetried();
-    if (m_retryTimer.isActive())
-        return;
-    m_retryBackoffMs = m_retryBackoffMs == 0 ? kFirstRetryMs : qMin(m_retryBackoffMs * 2, kMaxRetryMs);
-    if (m_retryBackoffMs == kFirstRetryMs)
-        qCWarning(lcWriter).noquote() << "Redis answered" << error.message << "- writes wait and are retried";
-    m_retryTimer.start(m_retryBackoffMs);
+    backOff(m_retryTimer, error, "writes wait and are retried");
 }
 
 // In cluster mode a transient error reply holds back only the streams it answered (the other
 // primaries' streams keep going): they are sent again after the backoff.
 void StreamWriter::retryStream(const QByteArray &conversationId, const RedisError &error)
 {
-    Metrics::instance().writeRetried();
     m_retrying.insert(conversationId);
-    if (m_streamRetryTimer.isActive())
+    backOff(m_streamRetryTimer, error, "those streams' writes wait and are retried");
+}
+
+void StreamWriter::backOff(QTimer &timer, const RedisError &error, const char *what)
+{
+    Metrics::instance().writeRetried();
+    if (timer.isActive())
         return;
     m_retryBackoffMs = m_retryBackoffMs == 0 ? kFirstRetryMs : qMin(m_retryBackoffMs * 2, kMaxRetryMs);
     if (m_retryBackoffMs == kFirstRetryMs)
-        qCWarning(lcWriter).noquote() << "Redis answered" << error.message << "- those streams' writes wait and are retried";
-    m_streamRetryTimer.start(m_retryBackoffMs);
+        qCWarning(lcWriter).noquote() << "Redis answered" << error.message << "-" << what;
+    timer.start(m_retryBackoffMs);
 }
 
 // A primary without its replicas for kReplicasGoneMs (a failover leaves the new primary alone

@@ -144,6 +144,7 @@ private:
     void scheduleFlush();
     void flush();
     void markReady(const QByteArray &conversationId, Stream &s);
+    void markReady(const QSet<QByteArray> &conversationIds); // those still tracked
     void sendCall(std::vector<CallPart> parts);
     // SADD of these slots' buckets to the registry; their waiters run with the result.
     void listBuckets(const QList<int> &slotList);
@@ -158,6 +159,7 @@ private:
     void enqueue(const QByteArray &conversationId, Pending pending, bool terminal);
     void retryLater(const RedisError &error);
     void retryStream(const QByteArray &conversationId, const RedisError &error);
+    void backOff(QTimer &timer, const RedisError &error, const char *what);
     bool replicasGone(int node, int acknowledged);
     void probeReplicas();
     // The whenStored() callbacks now due (all: the stream failed); the caller runs them last.
