@@ -30,10 +30,14 @@ struct redisReply;
 // again, in order, after the reconnect; a batch whose first attempt did land is recognised by
 // its ids and skipped, never duplicated. A transient error reply (LOADING after a restart,
 // BUSY, READONLY/MASTERDOWN after a failover, TRYAGAIN, CLUSTERDOWN) is treated the same way:
-// the entries stay queued and go out again with the same ids after a short backoff. On a
-// cluster, MOVED/ASK/TRYAGAIN/CLUSTERDOWN and a primary that is down are waited out by the
-// router per call, so the streams of other primaries keep going; a GAP (a failover lost the
-// call before) sends the stream again from its first unacknowledged entry.
+// the entries stay queued and go out again with the same ids after a short backoff (one
+// server: the whole writer waits; a cluster: only the streams that got the reply). On a
+// cluster, MOVED/ASK/TRYAGAIN/CLUSTERDOWN are followed by the router per call, and the streams
+// of a primary that is down wait in the writer until the router has a connected primary for
+// their slot again, so the streams of other primaries keep going; a GAP (the call before was
+// lost, e.g. by a failover) sends the stream again from its first unacknowledged entry.
+// Entries a failed primary had acknowledged but not replicated are lost with it unless
+// setWaitReplicas() asks for replicas (the stream then continues after a hole).
 //
 // Lease buckets: before the first call that may ZADD into a bucket, the bucket is added to
 // StreamKeys::leaseBuckets() (once per bucket per process); one server pipelines that SADD
@@ -50,8 +54,10 @@ public:
     void setTtlMs(qint64 ttlMs) { m_ttlMs = ttlMs; }
     qint64 ttlMs() const { return m_ttlMs; }
     void setMaxBufferedBytes(qint64 bytes) { m_maxBufferedBytes = bytes; }
-    // Entries count as stored once this many replicas have them too (WAIT after each call);
-    // 0 = the primary's acknowledgement is enough.
+    // Entries count as stored once this many replicas have them too (one WAIT per node behind
+    // each flush's calls there); 0 = the primary's acknowledgement is enough. A primary left
+    // without enough replicas for 3 s (e.g. the one a failover promoted) is acknowledged from
+    // alone until ROLE lists them again.
     void setWaitReplicas(int replicas, int timeoutMs = 1000)
     {
         m_waitReplicas = replicas;
