@@ -36,8 +36,8 @@ struct redisReply;
 // of a primary that is down wait in the writer until the router has a connected primary for
 // their slot again, so the streams of other primaries keep going; a GAP (the call before was
 // lost, e.g. by a failover) sends the stream again from its first unacknowledged entry.
-// Entries a failed primary had acknowledged but not replicated are lost with it unless
-// setWaitReplicas() asks for replicas (the stream then continues after a hole).
+// Without setWaitReplicas(), entries a failed primary had acknowledged but not yet replicated
+// are lost with it (the stream continues after that hole).
 //
 // Lease buckets: before the first call that may ZADD into a bucket, the bucket is added to
 // StreamKeys::leaseBuckets() (once per bucket per process); one server pipelines that SADD
