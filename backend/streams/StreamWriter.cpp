@@ -10,6 +10,7 @@
 #include <QDateTime>
 #include <QElapsedTimer>
 #include <QLoggingCategory>
+#include <QPointer>
 #include <QTimer>
 
 #include <hiredis/hiredis.h>
@@ -270,8 +271,8 @@ void StreamWriter::probeReplicas()
 {
     // ROLE on a degraded primary: ["master", offset, [[ip, port, offset], ...]].
     for (int node : std::as_const(m_waitDegraded))
-        m_router->commandOnNode(node, {"ROLE"}, [this, node](const RedisReply &reply, const RedisError &error) {
-            if (error.isError() || reply.elements.size() < 3 || reply.elements.at(2).elements.size() < m_waitReplicas || !m_waitDegraded.contains(node))
+        m_router->commandOnNode(node, {"ROLE"}, [this, self = QPointer<StreamWriter>(this), node](const RedisReply &reply, const RedisError &error) {
+            if (!self || error.isError() || reply.elements.size() < 3 || reply.elements.at(2).elements.size() < m_waitReplicas || !m_waitDegraded.contains(node))
                 return;
             qCInfo(lcWriter).noquote() << "replicas are back:" << reply.elements.at(2).elements.size() << "- chunks wait for them again";
             m_waitDegraded.remove(node);
@@ -483,7 +484,9 @@ void StreamWriter::listBuckets(const QList<int> &slotList)
     QList<QByteArray> args{"SADD", StreamKeys::leaseBuckets()};
     for (int slot : slotList)
         args.append(StreamKeys::leaseBucketOfSlot(slot));
-    m_router->command(StreamKeys::leaseBuckets(), args, [this, slotList](const RedisReply &, const RedisError &error) {
+    m_router->command(StreamKeys::leaseBuckets(), args, [this, self = QPointer<StreamWriter>(this), slotList](const RedisReply &, const RedisError &error) {
+        if (!self)
+            return;
         if (error.isError())
             qCWarning(lcWriter).noquote() << "listing lease buckets failed (asked again with the next write):" << error.message;
         for (int slot : slotList) {
@@ -586,7 +589,9 @@ void StreamWriter::sendCall(std::vector<CallPart> parts)
     const QByteArray routeKey = StreamKeys::stream(parts.front().conversationId);
     const int node = m_router->nodeOf(routeKey);
     if (m_waitReplicas <= 0 || m_waitDegraded.contains(node)) {
-        m_router->commandFormatted(routeKey, resp, [this, sentNs, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
+        m_router->commandFormatted(routeKey, resp, [this, self = QPointer<StreamWriter>(this), sentNs, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
+            if (!self)
+                return;
             if (reply)
                 Metrics::instance().appendLatency(double(monotonicNs() - sentNs) / 1e9);
             onCallReply(std::move(parts), reply, error);
@@ -613,8 +618,8 @@ void StreamWriter::sendCall(std::vector<CallPart> parts)
     const size_t count = parts.size();
     const int wanted = m_waitReplicas;
     const int timeoutMs = m_waitTimeoutMs;
-    auto done = [this, sentNs, result, routeKey, wanted, timeoutMs, parts = std::move(parts)]() mutable {
-        if (!result->called || !result->waited)
+    auto done = [this, self = QPointer<StreamWriter>(this), sentNs, result, routeKey, wanted, timeoutMs, parts = std::move(parts)]() mutable {
+        if (!self || !result->called || !result->waited)
             return;
         const int node = m_router->nodeOf(routeKey); // the one that answered, after a failover too
         const RedisError &error = result->waitError;

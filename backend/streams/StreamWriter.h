@@ -43,6 +43,8 @@ struct redisReply;
 // StreamKeys::leaseBuckets() (once per bucket per process); one server pipelines that SADD
 // ahead of the call, a cluster waits for its reply (the registry lives on another node).
 //
+// The router may outlive the writer: its callbacks check that the writer is still there.
+//
 //   writer->append(convId, {{"type","message"},{"text","Hello"}});
 //   connect(writer, &StreamWriter::failed, ...); // bound exceeded or a Redis error reply
 class StreamWriter : public QObject
