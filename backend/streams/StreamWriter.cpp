@@ -3,12 +3,14 @@
 #include "HopTrace.h"
 
 #include "Metrics.h"
+#include "redis/RedisConnection.h"
 #include "redis/RedisRouter.h"
 #include "redis/RespCommand.h"
 
 #include <QDateTime>
 #include <QElapsedTimer>
 #include <QLoggingCategory>
+#include <QPointer>
 #include <QTimer>
 
 #include <hiredis/hiredis.h>
@@ -154,6 +156,14 @@ StreamWriter::StreamWriter(RedisRouter *router, QObject *parent)
     };
     connect(m_router, &RedisRouter::connected, this, sendAll);
     connect(m_router, &RedisRouter::ready, this, sendAll);
+    auto unpark = [this] {
+        if (m_parked.isEmpty())
+            return;
+        markReady(std::exchange(m_parked, {}));
+        scheduleFlush();
+    };
+    connect(m_router, &RedisRouter::connectionChanged, this, unpark);
+    connect(m_router, &RedisRouter::topologyChanged, this, unpark);
     m_resendTimer.setSingleShot(true);
     m_resendTimer.setInterval(20);
     connect(&m_resendTimer, &QTimer::timeout, this, sendAll);
@@ -165,6 +175,20 @@ StreamWriter::StreamWriter(RedisRouter *router, QObject *parent)
             markReady(it.key(), it.value());
         flush();
     });
+    m_streamRetryTimer.setSingleShot(true);
+    connect(&m_streamRetryTimer, &QTimer::timeout, this, [this] {
+        markReady(std::exchange(m_retrying, {}));
+        flush();
+    });
+}
+
+void StreamWriter::markReady(const QSet<QByteArray> &conversationIds)
+{
+    for (const QByteArray &id : conversationIds) {
+        auto it = m_streams.find(id);
+        if (it != m_streams.end())
+            markReady(id, it.value());
+    }
 }
 
 void StreamWriter::whenStored(const QByteArray &conversationId, const EntryId &id, std::function<void(const RedisError &)> done)
@@ -198,53 +222,63 @@ std::vector<std::function<void(const RedisError &)>> StreamWriter::takeDueWaiter
 
 void StreamWriter::retryLater(const RedisError &error)
 {
+    backOff(m_retryTimer, error, "writes wait and are retried");
+}
+
+// In cluster mode a transient error reply holds back only the streams it answered (the other
+// primaries' streams keep going): they are sent again after the backoff.
+void StreamWriter::retryStream(const QByteArray &conversationId, const RedisError &error)
+{
+    m_retrying.insert(conversationId);
+    backOff(m_streamRetryTimer, error, "those streams' writes wait and are retried");
+}
+
+void StreamWriter::backOff(QTimer &timer, const RedisError &error, const char *what)
+{
     Metrics::instance().writeRetried();
-    if (m_retryTimer.isActive())
+    if (timer.isActive())
         return;
     m_retryBackoffMs = m_retryBackoffMs == 0 ? kFirstRetryMs : qMin(m_retryBackoffMs * 2, kMaxRetryMs);
     if (m_retryBackoffMs == kFirstRetryMs)
-        qCWarning(lcWriter).noquote() << "Redis answered" << error.message << "- writes wait and are retried";
-    m_retryTimer.start(m_retryBackoffMs);
+        qCWarning(lcWriter).noquote() << "Redis answered" << error.message << "-" << what;
+    timer.start(m_retryBackoffMs);
 }
 
 // A primary without its replicas for kReplicasGoneMs (a failover leaves the new primary alone
 // until the old one rejoins; a dead replica may never come back): acknowledging only what
-// replicas have would stop every run, so chunks are acknowledged from the primary alone
+// replicas have would stop every run, so chunks are acknowledged from that primary alone
 // until ROLE lists enough replicas again. Shorter than that, the writes wait: the sentinels
-// announce a switch well within it, and what a demoted primary took is then sent again.
-bool StreamWriter::replicasGone(int acknowledged)
+// (or the cluster) announce a switch well within it, and what a demoted primary took is then
+// sent again. Counted per primary: one primary alone does not degrade the others.
+bool StreamWriter::replicasGone(int node, int acknowledged)
 {
     const qint64 now = monotonicNs() / 1000000;
-    if (m_waitFailingSinceMs < 0)
-        m_waitFailingSinceMs = now;
-    if (now - m_waitFailingSinceMs < kReplicasGoneMs)
+    const qint64 since = m_waitFailingSince.value(node, -1);
+    if (since < 0)
+        m_waitFailingSince.insert(node, now);
+    if (since < 0 || now - since < kReplicasGoneMs)
         return false;
-    m_waitDegraded = true;
-    qCWarning(lcWriter).noquote() << "only" << acknowledged << "of" << m_waitReplicas << "replicas for"
-                                  << kReplicasGoneMs << "ms: chunks are acknowledged from the primary alone until they are back";
+    if (m_waitDegraded.contains(node))
+        return true;
+    m_waitDegraded.insert(node);
+    qCWarning(lcWriter).noquote() << "only" << acknowledged << "of" << m_waitReplicas << "replicas for" << kReplicasGoneMs
+                                  << "ms: chunks are acknowledged from the primary alone until they are back";
     m_replicaProbe.start();
     return true;
 }
 
 void StreamWriter::probeReplicas()
 {
-    if (!m_router->isConnected())
-        return;
-    // ROLE on every primary: ["master", offset, [[ip, port, offset], ...]]. Back to waiting for
-    // replicas once each primary has enough of them (one degraded mode for the whole writer).
-    const QList<int> primaries = m_router->primaries();
-    auto left = std::make_shared<int>(int(primaries.size()));
-    auto enough = std::make_shared<bool>(true);
-    for (int node : primaries)
-        m_router->commandOnNode(node, {"ROLE"}, [this, left, enough](const RedisReply &reply, const RedisError &error) {
-            if (error.isError() || reply.elements.size() < 3 || reply.elements.at(2).elements.size() < m_waitReplicas)
-                *enough = false;
-            if (--*left > 0 || !*enough || !m_waitDegraded)
+    // ROLE on a degraded primary: ["master", offset, [[ip, port, offset], ...]].
+    for (int node : std::as_const(m_waitDegraded))
+        m_router->commandOnNode(node, {"ROLE"}, [this, self = QPointer<StreamWriter>(this), node](const RedisReply &reply, const RedisError &error) {
+            if (!self || error.isError() || reply.elements.size() < 3 || reply.elements.at(2).elements.size() < m_waitReplicas || !m_waitDegraded.contains(node))
                 return;
-            qCInfo(lcWriter).noquote() << "replicas are back on every primary - chunks wait for them again";
-            m_waitDegraded = false;
-            m_waitFailingSinceMs = -1;
-            m_replicaProbe.stop();
+            qCInfo(lcWriter).noquote() << "replicas are back:" << reply.elements.at(2).elements.size() << "- chunks wait for them again";
+            m_waitDegraded.remove(node);
+            m_waitFailingSince.remove(node);
+            if (m_waitDegraded.isEmpty())
+                m_replicaProbe.stop();
         });
 }
 
@@ -380,10 +414,24 @@ void StreamWriter::flush()
             continue;
         if (s.slot < 0)
             s.slot = StreamKeys::slotOf(id);
+        if (cluster && !slotConnected(s.slot)) {
+            // Its primary is down (a failover is under way): the stream waits here, not as
+            // retries piled up in the router, and goes once the router has a primary again.
+            m_parked.insert(id);
+            m_router->refresh(); // throttled by the router; nothing else may ask while we wait
+            resendSoon();
+            continue;
+        }
         Bucket &bucket = m_buckets[size_t(s.slot)];
+        if (bucket == Bucket::Unknown) {
+            // One SADD for the turn's new buckets. One server: it goes out first, the calls
+            // right behind it on the same connection.
+            bucket = Bucket::Pending;
+            newBuckets.append(s.slot);
+        }
         if (cluster && bucket != Bucket::Listed) {
             // The registry lives on another node: the stream waits for the SADD's reply.
-            whenBucketListed(id, [this, id](const RedisError &error) {
+            m_bucketWaiters[s.slot].push_back([this, id](const RedisError &error) {
                 auto it = m_streams.find(id);
                 if (it == m_streams.end())
                     return;
@@ -394,11 +442,6 @@ void StreamWriter::flush()
                     scheduleFlush();
             });
             continue;
-        }
-        if (bucket == Bucket::Unknown) {
-            // One connection: the SADD goes out first, the call right behind it.
-            bucket = Bucket::Pending;
-            newBuckets.append(s.slot);
         }
         const int count = int(qMin<size_t>(s.queue.size() - size_t(s.inFlight), kMaxEntriesPerStream));
         const int group = cluster ? s.slot : 0;
@@ -419,6 +462,7 @@ void StreamWriter::flush()
         listBuckets(newBuckets);
     for (Call &call : calls)
         sendCall(std::move(call.parts));
+    sendWaits();
 }
 
 void StreamWriter::whenBucketListed(const QByteArray &conversationId, std::function<void(const RedisError &)> done)
@@ -440,7 +484,9 @@ void StreamWriter::listBuckets(const QList<int> &slotList)
     QList<QByteArray> args{"SADD", StreamKeys::leaseBuckets()};
     for (int slot : slotList)
         args.append(StreamKeys::leaseBucketOfSlot(slot));
-    m_router->command(StreamKeys::leaseBuckets(), args, [this, slotList](const RedisReply &, const RedisError &error) {
+    m_router->command(StreamKeys::leaseBuckets(), args, [this, self = QPointer<StreamWriter>(this), slotList](const RedisReply &, const RedisError &error) {
+        if (!self)
+            return;
         if (error.isError())
             qCWarning(lcWriter).noquote() << "listing lease buckets failed (asked again with the next write):" << error.message;
         for (int slot : slotList) {
@@ -450,6 +496,12 @@ void StreamWriter::listBuckets(const QList<int> &slotList)
                 done(error);
         }
     });
+}
+
+bool StreamWriter::slotConnected(int slot)
+{
+    RedisConnection *c = m_router->connection(m_router->table().nodeOf(slot));
+    return c && c->isConnected();
 }
 
 void StreamWriter::resendSoon()
@@ -535,8 +587,11 @@ void StreamWriter::sendCall(std::vector<CallPart> parts)
     // Routed by the first stream's key: every key of the call is in its slot (one server: one
     // node anyway). The router loads the script where a node answers NOSCRIPT.
     const QByteArray routeKey = StreamKeys::stream(parts.front().conversationId);
-    if (m_waitReplicas <= 0 || m_waitDegraded) {
-        m_router->commandFormatted(routeKey, resp, [this, sentNs, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
+    const int node = m_router->nodeOf(routeKey);
+    if (m_waitReplicas <= 0 || m_waitDegraded.contains(node)) {
+        m_router->commandFormatted(routeKey, resp, [this, self = QPointer<StreamWriter>(this), sentNs, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
+            if (!self)
+                return;
             if (reply)
                 Metrics::instance().appendLatency(double(monotonicNs() - sentNs) / 1e9);
             onCallReply(std::move(parts), reply, error);
@@ -548,7 +603,7 @@ void StreamWriter::sendCall(std::vector<CallPart> parts)
     // has already seen. Fewer replicas than asked within the timeout: a transient error, the
     // batch goes again with its ids (on the new primary after a failover; skipped where it
     // already landed). A WAIT answered before the call's reply did not follow the call (it was
-    // redirected to another node): counted as not replicated, so the batch goes again.
+    // redirected, or sent again after NOSCRIPT): counted as not replicated, the batch goes again.
     struct Result
     {
         bool called = false;
@@ -563,17 +618,20 @@ void StreamWriter::sendCall(std::vector<CallPart> parts)
     const size_t count = parts.size();
     const int wanted = m_waitReplicas;
     const int timeoutMs = m_waitTimeoutMs;
-    auto done = [this, sentNs, result, wanted, timeoutMs, parts = std::move(parts)]() mutable {
-        if (!result->called || !result->waited)
+    auto done = [this, self = QPointer<StreamWriter>(this), sentNs, result, routeKey, wanted, timeoutMs, parts = std::move(parts)]() mutable {
+        if (!self || !result->called || !result->waited)
             return;
+        const int node = m_router->nodeOf(routeKey); // the one that answered, after a failover too
         const RedisError &error = result->waitError;
         if (!result->error.isError() && !error.isError())
             Metrics::instance().appendLatency(double(monotonicNs() - sentNs) / 1e9);
         const bool replicated = !result->waitFirst && !error.isError() && result->wait.integer >= wanted;
         if (replicated)
-            m_waitFailingSinceMs = -1;
-        if (!result->error.isError() && !replicated && !replicasGone(error.isError() ? 0 : int(result->wait.integer))) {
+            m_waitFailingSince.remove(node);
+        if (!result->error.isError() && !replicated
+            && (result->waitFirst || !replicasGone(node, error.isError() ? 0 : int(result->wait.integer)))) {
             const RedisError notReplicated = error.isError() ? error
+                : result->waitFirst ? RedisError{RedisError::Kind::Reply, QStringLiteral("TRYAGAIN the call was answered after its WAIT (redirected, or NOSCRIPT on that node)")}
                 : RedisError{RedisError::Kind::Reply, QStringLiteral("TRYAGAIN the entries reached %1 of %2 replicas within %3 ms (WAIT)")
                                                           .arg(result->wait.integer).arg(wanted).arg(timeoutMs)};
             for (RedisError &r : result->results)
@@ -589,14 +647,31 @@ void StreamWriter::sendCall(std::vector<CallPart> parts)
         result->results = partResults(reply, count, error);
         (*finished)();
     }, appendScript().source);
-    m_router->commandOnNode(m_router->nodeOf(routeKey), {"WAIT", QByteArray::number(wanted), QByteArray::number(timeoutMs)},
-                            [result, finished](const RedisReply &reply, const RedisError &error) {
+    WaitBatch &batch = m_waits[node];
+    if (batch.routeKey.isEmpty())
+        batch.routeKey = routeKey;
+    batch.calls.push_back([result, finished](const RedisReply &reply, const RedisError &error) {
         result->waited = true;
         result->waitFirst = !result->called;
         result->wait = reply;
         result->waitError = error;
         (*finished)();
     });
+}
+
+// One WAIT per node for all the calls a flush sent there (WAIT covers every write before it on
+// the connection; one per call would hold the connection for its timeout once per call while
+// a new primary has no replica yet). Routed like the calls (by the first one's key, not to a
+// fixed node): after a failover it goes to the new primary with them.
+void StreamWriter::sendWaits()
+{
+    const QByteArray wanted = QByteArray::number(m_waitReplicas), timeout = QByteArray::number(m_waitTimeoutMs);
+    for (auto it = m_waits.begin(); it != m_waits.end(); ++it)
+        m_router->command(it->routeKey, {"WAIT", wanted, timeout}, [calls = std::move(it->calls)](const RedisReply &reply, const RedisError &error) {
+            for (const auto &call : calls)
+                call(reply, error);
+        });
+    m_waits.clear();
 }
 
 // One result per part of a call: its error reply, or none.
@@ -641,13 +716,19 @@ void StreamWriter::finishCall(std::vector<CallPart> parts, const RedisError &err
 {
     if (HopTrace::on() && !error.isError())
         markHop(parts, HopTrace::Acked, false);
-    if (error.isTransientReply())
-        retryLater(error); // before the parts: they must not be sent again before the backoff
+    // Before the parts: they must not be sent again before the backoff.
+    const bool cluster = m_router->isCluster();
+    if (error.isTransientReply() && !cluster)
+        retryLater(error);
     else if (!error.isError())
         m_retryBackoffMs = 0;
     for (size_t i = 0; i < parts.size(); ++i) {
-        if (results[i].isTransientReply())
-            retryLater(results[i]);
+        if (results[i].isTransientReply()) {
+            if (cluster)
+                retryStream(parts[i].conversationId, results[i]);
+            else
+                retryLater(results[i]);
+        }
         finishPart(parts[i], results[i]);
     }
     flush(); // streams that queued more while this call was out

@@ -1,9 +1,11 @@
 #pragma once
 
 #include "redis/RedisError.h"
+#include "redis/RedisReply.h"
 #include "streams/StreamEntry.h"
 
 #include <QHash>
+#include <QSet>
 #include <QObject>
 #include <QTimer>
 #include <deque>
@@ -28,14 +30,20 @@ struct redisReply;
 // again, in order, after the reconnect; a batch whose first attempt did land is recognised by
 // its ids and skipped, never duplicated. A transient error reply (LOADING after a restart,
 // BUSY, READONLY/MASTERDOWN after a failover, TRYAGAIN, CLUSTERDOWN) is treated the same way:
-// the entries stay queued and go out again with the same ids after a short backoff. On a
-// cluster, MOVED/ASK/TRYAGAIN/CLUSTERDOWN and a primary that is down are waited out by the
-// router per call, so the streams of other primaries keep going; a GAP (a failover lost the
-// call before) sends the stream again from its first unacknowledged entry.
+// the entries stay queued and go out again with the same ids after a short backoff (one
+// server: the whole writer waits; a cluster: only the streams that got the reply). On a
+// cluster, MOVED/ASK/TRYAGAIN/CLUSTERDOWN are followed by the router per call, and the streams
+// of a primary that is down wait in the writer until the router has a connected primary for
+// their slot again, so the streams of other primaries keep going; a GAP (the call before was
+// lost, e.g. by a failover) sends the stream again from its first unacknowledged entry.
+// Without setWaitReplicas(), entries a failed primary had acknowledged but not yet replicated
+// are lost with it (the stream continues after that hole).
 //
 // Lease buckets: before the first call that may ZADD into a bucket, the bucket is added to
 // StreamKeys::leaseBuckets() (once per bucket per process); one server pipelines that SADD
 // ahead of the call, a cluster waits for its reply (the registry lives on another node).
+//
+// The router may outlive the writer: its callbacks check that the writer is still there.
 //
 //   writer->append(convId, {{"type","message"},{"text","Hello"}});
 //   connect(writer, &StreamWriter::failed, ...); // bound exceeded or a Redis error reply
@@ -48,8 +56,10 @@ public:
     void setTtlMs(qint64 ttlMs) { m_ttlMs = ttlMs; }
     qint64 ttlMs() const { return m_ttlMs; }
     void setMaxBufferedBytes(qint64 bytes) { m_maxBufferedBytes = bytes; }
-    // Entries count as stored once this many replicas have them too (WAIT after each call);
-    // 0 = the primary's acknowledgement is enough.
+    // Entries count as stored once this many replicas have them too (one WAIT per node behind
+    // each flush's calls there); 0 = the primary's acknowledgement is enough. A primary left
+    // without enough replicas for 3 s (e.g. the one a failover promoted) is acknowledged from
+    // alone until ROLE lists them again.
     void setWaitReplicas(int replicas, int timeoutMs = 1000)
     {
         m_waitReplicas = replicas;
@@ -142,10 +152,13 @@ private:
     void scheduleFlush();
     void flush();
     void markReady(const QByteArray &conversationId, Stream &s);
+    void markReady(const QSet<QByteArray> &conversationIds); // those still tracked
     void sendCall(std::vector<CallPart> parts);
     // SADD of these slots' buckets to the registry; their waiters run with the result.
     void listBuckets(const QList<int> &slotList);
     void resendSoon();
+    void sendWaits();
+    bool slotConnected(int slot);
     void onCallReply(std::vector<CallPart> parts, const redisReply *reply, const RedisError &error);
     static std::vector<RedisError> partResults(const redisReply *reply, size_t parts, const RedisError &error);
     void markHop(const std::vector<CallPart> &parts, int hop, bool sending) const;
@@ -153,7 +166,9 @@ private:
     void finishPart(const CallPart &part, const RedisError &error);
     void enqueue(const QByteArray &conversationId, Pending pending, bool terminal);
     void retryLater(const RedisError &error);
-    bool replicasGone(int acknowledged);
+    void retryStream(const QByteArray &conversationId, const RedisError &error);
+    void backOff(QTimer &timer, const RedisError &error, const char *what);
+    bool replicasGone(int node, int acknowledged);
     void probeReplicas();
     // The whenStored() callbacks now due (all: the stream failed); the caller runs them last.
     static std::vector<std::function<void(const RedisError &)>> takeDueWaiters(Stream &s, bool all);
@@ -176,7 +191,16 @@ private:
     int m_retryBackoffMs = 0;
     int m_waitReplicas = 0;
     int m_waitTimeoutMs = 1000;
-    qint64 m_waitFailingSinceMs = -1; // since when WAIT has come back short
-    bool m_waitDegraded = false; // acknowledging from the primary alone (see replicasGone)
+    QHash<int, qint64> m_waitFailingSince; // by primary: since when WAIT has come back short
+    QSet<int> m_waitDegraded; // primaries acknowledged from alone (see replicasGone)
+    QSet<QByteArray> m_retrying; // cluster: streams waiting out a transient error reply
+    QSet<QByteArray> m_parked; // cluster: streams whose primary is not connected
+    QTimer m_streamRetryTimer;
+    struct WaitBatch
+    {
+        QByteArray routeKey;
+        std::vector<std::function<void(const RedisReply &, const RedisError &)>> calls;
+    };
+    QHash<int, WaitBatch> m_waits; // by node: the calls of this flush that wait for replicas
     QTimer m_replicaProbe;
 };
