@@ -138,7 +138,11 @@ bool RunManager::writesStalled() const
 QByteArray RunManager::start(const QString &prompt, const QJsonObject &options, const QByteArray &tenant, EntryId *firstEntry,
                              const FieldList &turnFields)
 {
-    const QByteArray id = ConversationId::generate();
+    // A new conversation may live anywhere: on a cluster whose shard is failing over, it goes to
+    // a slot whose primary is up (a few draws; one server: the first one).
+    QByteArray id = ConversationId::generate();
+    for (int draw = 1; draw < 16 && !m_writer->canWrite(id); ++draw)
+        id = ConversationId::generate();
     AgentRequest request;
     request.conversationId = id;
     request.prompt = prompt;

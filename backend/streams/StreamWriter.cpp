@@ -818,3 +818,8 @@ void StreamWriter::finishPart(const CallPart &part, const RedisError &error)
     for (const auto &done : due)
         done({});
 }
+
+bool StreamWriter::canWrite(const QByteArray &conversationId) const
+{
+    return m_router->isConnected(StreamKeys::stream(conversationId));
+}

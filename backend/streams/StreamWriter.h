@@ -81,6 +81,8 @@ public:
     // StreamKeys::leaseBuckets() (at once when it is already): for other scripts that ZADD there.
     void whenBucketListed(const QByteArray &conversationId, std::function<void(const RedisError &)> done);
 
+    // The primary that takes this conversation's writes is connected now (one server: it is up).
+    bool canWrite(const QByteArray &conversationId) const;
     qint64 bufferedBytes() const { return m_bufferedBytes; }
     // Script calls sent so far (retries included): one per slot and turn on a cluster.
     quint64 callsSent() const { return m_callsSent; }
