@@ -51,25 +51,26 @@ int SlotTable::indexOf(const Node &node)
     return int(m_nodes.size() - 1);
 }
 
-QList<int> SlotTable::primaries() const
+void SlotTable::setOwner(int slot, int node)
 {
-    std::vector<bool> owns(size_t(m_nodes.size()), false);
-    for (qint16 o : m_owner)
-        if (o >= 0)
-            owns[size_t(o)] = true;
-    QList<int> out;
-    for (int i = 0; i < int(owns.size()); ++i)
-        if (owns[size_t(i)])
-            out.append(i);
-    return out;
+    qint16 &owner = m_owner[size_t(slot & (KeySlot::kSlots - 1))];
+    if (owner >= 0)
+        --m_slotCount[size_t(owner)];
+    owner = qint16(node);
+    if (node >= 0) {
+        if (m_slotCount.size() <= size_t(node))
+            m_slotCount.resize(size_t(node) + 1, 0);
+        ++m_slotCount[size_t(node)];
+    }
 }
 
-int SlotTable::slotsOf(int node) const
+QList<int> SlotTable::primaries() const
 {
-    int n = 0;
-    for (qint16 o : m_owner)
-        n += o == node ? 1 : 0;
-    return n;
+    QList<int> out;
+    for (size_t i = 0; i < m_slotCount.size(); ++i)
+        if (m_slotCount[i] > 0)
+            out.append(int(i));
+    return out;
 }
 
 bool SlotTable::coversAll() const

@@ -34,10 +34,11 @@ public:
     const QList<Node> &nodes() const { return m_nodes; }
     // The node's index, added when new.
     int indexOf(const Node &node);
-    void setOwner(int slot, int node) { m_owner[size_t(slot & (KeySlot::kSlots - 1))] = qint16(node); }
-    // Nodes that serve at least one slot, in index order.
+    void setOwner(int slot, int node);
+    // Nodes that serve at least one slot, in index order (from per-node slot counts: asked on
+    // every connectivity check, so it never walks the 16384 slots).
     QList<int> primaries() const;
-    int slotsOf(int node) const;
+    int slotsOf(int node) const { return node >= 0 && size_t(node) < m_slotCount.size() ? m_slotCount[size_t(node)] : 0; }
     bool coversAll() const;
     // Takes every slot's owner from `fresh` (a newer CLUSTER SLOTS), keeping this table's node
     // indexes; nodes new to this table are added.
@@ -46,4 +47,5 @@ public:
 private:
     QList<Node> m_nodes;
     std::vector<qint16> m_owner;
+    std::vector<int> m_slotCount; // by node index: slots it owns
 };
