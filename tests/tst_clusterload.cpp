@@ -41,6 +41,13 @@ private:
     void verifyRuns(const std::vector<std::unique_ptr<Run>> &runs, quint16 replayPort);
     static QByteArray streamKey(const QByteArray &id) { return "agent-stream:{" + id + "}"; }
     static std::map<quint16, int> streamsPerPrimary(const RedisCluster &cluster);
+    // A started cluster and two app instances on it (the owner of the runs, their reader).
+    struct Deployment
+    {
+        RedisCluster cluster;
+        std::unique_ptr<Backend> owner, reader;
+    };
+    static bool deploy(Deployment &d, int demoPaceMs);
     QElapsedTimer m_clock;
 };
 
@@ -91,6 +98,24 @@ void TestClusterLoad::verifyRuns(const std::vector<std::unique_ptr<Run>> &runs, 
     }
 }
 
+bool TestClusterLoad::deploy(Deployment &d, int demoPaceMs)
+{
+    if (!d.cluster.start()) {
+        qWarning().noquote() << d.cluster.error();
+        return false;
+    }
+    Config config;
+    config.createsPerMinute = 0; // every run comes from this one address
+    config.demoPaceMs = demoPaceMs;
+    QString error;
+    d.owner = startTestBackend(config, d.cluster.connectionString(), {}, &error);
+    if (d.owner)
+        d.reader = startTestBackend(config, d.cluster.connectionString(), {}, &error);
+    if (!d.reader)
+        qWarning().noquote() << error;
+    return d.reader != nullptr;
+}
+
 std::map<quint16, int> TestClusterLoad::streamsPerPrimary(const RedisCluster &cluster)
 {
     std::map<quint16, int> out;
@@ -102,16 +127,11 @@ std::map<quint16, int> TestClusterLoad::streamsPerPrimary(const RedisCluster &cl
 
 void TestClusterLoad::hundredRunsOverThreePrimariesFollowedOnAnotherInstance()
 {
-    RedisCluster cluster;
-    QVERIFY2(cluster.start(), qPrintable(cluster.error()));
-    Config config;
-    config.createsPerMinute = 0; // every run comes from this one address
-    config.demoPaceMs = 5;
-    QString error;
-    auto owner = startTestBackend(config, cluster.connectionString(), {}, &error);
-    QVERIFY2(owner, qPrintable(error));
-    auto reader = startTestBackend(config, cluster.connectionString(), {}, &error);
-    QVERIFY2(reader, qPrintable(error));
+    Deployment d;
+    QVERIFY(deploy(d, 5));
+    RedisCluster &cluster = d.cluster;
+    Backend *owner = d.owner.get();
+    Backend *reader = d.reader.get();
     const auto runs = startRuns(100, owner->port(), reader->port());
     QCOMPARE(int(runs.size()), 100);
     QTRY_VERIFY_WITH_TIMEOUT(std::all_of(runs.cbegin(), runs.cend(), [](const auto &r) { return r->follower->isFinished(); }), 120000);
@@ -129,16 +149,11 @@ void TestClusterLoad::hundredRunsOverThreePrimariesFollowedOnAnotherInstance()
 
 void TestClusterLoad::primaryKilledWithFiftyLiveRuns()
 {
-    RedisCluster cluster;
-    QVERIFY2(cluster.start(), qPrintable(cluster.error()));
-    Config config;
-    config.createsPerMinute = 0; // every run comes from this one address
-    config.demoPaceMs = 60; // runs of several seconds: they outlive the failover
-    QString error;
-    auto owner = startTestBackend(config, cluster.connectionString(), {}, &error);
-    QVERIFY2(owner, qPrintable(error));
-    auto reader = startTestBackend(config, cluster.connectionString(), {}, &error);
-    QVERIFY2(reader, qPrintable(error));
+    Deployment d;
+    QVERIFY(deploy(d, 60)); // runs of several seconds: they outlive the failover
+    RedisCluster &cluster = d.cluster;
+    Backend *owner = d.owner.get();
+    Backend *reader = d.reader.get();
     const auto runs = startRuns(50, owner->port(), reader->port());
     QCOMPARE(int(runs.size()), 50);
     QTRY_VERIFY_WITH_TIMEOUT(std::all_of(runs.cbegin(), runs.cend(), [](const auto &r) { return r->follower->events().size() >= 3; }), 30000);
@@ -172,16 +187,11 @@ void TestClusterLoad::primaryKilledWithFiftyLiveRuns()
 
 void TestClusterLoad::reshardUnderLiveRuns()
 {
-    RedisCluster cluster;
-    QVERIFY2(cluster.start(), qPrintable(cluster.error()));
-    Config config;
-    config.createsPerMinute = 0; // every run comes from this one address
-    config.demoPaceMs = 40;
-    QString error;
-    auto owner = startTestBackend(config, cluster.connectionString(), {}, &error);
-    QVERIFY2(owner, qPrintable(error));
-    auto reader = startTestBackend(config, cluster.connectionString(), {}, &error);
-    QVERIFY2(reader, qPrintable(error));
+    Deployment d;
+    QVERIFY(deploy(d, 40));
+    RedisCluster &cluster = d.cluster;
+    Backend *owner = d.owner.get();
+    Backend *reader = d.reader.get();
     const auto runs = startRuns(60, owner->port(), reader->port());
     QCOMPARE(int(runs.size()), 60);
     QTRY_VERIFY_WITH_TIMEOUT(std::all_of(runs.cbegin(), runs.cend(), [](const auto &r) { return r->follower->events().size() >= 2; }), 30000);

@@ -259,15 +259,9 @@ private Q_SLOTS:
         app.start(2);
         QVERIFY(progressed(20));
         const quint16 source = m_cluster.primaryOf(StreamKeys::stream(moving));
-        quint16 target = 0;
-        for (int node : m_query->primaries())
-            if (quint16(m_query->table().nodes().at(node).port) != source)
-                target = quint16(m_query->table().nodes().at(node).port);
-        const QString sourceId = QString::fromLatin1(m_cluster.cli(source, {QStringLiteral("CLUSTER"), QStringLiteral("MYID")}));
-        const QString targetId = QString::fromLatin1(m_cluster.cli(target, {QStringLiteral("CLUSTER"), QStringLiteral("MYID")}));
+        const quint16 target = m_cluster.otherPrimary(source);
         const QString s = QString::number(slot);
-        QCOMPARE(m_cluster.cli(target, {QStringLiteral("CLUSTER"), QStringLiteral("SETSLOT"), s, QStringLiteral("IMPORTING"), sourceId}), QByteArray("OK"));
-        QCOMPARE(m_cluster.cli(source, {QStringLiteral("CLUSTER"), QStringLiteral("SETSLOT"), s, QStringLiteral("MIGRATING"), targetId}), QByteArray("OK"));
+        QVERIFY(m_cluster.beginMigration(slot, source, target));
         QVERIFY(progressed(20));
         const QStringList keys = QString::fromLatin1(m_cluster.cli(source, {QStringLiteral("CLUSTER"), QStringLiteral("GETKEYSINSLOT"), s, QStringLiteral("100")}))
                                      .split(QLatin1Char('\n'), Qt::SkipEmptyParts);
@@ -280,8 +274,7 @@ private Q_SLOTS:
         QVERIFY(progressed(20)); // keys on the target, slot still the source's: ASK
         qInfo("slot %d: %lld keys migrated %d -> %d; 20 more entries stored through ASK in %lld ms", slot, qint64(keys.size()), source, target,
               asked.elapsed());
-        for (quint16 port : m_cluster.ports())
-            m_cluster.cli(port, {QStringLiteral("CLUSTER"), QStringLiteral("SETSLOT"), s, QStringLiteral("NODE"), targetId});
+        m_cluster.endMigration(slot, target);
         QVERIFY(progressed(20)); // MOVED
         QCOMPARE(quint16(m_writerRouter->table().nodes().at(m_writerRouter->nodeOf(StreamKeys::stream(moving))).port), target);
         app.finish();

@@ -147,3 +147,31 @@ quint16 RedisCluster::primaryOf(const QByteArray &key) const
     }
     return 0;
 }
+
+quint16 RedisCluster::otherPrimary(quint16 port) const
+{
+    for (const auto &node : m_nodes)
+        if (node->port != port && node->process->state() == QProcess::Running && cli(node->port, {QStringLiteral("ROLE")}).startsWith("master"))
+            return node->port;
+    return 0;
+}
+
+QString RedisCluster::nodeId(quint16 port) const
+{
+    return QString::fromLatin1(cli(port, {QStringLiteral("CLUSTER"), QStringLiteral("MYID")}));
+}
+
+bool RedisCluster::beginMigration(int slot, quint16 source, quint16 target) const
+{
+    const QString s = QString::number(slot);
+    return cli(target, {QStringLiteral("CLUSTER"), QStringLiteral("SETSLOT"), s, QStringLiteral("IMPORTING"), nodeId(source)}) == "OK"
+        && cli(source, {QStringLiteral("CLUSTER"), QStringLiteral("SETSLOT"), s, QStringLiteral("MIGRATING"), nodeId(target)}) == "OK";
+}
+
+void RedisCluster::endMigration(int slot, quint16 target) const
+{
+    const QString id = nodeId(target);
+    for (const auto &node : m_nodes)
+        if (node->process->state() == QProcess::Running)
+            cli(node->port, {QStringLiteral("CLUSTER"), QStringLiteral("SETSLOT"), QString::number(slot), QStringLiteral("NODE"), id});
+}

@@ -39,6 +39,14 @@ public:
     QByteArray cli(quint16 port, const QStringList &args) const;
     // The port of the primary that serves `key` now.
     quint16 primaryOf(const QByteArray &key) const;
+    // A primary other than the one on `port` (0 when there is none).
+    quint16 otherPrimary(quint16 port) const;
+    // CLUSTER MYID of the node on `port`.
+    QString nodeId(quint16 port) const;
+    // The first half of a slot migration (SETSLOT IMPORTING on the target, MIGRATING on the
+    // source; keys then move with MIGRATE) and its end (SETSLOT NODE on every node).
+    bool beginMigration(int slot, quint16 source, quint16 target) const;
+    void endMigration(int slot, quint16 target) const;
     // SIGKILL of the node on `port` (a crash).
     void kill(quint16 port);
     // Waits until every running node says cluster_state:ok.
