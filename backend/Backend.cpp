@@ -268,6 +268,7 @@ void Backend::onConnectionChanged()
     }
     if (all && !m_ready) {
         m_ready = true;
+        qCInfo(lcBackend).noquote() << "ready: every Redis connection is up";
         Q_EMIT ready();
     }
 }

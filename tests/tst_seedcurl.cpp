@@ -66,7 +66,7 @@ void TestSeedCurl::initTestCase()
     QVERIFY(m_app.waitForStarted(10000));
     const bool up = QTest::qWaitFor([&] {
         m_appLog += m_app.readAll();
-        return (m_appLog.contains("listening on") && m_appLog.contains("query connected")) || m_app.state() != QProcess::Running;
+        return m_appLog.contains("ready: every Redis connection is up") || m_app.state() != QProcess::Running;
     }, 20000);
     QVERIFY2(up && m_app.state() == QProcess::Running,
              qPrintable(QStringLiteral("agent-streams did not start on port 7071 (is the port taken?): ") + QString::fromUtf8(m_appLog)));

@@ -28,7 +28,8 @@ struct AppProcess
             return false;
         return QTest::qWaitFor([&] {
             log += process.readAll();
-            return (log.contains("listening on") && log.contains("query connected")) || process.state() != QProcess::Running;
+            // Backend::ready: on a Redis Cluster the routers connect to every primary first.
+            return log.contains("ready: every Redis connection is up") || process.state() != QProcess::Running;
         }, 20000) && process.state() == QProcess::Running;
     }
     QString baseUrl() const { return QStringLiteral("http://127.0.0.1:%1").arg(port); }

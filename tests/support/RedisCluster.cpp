@@ -3,11 +3,27 @@
 #include "RedisServer.h"
 
 #include <QDir>
+#include <QTcpServer>
 #include <QTest>
 
 RedisCluster::~RedisCluster()
 {
     stop();
+}
+
+quint16 RedisCluster::freeNodePort()
+{
+    // A node also listens on port + 10000 (the cluster bus): both must be free, and the bus
+    // port may collide with an ephemeral port of some outgoing connection.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        const quint16 port = RedisServer::freePort();
+        if (port == 0 || port > 65535 - 10000)
+            continue;
+        QTcpServer bus;
+        if (bus.listen(QHostAddress::LocalHost, quint16(port + 10000)))
+            return port;
+    }
+    return RedisServer::freePort();
 }
 
 bool RedisCluster::startTls(const Tls &tls, int primaries, int replicasPerPrimary)
@@ -29,7 +45,7 @@ bool RedisCluster::start(int primaries, int replicasPerPrimary)
     QStringList addresses;
     for (int i = 0; i < count; ++i) {
         auto node = std::make_shared<Node>();
-        node->port = RedisServer::freePort();
+        node->port = freeNodePort();
         const QString dir = m_dir.filePath(QString::number(node->port));
         QDir().mkpath(dir);
         node->process = std::make_unique<QProcess>();

@@ -59,6 +59,7 @@ private:
         std::unique_ptr<QProcess> process;
     };
     QStringList tlsArgs() const;
+    static quint16 freeNodePort();
     QTemporaryDir m_dir;
     QList<std::shared_ptr<Node>> m_nodes;
     std::optional<Tls> m_tls;
