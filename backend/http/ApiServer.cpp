@@ -195,9 +195,5 @@ void ApiServer::readiness(QHttpServerResponder &&responder, const RequestContext
         answer(*held, problem);
     };
     QTimer::singleShot(kReadyProbeMs, this, [once] { once(QStringLiteral("Redis did not answer a PING within %1 ms").arg(kReadyProbeMs)); });
-    int node = -1; // a primary that is up (one server: node 0)
-    for (int n : m_query->primaries())
-        if (node < 0 && m_query->connection(n) && m_query->connection(n)->isConnected())
-            node = n;
-    m_query->commandOnNode(node, {"PING"}, [once](const RedisReply &, const RedisError &error) { once(error.isError() ? error.message : QString()); });
+    m_query->commandOnNode(m_query->firstConnectedPrimary(), {"PING"}, [once](const RedisReply &, const RedisError &error) { once(error.isError() ? error.message : QString()); });
 }

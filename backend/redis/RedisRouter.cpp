@@ -1,6 +1,7 @@
 #include "redis/RedisRouter.h"
 
 #include <QCryptographicHash>
+#include <algorithm>
 #include <QLoggingCategory>
 #include <QPointer>
 
@@ -52,45 +53,40 @@ bool RedisRouter::isConnected() const
     if (!m_ready)
         return false;
     const QList<int> primaries = m_table.primaries();
-    if (primaries.isEmpty())
-        return false;
-    for (int node : primaries) {
-        const RedisConnection *c = node < m_nodes.size() ? m_nodes.at(node) : nullptr;
-        if (!c || !c->isConnected())
-            return false;
-    }
-    return true;
+    return !primaries.isEmpty() && std::all_of(primaries.cbegin(), primaries.cend(), [this](int node) { return nodeUp(node); });
 }
 
 bool RedisRouter::isConnected(QByteArrayView key) const
 {
-    if (!m_ready)
-        return false;
-    const int node = m_table.nodeOf(KeySlot::slotOf(key));
-    const RedisConnection *c = node >= 0 && node < m_nodes.size() ? m_nodes.at(node) : nullptr;
-    return c && c->isConnected();
+    return m_ready && nodeUp(m_table.nodeOf(KeySlot::slotOf(key)));
 }
 
 int RedisRouter::connectedPrimaries() const
 {
     if (!m_ready)
         return 0;
-    int up = 0;
-    for (int node : m_table.primaries())
-        up += node < m_nodes.size() && m_nodes.at(node) && m_nodes.at(node)->isConnected() ? 1 : 0;
-    return up;
+    const QList<int> primaries = m_table.primaries();
+    return int(std::count_if(primaries.cbegin(), primaries.cend(), [this](int node) { return nodeUp(node); }));
+}
+
+int RedisRouter::firstConnectedPrimary() const
+{
+    if (m_ready)
+        for (int node : m_table.primaries())
+            if (nodeUp(node))
+                return node;
+    return -1;
 }
 
 RedisError RedisRouter::lastError() const
 {
     if (!m_ready)
         return m_seed ? m_seed->lastError() : RedisError{RedisError::Kind::Closed, QStringLiteral("%1: not connected to Redis yet").arg(m_name)};
-    for (int node : m_table.primaries()) {
-        const RedisConnection *c = node < m_nodes.size() ? m_nodes.at(node) : nullptr;
-        if (c && !c->isConnected())
+    const QList<int> primaries = m_table.primaries();
+    for (int node : primaries)
+        if (const RedisConnection *c = openedConnection(node); c && !c->isConnected())
             return c->lastError();
-    }
-    if (m_table.primaries().isEmpty())
+    if (primaries.isEmpty())
         return {RedisError::Kind::Closed, QStringLiteral("%1: the cluster has no reachable primary").arg(m_name)};
     return {};
 }
@@ -273,6 +269,18 @@ RedisConnection *RedisRouter::anyConnected()
     return nullptr;
 }
 
+RedisConfig RedisRouter::configFor(int node) const
+{
+    const SlotTable::Node &where = m_table.nodes().at(node);
+    RedisConfig cfg = m_config;
+    cfg.host = where.host;
+    cfg.port = where.port;
+    cfg.endpoints = {{where.host, where.port}};
+    if (cfg.tls && cfg.tlsServerName.isEmpty())
+        cfg.tlsServerName = m_config.host; // the name the deployment was given, as for its first node
+    return cfg;
+}
+
 RedisConnection *RedisRouter::connection(int node)
 {
     if (!m_ready || node < 0 || node >= m_table.nodes().size())
@@ -281,13 +289,7 @@ RedisConnection *RedisRouter::connection(int node)
         m_nodes.append(nullptr);
     if (!m_nodes.at(node)) {
         const SlotTable::Node &where = m_table.nodes().at(node);
-        RedisConfig cfg = m_config;
-        cfg.host = where.host;
-        cfg.port = where.port;
-        cfg.endpoints = {{where.host, where.port}};
-        if (cfg.tls && cfg.tlsServerName.isEmpty())
-            cfg.tlsServerName = m_config.host; // the name the deployment was given, as for its first node
-        auto *c = new RedisConnection(cfg, QStringLiteral("%1@%2:%3").arg(m_name, where.host).arg(where.port), this);
+        auto *c = new RedisConnection(configFor(node), QStringLiteral("%1@%2:%3").arg(m_name, where.host).arg(where.port), this);
         connect(c, &RedisConnection::connected, this, &RedisRouter::connectionChanged);
         connect(c, &RedisConnection::disconnected, this, &RedisRouter::connectionChanged);
         connect(c, &RedisConnection::disconnected, this, &RedisRouter::refresh);

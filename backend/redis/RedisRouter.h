@@ -70,8 +70,14 @@ public:
     // Every primary's connection is up (one server: its connection); the node of `key`'s slot.
     bool isConnected() const;
     bool isConnected(QByteArrayView key) const;
-    // Primaries whose connection is up (a cluster keeps serving the others' slots).
+    // Primaries whose connection is up (a cluster keeps serving the others' slots), and the
+    // first of them (-1: none).
     int connectedPrimaries() const;
+    int firstConnectedPrimary() const;
+    // The configuration of a connection to one node of the table (its address; TLS checked
+    // against the name the deployment was given): for this router's and other per-node
+    // connections (the hub's wake-up subscribers).
+    RedisConfig configFor(int node) const;
     // Why isConnected() is false: the last error of a primary's connection that is down.
     RedisError lastError() const;
 
@@ -119,6 +125,9 @@ private:
     bool redirected(const std::shared_ptr<Attempt> &a, RedisConnection *conn, RedisError &error);
     void updateConnected();
     RedisConnection *anyConnected();
+    // The node's connection if it was opened (no bounds or null checks needed by callers).
+    const RedisConnection *openedConnection(int node) const { return node >= 0 && node < m_nodes.size() ? m_nodes.at(node) : nullptr; }
+    bool nodeUp(int node) const { const RedisConnection *c = openedConnection(node); return c && c->isConnected(); }
     void giveUp(const QString &why);
 
     RedisConfig m_config;

@@ -49,7 +49,7 @@ StreamHub::StreamHub(RedisRouter *query, const RedisConfig &config, int readerCo
 void StreamHub::onRouterReady()
 {
     if (m_query->isCluster()) {
-        m_wakeups = new WakeupSubscriber(m_query, m_config, this);
+        m_wakeups = new WakeupSubscriber(m_query, this);
         connect(m_wakeups, &WakeupSubscriber::availabilityChanged, this, &StreamHub::updateAvailability);
         connect(m_wakeups, &WakeupSubscriber::subscribed, this, [this](const QByteArray &id) { readRemote(StreamKeys::stream(id)); });
         connect(m_wakeups, &WakeupSubscriber::woken, this, &StreamHub::onWoken);

@@ -21,10 +21,9 @@ QByteArray conversationOf(QByteArrayView channel)
 }
 } // namespace
 
-WakeupSubscriber::WakeupSubscriber(RedisRouter *router, const RedisConfig &config, QObject *parent)
+WakeupSubscriber::WakeupSubscriber(RedisRouter *router, QObject *parent)
     : QObject(parent)
     , m_router(router)
-    , m_config(config)
 {
     connect(m_router, &RedisRouter::topologyChanged, this, &WakeupSubscriber::onTopologyChanged);
     onTopologyChanged(); // a connection to every primary from the start: a fixed number per node
@@ -66,13 +65,7 @@ RedisConnection *WakeupSubscriber::nodeConnection(int node)
     if (RedisConnection *c = m_nodes.value(node))
         return c;
     const SlotTable::Node &where = m_router->table().nodes().at(node);
-    RedisConfig cfg = m_config;
-    cfg.host = where.host;
-    cfg.port = where.port;
-    cfg.endpoints = {{where.host, where.port}};
-    if (cfg.tls && cfg.tlsServerName.isEmpty())
-        cfg.tlsServerName = m_config.host; // as the router names its per-node connections
-    auto *c = new RedisConnection(cfg, QStringLiteral("wakeups@%1:%2").arg(where.host).arg(where.port), this);
+    auto *c = new RedisConnection(m_router->configFor(node), QStringLiteral("wakeups@%1:%2").arg(where.host).arg(where.port), this);
     c->setPushHandler([this, node](const RedisReply &message) { onPush(node, message); });
     connect(c, &RedisConnection::connected, this, [this, node] { onConnected(node); });
     connect(c, &RedisConnection::disconnected, this, [this, node] { onDisconnected(node); });

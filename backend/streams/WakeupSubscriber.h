@@ -23,7 +23,7 @@ struct RedisReply;
 // appended before it was announced to nobody. The owner still polls slowly for wake-ups lost
 // in transit.
 //
-//   auto *w = new WakeupSubscriber(router, config, this);  // router: ready, cluster mode
+//   auto *w = new WakeupSubscriber(router, this);  // router: ready, cluster mode
 //   connect(w, &WakeupSubscriber::subscribed, ...);       // read the stream from its cursor
 //   connect(w, &WakeupSubscriber::woken, ...);            // new entries up to lastId
 //   w->follow(conversationId); ... w->unfollow(conversationId);
@@ -31,7 +31,7 @@ class WakeupSubscriber : public QObject
 {
     Q_OBJECT
 public:
-    WakeupSubscriber(RedisRouter *router, const RedisConfig &config, QObject *parent = nullptr);
+    explicit WakeupSubscriber(RedisRouter *router, QObject *parent = nullptr);
     ~WakeupSubscriber() override;
 
     void follow(const QByteArray &conversationId);
@@ -67,7 +67,6 @@ private:
     void retryLater(const QByteArray &conversationId);
 
     RedisRouter *m_router;
-    RedisConfig m_config;
     QHash<int, RedisConnection *> m_nodes; // by the router's node index; primaries only
     QHash<QByteArray, Follow> m_follows;   // by conversation id
     quint64 m_nextAttempt = 1;
