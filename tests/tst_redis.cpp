@@ -82,6 +82,7 @@ private Q_SLOTS:
     void writerSharesOneCallAcrossStreams();
     void writerPipelinesTwoCallsPerStream();
     void writerNeverLeavesAHoleAfterAFailedCall();
+    void writerHoldsAFewEntriesBehindAnOutstandingCall();
     void writerBuffersThroughOutage();
     void writerBufferBound();
     void hubFanOutUsesFixedConnections();
@@ -276,8 +277,9 @@ void TestRedis::writerSharesOneCallAcrossStreams()
     QCOMPARE(calls("xadd"), 100);
 }
 
-// Appends while the writer's first call of a stream is still out go out as a second call at
-// once (Redis is paused so that both are out together), and land in order after the first.
+// A backlog appended while the writer's first call of a stream is still out goes out as a
+// second call at once (Redis is paused so that both are out together), and lands in order
+// after the first.
 void TestRedis::writerPipelinesTwoCallsPerStream()
 {
     RedisRouter c(configFor(m_redis), QStringLiteral("w"));
@@ -329,7 +331,7 @@ void TestRedis::writerNeverLeavesAHoleAfterAFailedCall()
     for (int i = 301; i < 400; ++i)
         writer.append("hole", {{"type", "message"}, {"text", QByteArray::number(i)}});
     QTRY_COMPARE(c.connections().first()->pendingCommands(), 1);
-    for (int i = 400; i < 450; ++i)
+    for (int i = 400; i < 500; ++i) // a backlog: pipelined behind the first call
         writer.append("hole", {{"type", "message"}, {"text", QByteArray::number(i)}});
     QTRY_COMPARE(c.connections().first()->pendingCommands(), 2);
     m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("UNPAUSE")});
@@ -343,6 +345,41 @@ void TestRedis::writerNeverLeavesAHoleAfterAFailedCall()
                  .split('\n')
                  .first(),
              ids.last().toBytes());
+}
+
+// A few entries appended while the stream's call is out wait for its reply instead of going
+// as a second call (which would make Redis check, per stream, that the first one landed: the
+// work that kept the writer behind under 2,000 live streams). They go with the next call, and
+// no `after` check (XREVRANGE) runs at all.
+void TestRedis::writerHoldsAFewEntriesBehindAnOutstandingCall()
+{
+    RedisRouter c(configFor(m_redis), QStringLiteral("w"));
+    QVERIFY(openAndWait(c));
+    StreamWriter writer(&c);
+    QList<int> batchSizes;
+    connect(&writer, &StreamWriter::appended, this, [&](const QByteArray &id, const EntryId &, const QList<StreamEntry> &entries) {
+        if (id == "few")
+            batchSizes.append(int(entries.size()));
+    });
+    int listed = 0;
+    writer.whenBucketListed("few", [&listed](const RedisError &) { ++listed; });
+    writer.whenBucketListed("other", [&listed](const RedisError &) { ++listed; });
+    QTRY_COMPARE(listed, 2);
+    m_redis.cli({QStringLiteral("CONFIG"), QStringLiteral("RESETSTAT")});
+    m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("PAUSE"), QStringLiteral("10000"), QStringLiteral("WRITE")});
+    writer.append("few", {{"type", "message"}, {"text", "0"}});
+    QTRY_COMPARE(c.connections().first()->pendingCommands(), 1);
+    for (int i = 1; i < 4; ++i)
+        writer.append("few", {{"type", "message"}, {"text", QByteArray::number(i)}});
+    // Another stream's entry: the flush that sends it would have taken the three as well.
+    writer.append("other", {{"type", "message"}, {"text", "x"}});
+    QTRY_COMPARE(c.connections().first()->pendingCommands(), 2);
+    m_redis.cli({QStringLiteral("CLIENT"), QStringLiteral("UNPAUSE")});
+    QTRY_VERIFY(!writer.hasPending("few"));
+    QCOMPARE(batchSizes, (QList<int>{1, 3}));
+    QCOMPARE(m_redis.cli({QStringLiteral("XLEN"), QStringLiteral("agent-stream:{few}")}), QByteArray("4"));
+    const QByteArray stats = m_redis.cli({QStringLiteral("INFO"), QStringLiteral("commandstats")});
+    QVERIFY2(!stats.contains("cmdstat_xrevrange"), stats.constData());
 }
 
 void TestRedis::writerSkipsEntriesThatAlreadyLanded()

@@ -362,6 +362,17 @@ void RedisRouter::commandOnNode(int node, const QList<QByteArray> &args, Callbac
     dispatch(a);
 }
 
+void RedisRouter::evalOnNode(int node, const RedisScript &script, const QList<QByteArray> &args, Callback cb)
+{
+    auto a = std::make_shared<Attempt>();
+    a->args = QList<QByteArray>{"EVALSHA", script.sha, "0"} + args;
+    a->cb = std::move(cb);
+    a->node = node;
+    a->scriptSource = script.source;
+    a->since.start();
+    dispatch(a);
+}
+
 void RedisRouter::dispatch(const std::shared_ptr<Attempt> &a)
 {
     if (!m_ready) {

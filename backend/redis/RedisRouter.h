@@ -98,6 +98,9 @@ public:
     void eval(const RedisScript &script, const QList<QByteArray> &keys, const QList<QByteArray> &args, Callback cb = {});
     // A command for one node (per-node work: sweeps, INFO); transient errors retried.
     void commandOnNode(int node, const QList<QByteArray> &args, Callback cb = {});
+    // EVALSHA script 0 args... on one node (a script that names its keys in ARGV and declares
+    // `flags=allow-cross-slot-keys`: per-node work over many slots), loaded there on NOSCRIPT.
+    void evalOnNode(int node, const RedisScript &script, const QList<QByteArray> &args, Callback cb = {});
     // Reloads the slot table now (throttled like the refreshes MOVED asks for).
     void refresh();
 

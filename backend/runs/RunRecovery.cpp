@@ -5,6 +5,7 @@
 #include "streams/StreamEntry.h"
 
 #include <QDateTime>
+#include <QHash>
 #include <algorithm>
 #include <QLoggingCategory>
 
@@ -53,25 +54,81 @@ void RunRecovery::sweep()
     });
 }
 
-// Every bucket at once (pipelined per primary); the sweep ends with the last answer.
+namespace {
+// One call per primary (and per kBucketsPerCall buckets) instead of one ZRANGEBYSCORE per
+// bucket: a sweep of 2,000 live runs spread over ~1,600 slots was 1,600 commands every
+// 1.5 s, a burst that held the event loop and Redis for milliseconds (the periodic W5-live
+// p99 spikes, docs/BENCHMARKS.md session 12). ARGV[1] now (ms), ARGV[2] the most ids per
+// bucket, ARGV[3..] the buckets, all on this node (the keys are named in ARGV, hence
+// allow-cross-slot-keys; read-only). Returns {bucket, {ids}} pairs for buckets with expired
+// leases, then {'', {buckets that are not on this node}} if any (a slot moved: the caller
+// refreshes its table and sweeps them next time).
+const RedisScript &sweepScript()
+{
+    static const RedisScript script = RedisScript::fromSource(QByteArrayLiteral(R"lua(#!lua flags=no-writes,allow-cross-slot-keys
+local out, moved = {}, {}
+for i = 3, #ARGV do
+  local ids = redis.pcall('ZRANGEBYSCORE', ARGV[i], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+  if ids.err then
+    moved[#moved + 1] = ARGV[i]
+  elseif #ids > 0 then
+    out[#out + 1] = ARGV[i]
+    out[#out + 1] = ids
+  end
+end
+if #moved > 0 then
+  out[#out + 1] = ''
+  out[#out + 1] = moved
+end
+return out
+)lua"));
+    return script;
+}
+
+constexpr int kBucketsPerCall = 200; // ~0.3 ms of Redis time a call: appends go in between
+} // namespace
+
+// Every bucket at once: one script call per primary; the sweep ends with the last answer.
 void RunRecovery::sweepBuckets(const QList<QByteArray> &buckets, const QByteArray &now)
 {
-    if (buckets.isEmpty()) {
+    QHash<int, QList<QByteArray>> byNode;
+    for (const QByteArray &bucket : buckets) {
+        const int node = m_query->nodeOf(bucket);
+        if (node >= 0)
+            byNode[node].append(bucket);
+        else
+            m_query->refresh(); // its slot has no primary in the table now: swept next time
+    }
+    QList<QList<QByteArray>> calls;
+    for (auto it = byNode.cbegin(); it != byNode.cend(); ++it)
+        for (qsizetype i = 0; i < it.value().size(); i += kBucketsPerCall)
+            calls.append(QList<QByteArray>{QByteArray::number(it.key()), now, "500"} + it.value().mid(i, kBucketsPerCall));
+    if (calls.isEmpty()) {
         m_sweeping = false;
         return;
     }
-    auto left = std::make_shared<qsizetype>(buckets.size());
-    for (const QByteArray &bucket : buckets)
-        m_query->command(bucket, {"ZRANGEBYSCORE", bucket, "-inf", now, "LIMIT", "0", "500"},
-                         [this, left, bucket](const RedisReply &reply, const RedisError &error) {
-                             if (--*left == 0)
-                                 m_sweeping = false;
-                             if (error.isError())
-                                 return;
-                             for (const RedisReply &id : reply.elements)
-                                 if (!(m_isLocal && m_isLocal(id.str)))
-                                     recover(id.str, bucket); // ours are alive: their lease is renewed with their next write
-                         });
+    auto left = std::make_shared<qsizetype>(calls.size());
+    for (QList<QByteArray> &args : calls) {
+        const int node = args.takeFirst().toInt();
+        m_query->evalOnNode(node, sweepScript(), args, [this, left](const RedisReply &reply, const RedisError &error) {
+            if (--*left == 0)
+                m_sweeping = false;
+            if (error.isError()) {
+                qCWarning(lcRuns).noquote() << "lease sweep failed:" << error.message;
+                return;
+            }
+            for (qsizetype i = 0; i + 1 < reply.elements.size(); i += 2) {
+                const QByteArray &bucket = reply.elements.at(i).str;
+                if (bucket.isEmpty()) {
+                    m_query->refresh(); // buckets of a slot that moved: swept next time
+                    continue;
+                }
+                for (const RedisReply &id : reply.elements.at(i + 1).elements)
+                    if (!(m_isLocal && m_isLocal(id.str)))
+                        recover(id.str, bucket); // ours are alive: their lease is renewed with their next write
+            }
+        });
+    }
 }
 
 void RunRecovery::recover(const QByteArray &id, const QByteArray &leaseKey)

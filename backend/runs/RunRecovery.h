@@ -14,7 +14,9 @@ class RedisRouter;
 // conversation's node. Readers following the run then end instead of waiting forever.
 //
 // A sweep reads the bucket registry (StreamKeys::leaseBuckets, SMEMBERS) and asks every bucket
-// for its expired leases, each on the primary of its slot; on one server it also sweeps the
+// for its expired leases in one script call per primary (up to 200 buckets a call, the
+// buckets named in ARGV: a burst of one command per bucket stalled live streams for
+// milliseconds every sweep); on one server it also sweeps the
 // legacy global index StreamKeys::leases() (runs started by older versions, which never ran on
 // a cluster: they refused one).
 //

@@ -127,6 +127,12 @@ constexpr int kMaxEntriesPerCall = 1024; // all streams of one call together (bi
 // Two calls of one stream may be out at once, so that Redis appends one batch while this
 // process frames the replies of the one before and builds the next.
 constexpr int kMaxCallsPerStream = 2;
+// ... but the second one only for a backlog. A stream with a few new entries behind its
+// outstanding call waits for that call's reply: its second call would make Redis check that
+// the first one landed (an XREVRANGE per stream, the `after` check), and once the writer falls
+// behind under many streams (W5-live) nearly every stream has a call out, so that check ran
+// for 60 % of the entries and was what kept the writer behind (docs/BENCHMARKS.md, session 12).
+constexpr size_t kPipelineBacklog = 64;
 // Backoff after a transient error reply (LOADING, BUSY, ...): doubled per attempt up to the cap.
 constexpr int kFirstRetryMs = 50;
 constexpr int kMaxRetryMs = 1000;
@@ -372,9 +378,15 @@ void StreamWriter::scheduleFlush()
     QTimer::singleShot(0, this, &StreamWriter::flush);
 }
 
+bool StreamWriter::mayCall(const Stream &s)
+{
+    const size_t unsent = s.queue.size() - size_t(s.inFlight);
+    return unsent > 0 && (s.calls == 0 || (s.calls < kMaxCallsPerStream && unsent >= kPipelineBacklog));
+}
+
 void StreamWriter::markReady(const QByteArray &conversationId, Stream &s)
 {
-    if (!s.ready && s.calls < kMaxCallsPerStream && s.queue.size() > size_t(s.inFlight)) {
+    if (!s.ready && mayCall(s)) {
         s.ready = true;
         m_ready.push_back(conversationId);
     }
@@ -410,7 +422,7 @@ void StreamWriter::flush()
             continue;
         Stream &s = it.value();
         s.ready = false;
-        if (s.calls >= kMaxCallsPerStream || s.queue.size() <= size_t(s.inFlight))
+        if (!mayCall(s))
             continue;
         if (s.slot < 0)
             s.slot = StreamKeys::slotOf(id);

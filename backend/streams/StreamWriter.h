@@ -154,6 +154,7 @@ private:
     void scheduleFlush();
     void flush();
     void markReady(const QByteArray &conversationId, Stream &s);
+    static bool mayCall(const Stream &s); // a call of this stream may go out now
     void markReady(const QSet<QByteArray> &conversationIds); // those still tracked
     void sendCall(std::vector<CallPart> parts);
     // SADD of these slots' buckets to the registry; their waiters run with the result.

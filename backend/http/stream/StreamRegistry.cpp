@@ -11,11 +11,18 @@ StreamRegistry::StreamRegistry(const Config &config, StreamHub *hub, QObject *pa
     , m_hub(hub)
 {
     m_sender = SocketSender::create();
-    // One timer for every open stream's keep-alive and Redis grace period.
-    m_tick.setInterval(std::clamp(qMin(config.keepAliveMs, qMax(config.readerGraceMs, 100)) / 4, 25, 1000));
+    // One timer for every open stream's keep-alive and Redis grace period. Each stream is
+    // visited once per period, in kTickSlices slices a period apart by 1/kTickSlices: a tick
+    // costs a recv(MSG_PEEK) per stream it visits, and 2,000 of them in one event-loop turn
+    // held every live chunk back by milliseconds once a second (docs/BENCHMARKS.md, session 12).
+    m_tick.setInterval(qMax(1, std::clamp(qMin(config.keepAliveMs, qMax(config.readerGraceMs, 100)) / 4, 25, 1000) / int(kTickSlices)));
     connect(&m_tick, &QTimer::timeout, this, [this] {
         const qint64 now = StreamResponse::monotonicMs();
-        const QList<StreamResponse *> streams = m_streams.keys(); // a tick may end streams
+        const uint slice = m_tickSlice++ % kTickSlices;
+        QList<StreamResponse *> streams; // a tick may end streams
+        for (auto it = m_streams.cbegin(); it != m_streams.cend(); ++it)
+            if (qHash(quintptr(it.key())) % kTickSlices == slice)
+                streams.append(it.key());
         for (StreamResponse *s : streams)
             if (m_streams.contains(s))
                 s->tick(now);

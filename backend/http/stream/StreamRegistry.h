@@ -40,6 +40,8 @@ private:
     QHash<QByteArray, int> m_openByClient;
     QHash<StreamResponse *, QByteArray> m_streams; // open streams and their client (key or address)
     QTimer m_tick;
+    static constexpr uint kTickSlices = 8;
+    uint m_tickSlice = 0;
     // Context of the per-stream connections, so that they do not pile up on this object.
     QObject m_streamContext;
     std::shared_ptr<SocketSender> m_sender;
