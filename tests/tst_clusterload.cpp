@@ -8,6 +8,7 @@
 
 #include "agents/Itinerary.h"
 #include "redis/KeySlot.h"
+#include "redis/RedisConnection.h"
 #include "streams/StreamEntry.h"
 
 #include <QElapsedTimer>
@@ -25,6 +26,7 @@ private Q_SLOTS:
     void hundredRunsOverThreePrimariesFollowedOnAnotherInstance();
     void primaryKilledWithFiftyLiveRuns();
     void reshardUnderLiveRuns();
+    void createsDuringAFailoverGoToLiveShards();
 
 private:
     struct Run
@@ -245,6 +247,60 @@ void TestClusterLoad::reshardUnderLiveRuns()
                              .arg(runs.size())
                              .arg(moved);
     QVERIFY(moved > 0);
+}
+
+
+// A primary is down and its replica not promoted yet: creates on the instance that saw its
+// connection drop draw conversation ids in the slots of the live primaries (RunManager::start)
+// and get 202, not 503, without waiting for the failover; every one of those runs completes. None
+// lands in the dead shard's slots (served, once the failover is over, by the promoted replica).
+void TestClusterLoad::createsDuringAFailoverGoToLiveShards()
+{
+    Deployment d;
+    QVERIFY(deploy(d, 5));
+    RedisCluster &cluster = d.cluster;
+    Backend *owner = d.owner.get();
+    const quint16 victim = cluster.primaryOf(streamKey("probe"));
+    quint16 replica = 0;
+    for (quint16 port : cluster.ports()) {
+        const QByteArray role = cluster.cli(port, {QStringLiteral("ROLE")});
+        if (role.startsWith("slave") && role.contains("\n" + QByteArray::number(victim) + "\n"))
+            replica = port;
+    }
+    QVERIFY2(victim != 0 && replica != 0, "the victim primary and its replica");
+    cluster.kill(victim);
+    // The owner sees its connections to the victim drop (the kill closes them at once).
+    auto victimUp = [owner, victim] {
+        const QList<RedisConnection *> connections = owner->connections();
+        return std::any_of(connections.cbegin(), connections.cend(), [victim](const RedisConnection *c) { return c->peerPort() == victim && c->isConnected(); });
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(!victimUp(), 10000);
+    QElapsedTimer outage;
+    outage.start();
+    const auto runs = startRuns(10, owner->port(), d.reader->port());
+    QCOMPARE(int(runs.size()), 10); // every create answered 202
+    const qint64 createsMs = outage.elapsed();
+    // Before the replica took over: the creates did not wait for the failover (the first copy
+    // of the lease-bucket registry is on this very primary: slot 5166, like `{probe}`'s 5258).
+    const bool stillDown = cluster.cli(replica, {QStringLiteral("ROLE")}).startsWith("slave");
+    qInfo().noquote() << QStringLiteral("10 creates in %1 ms while primary %2 was down (its replica %3 promoted by then: %4)")
+                             .arg(createsMs)
+                             .arg(victim)
+                             .arg(replica)
+                             .arg(stillDown ? QStringLiteral("no") : QStringLiteral("yes"));
+    QVERIFY2(stillDown, "the creates waited for the failover");
+    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(runs.cbegin(), runs.cend(), [](const auto &r) { return r->follower->isFinished(); }), 120000);
+    verifyRuns(runs, d.reader->port());
+    QVERIFY(cluster.waitForOk(30000));
+    for (const auto &r : runs) // none in the dead shard's slots (the promoted replica's now)
+        QVERIFY2(cluster.primaryOf(streamKey(r->id)) != replica, r->id.constData());
+    // The registry copy that was down lists every new bucket once its replica took over.
+    const QByteArray registry = StreamKeys::leaseBucketRegistries().first();
+    for (const auto &r : runs) {
+        const QString bucket = QString::fromLatin1(StreamKeys::leaseBucket(r->id));
+        QTRY_COMPARE_WITH_TIMEOUT(cluster.cli(cluster.primaryOf(registry), {QStringLiteral("SISMEMBER"), QString::fromLatin1(registry), bucket}),
+                                  QByteArray("1"), 15000);
+    }
 }
 
 QTEST_GUILESS_MAIN(TestClusterLoad)

@@ -6,6 +6,7 @@
 
 #include <QDateTime>
 #include <QHash>
+#include <QSet>
 #include <algorithm>
 #include <QLoggingCategory>
 
@@ -39,19 +40,41 @@ void RunRecovery::sweep()
         return;
     m_sweeping = true;
     const QByteArray now = QByteArray::number(QDateTime::currentMSecsSinceEpoch());
-    m_query->command(StreamKeys::leaseBuckets(), {"SMEMBERS", StreamKeys::leaseBuckets()}, [this, now](const RedisReply &reply, const RedisError &error) {
-        if (error.isError()) {
+    // The union of the registry's copies on a cluster (StreamKeys::leaseBucketRegistries: one
+    // SMEMBERS per copy, a copy whose primary is away is skipped); one server has only the first.
+    const QList<QByteArray> registries = StreamKeys::leaseBucketRegistries();
+    struct Reading
+    {
+        int left = 0;
+        bool any = false;
+        QSet<QByteArray> buckets;
+    };
+    auto reading = std::make_shared<Reading>();
+    auto onReply = [this, now, reading](const RedisReply &reply, const RedisError &error) {
+        if (!error.isError()) {
+            reading->any = true;
+            for (const RedisReply &bucket : reply.elements)
+                reading->buckets.insert(bucket.str);
+        }
+        if (--reading->left > 0)
+            return;
+        if (!reading->any) {
             m_sweeping = false;
             return;
         }
-        QList<QByteArray> buckets;
-        buckets.reserve(reply.elements.size() + 1);
-        for (const RedisReply &bucket : reply.elements)
-            buckets.append(bucket.str);
+        QList<QByteArray> buckets(reading->buckets.cbegin(), reading->buckets.cend());
         if (!m_query->isCluster())
             buckets.append(StreamKeys::leases());
         sweepBuckets(buckets, now);
-    });
+    };
+    if (!m_query->isCluster()) {
+        reading->left = 1;
+        m_query->command(registries.first(), {"SMEMBERS", registries.first()}, onReply);
+        return;
+    }
+    reading->left = int(registries.size());
+    for (const QByteArray &registry : registries)
+        m_query->command(registry, {"SMEMBERS", registry}, onReply);
 }
 
 namespace {

@@ -13,7 +13,8 @@ class RedisRouter;
 // failed and appends an `error` entry with code `interrupted`, atomically, in one script on the
 // conversation's node. Readers following the run then end instead of waiting forever.
 //
-// A sweep reads the bucket registry (StreamKeys::leaseBuckets, SMEMBERS) and asks every bucket
+// A sweep reads the bucket registry (the union of its copies, StreamKeys::leaseBucketRegistries)
+// and asks every bucket
 // for its expired leases in one script call per primary (up to 200 buckets a call, the
 // buckets named in ARGV: a burst of one command per bucket stalled live streams for
 // milliseconds every sweep); on one server it also sweeps the

@@ -173,6 +173,9 @@ StreamWriter::StreamWriter(RedisRouter *router, QObject *parent)
     m_resendTimer.setSingleShot(true);
     m_resendTimer.setInterval(20);
     connect(&m_resendTimer, &QTimer::timeout, this, sendAll);
+    m_relistTimer.setSingleShot(true);
+    m_relistTimer.setInterval(500);
+    connect(&m_relistTimer, &QTimer::timeout, this, &StreamWriter::relist);
     m_replicaProbe.setInterval(1000);
     connect(&m_replicaProbe, &QTimer::timeout, this, &StreamWriter::probeReplicas);
     m_retryTimer.setSingleShot(true);
@@ -493,21 +496,86 @@ void StreamWriter::whenBucketListed(const QByteArray &conversationId, std::funct
 
 void StreamWriter::listBuckets(const QList<int> &slotList)
 {
-    QList<QByteArray> args{"SADD", StreamKeys::leaseBuckets()};
+    // Into every copy of the registry (StreamKeys::leaseBucketRegistries): the slots are listed
+    // once ANY copy has them (a create must not wait for the failover of the primary of one
+    // copy); a copy that failed gets them later from the relist timer. Every copy failing
+    // leaves the slots unlisted: the next write of one of them lists it again.
+    struct Listing
+    {
+        int left = 0;
+        bool listed = false;
+        RedisError error;
+        QList<int> failedCopies;
+    };
+    // One server holds every copy: the first one is enough there.
+    const QList<QByteArray> registries = m_router->isCluster() ? StreamKeys::leaseBucketRegistries()
+                                                               : QList<QByteArray>{StreamKeys::leaseBuckets()};
+    auto listing = std::make_shared<Listing>();
+    listing->left = int(registries.size());
+    QList<QByteArray> members;
     for (int slot : slotList)
-        args.append(StreamKeys::leaseBucketOfSlot(slot));
-    m_router->command(StreamKeys::leaseBuckets(), args, [this, self = QPointer<StreamWriter>(this), slotList](const RedisReply &, const RedisError &error) {
-        if (!self)
-            return;
-        if (error.isError())
-            qCWarning(lcWriter).noquote() << "listing lease buckets failed (asked again with the next write):" << error.message;
-        for (int slot : slotList) {
-            m_buckets[size_t(slot)] = error.isError() ? Bucket::Unknown : Bucket::Listed;
-            const auto waiters = m_bucketWaiters.take(slot);
-            for (const auto &done : waiters)
-                done(error);
-        }
-    });
+        members.append(StreamKeys::leaseBucketOfSlot(slot));
+    for (int copy = 0; copy < registries.size(); ++copy) {
+        m_router->command(registries.at(copy), QList<QByteArray>{"SADD", registries.at(copy)} + members,
+                          [this, self = QPointer<StreamWriter>(this), slotList, listing, copy](const RedisReply &, const RedisError &error) {
+            if (!self)
+                return;
+            --listing->left;
+            if (error.isError()) {
+                listing->error = error;
+                listing->failedCopies.append(copy);
+            } else if (!listing->listed) {
+                listing->listed = true;
+                settleBuckets(slotList, {});
+            }
+            if (listing->left > 0)
+                return;
+            if (!listing->listed) {
+                qCWarning(lcWriter).noquote() << "listing lease buckets failed (asked again with the next write):" << listing->error.message;
+                settleBuckets(slotList, listing->error);
+                return;
+            }
+            for (int failed : std::as_const(listing->failedCopies)) {
+                for (int slot : slotList)
+                    m_unlisted[failed].insert(slot);
+            }
+            if (!listing->failedCopies.isEmpty() && !m_relistTimer.isActive())
+                m_relistTimer.start();
+        });
+    }
+}
+
+void StreamWriter::settleBuckets(const QList<int> &slotList, const RedisError &error)
+{
+    for (int slot : slotList) {
+        m_buckets[size_t(slot)] = error.isError() ? Bucket::Unknown : Bucket::Listed;
+        const auto waiters = m_bucketWaiters.take(slot);
+        for (const auto &done : waiters)
+            done(error);
+    }
+}
+
+void StreamWriter::relist()
+{
+    const QList<QByteArray> registries = StreamKeys::leaseBucketRegistries();
+    for (auto it = m_unlisted.begin(); it != m_unlisted.end(); ++it) {
+        if (it.value().isEmpty() || !m_router->isConnected(registries.at(it.key())))
+            continue;
+        QList<QByteArray> args{"SADD", registries.at(it.key())};
+        for (int slot : std::as_const(it.value()))
+            args.append(StreamKeys::leaseBucketOfSlot(slot));
+        const QSet<int> sent = std::exchange(it.value(), {});
+        m_router->command(registries.at(it.key()), args, [this, self = QPointer<StreamWriter>(this), copy = it.key(), sent](const RedisReply &, const RedisError &error) {
+            if (!self || !error.isError())
+                return;
+            m_unlisted[copy] += sent; // again with the next tick
+            if (!m_relistTimer.isActive())
+                m_relistTimer.start();
+        });
+    }
+    for (const QSet<int> &left : std::as_const(m_unlisted))
+        if (!left.isEmpty() && !m_relistTimer.isActive())
+            m_relistTimer.start();
 }
 
 bool StreamWriter::slotConnected(int slot)

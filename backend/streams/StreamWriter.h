@@ -40,8 +40,10 @@ struct redisReply;
 // are lost with it (the stream continues after that hole).
 //
 // Lease buckets: before the first call that may ZADD into a bucket, the bucket is added to
-// StreamKeys::leaseBuckets() (once per bucket per process); one server pipelines that SADD
-// ahead of the call, a cluster waits for its reply (the registry lives on another node).
+// the registry (once per bucket per process); one server pipelines that SADD ahead of the
+// call. A cluster keeps the registry in three copies (StreamKeys::leaseBucketRegistries, on
+// other nodes): it waits for the first copy that confirms and adds the bucket to the others
+// later.
 //
 // The router may outlive the writer: its callbacks check that the writer is still there.
 //
@@ -78,7 +80,7 @@ public:
     void release(const QByteArray &conversationId);
 
     // done(no error) once the lease bucket of the conversation's slot is listed in
-    // StreamKeys::leaseBuckets() (at once when it is already): for other scripts that ZADD there.
+    // a copy of the registry (at once when it is already): for other scripts that ZADD there.
     void whenBucketListed(const QByteArray &conversationId, std::function<void(const RedisError &)> done);
 
     // The primary that takes this conversation's writes is connected now (one server: it is up).
@@ -159,6 +161,8 @@ private:
     void sendCall(std::vector<CallPart> parts);
     // SADD of these slots' buckets to the registry; their waiters run with the result.
     void listBuckets(const QList<int> &slotList);
+    void settleBuckets(const QList<int> &slotList, const RedisError &error); // Listed (no error) or Unknown; waiters run
+    void relist(); // m_unlisted into their registry copies
     void resendSoon();
     void sendWaits();
     bool slotConnected(int slot);
@@ -183,6 +187,10 @@ private:
     std::vector<Bucket> m_buckets; // by slot, see whenBucketListed
     QHash<int, std::vector<std::function<void(const RedisError &)>>> m_bucketWaiters;
     quint64 m_callsSent = 0;
+    // Registry copies (index into StreamKeys::leaseBucketRegistries) that missed slots a
+    // listing gave the others; added by the relist timer once their primary is back.
+    QHash<int, QSet<int>> m_unlisted;
+    QTimer m_relistTimer;
     QTimer m_resendTimer; // after a GAP or a lost call on a cluster: the streams go out again soon
     qint64 m_ttlMs = 10 * 60 * 1000;
     qint64 m_maxBufferedBytes = 64 * 1024 * 1024;
