@@ -52,13 +52,21 @@ bool RedisRouter::isConnected() const
 {
     if (!m_ready)
         return false;
-    const QList<int> primaries = m_table.primaries();
-    return !primaries.isEmpty() && std::all_of(primaries.cbegin(), primaries.cend(), [this](int node) { return nodeUp(node); });
+    // Asked before every flush: by index, without building the list of primaries.
+    bool any = false;
+    for (int node = 0; node < int(m_table.nodes().size()); ++node) {
+        if (m_table.slotsOf(node) == 0)
+            continue;
+        if (!nodeUp(node))
+            return false;
+        any = true;
+    }
+    return any;
 }
 
 bool RedisRouter::isConnected(QByteArrayView key) const
 {
-    return m_ready && nodeUp(m_table.nodeOf(KeySlot::slotOf(key)));
+    return m_ready && nodeUp(m_table.nodeOf(slotFor(key)));
 }
 
 int RedisRouter::connectedPrimaries() const
@@ -315,7 +323,7 @@ void RedisRouter::command(QByteArrayView key, const QList<QByteArray> &args, Cal
     auto a = std::make_shared<Attempt>();
     a->args = args;
     a->cb = std::move(cb);
-    a->slot = KeySlot::slotOf(key);
+    a->slot = slotFor(key);
     a->since.start();
     dispatch(a);
 }
@@ -325,7 +333,7 @@ void RedisRouter::commandRaw(const QList<QByteArray> &args, RawCallback cb)
     auto a = std::make_shared<Attempt>();
     a->args = args;
     a->raw = std::move(cb);
-    a->slot = KeySlot::slotOf(keyOf(args));
+    a->slot = m_cluster ? KeySlot::slotOf(keyOf(args)) : 0;
     a->since.start();
     dispatch(a);
 }
@@ -335,7 +343,7 @@ void RedisRouter::commandFormatted(QByteArrayView key, const QByteArray &resp, R
     auto a = std::make_shared<Attempt>();
     a->resp = resp;
     a->raw = std::move(cb);
-    a->slot = KeySlot::slotOf(key);
+    a->slot = slotFor(key);
     a->scriptSource = scriptSource;
     a->since.start();
     dispatch(a);
@@ -346,7 +354,7 @@ void RedisRouter::eval(const RedisScript &script, const QList<QByteArray> &keys,
     auto a = std::make_shared<Attempt>();
     a->args = QList<QByteArray>{"EVALSHA", script.sha, QByteArray::number(keys.size())} + keys + args;
     a->cb = std::move(cb);
-    a->slot = keys.isEmpty() ? 0 : KeySlot::slotOf(keys.first());
+    a->slot = keys.isEmpty() ? 0 : slotFor(keys.first());
     a->scriptSource = script.source;
     a->since.start();
     dispatch(a);

@@ -59,7 +59,7 @@ public:
     bool isCluster() const { return m_cluster; }
     const SlotTable &table() const { return m_table; }
     QList<int> primaries() const { return m_table.primaries(); }
-    int nodeOf(QByteArrayView key) const { return m_table.nodeOf(KeySlot::slotOf(key)); }
+    int nodeOf(QByteArrayView key) const { return m_table.nodeOf(slotFor(key)); }
     // The connection to a node (opened on first use); nullptr before ready or for a bad index.
     RedisConnection *connection(int node);
     QList<RedisConnection *> connections() const;
@@ -114,6 +114,8 @@ Q_SIGNALS:
     void connectionChanged();
 
 private:
+    // The key's hash slot; one server owns them all, so any slot routes there (no CRC16).
+    int slotFor(QByteArrayView key) const { return m_cluster ? KeySlot::slotOf(key) : 0; }
     struct Attempt;
     void onSeedConnected();
     void detected(bool cluster);

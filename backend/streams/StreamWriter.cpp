@@ -415,7 +415,9 @@ void StreamWriter::flush()
         int entries = 0;
     };
     std::vector<Call> calls;
-    QHash<int, size_t> open; // slot (one server: 0) -> the call that still takes streams
+    // The call that still takes streams: one server, any stream (`single`); a cluster, per slot.
+    QHash<int, size_t> open;
+    qsizetype single = -1;
     QList<int> newBuckets;
     while (!m_ready.empty()) {
         const QByteArray id = std::move(m_ready.front());
@@ -459,19 +461,32 @@ void StreamWriter::flush()
             continue;
         }
         const int count = int(qMin<size_t>(s.queue.size() - size_t(s.inFlight), kMaxEntriesPerStream));
-        const int group = cluster ? s.slot : 0;
-        auto slotCall = open.find(group);
-        if (slotCall == open.end()) {
-            calls.emplace_back();
-            slotCall = open.insert(group, calls.size() - 1);
+        size_t index;
+        if (!cluster) {
+            if (single < 0) {
+                calls.emplace_back();
+                single = qsizetype(calls.size() - 1);
+            }
+            index = size_t(single);
+        } else {
+            auto slotCall = open.find(s.slot);
+            if (slotCall == open.end()) {
+                slotCall = open.insert(s.slot, calls.size());
+                calls.emplace_back();
+            }
+            index = slotCall.value();
         }
-        Call &call = calls[slotCall.value()];
-        call.parts.push_back({id, s.inFlight, count, s.epoch});
+        Call &call = calls[index];
+        call.parts.push_back({id, s.inFlight, count, s.epoch, s.slot});
         call.entries += count;
         s.inFlight += count;
         ++s.calls;
-        if (call.entries >= kMaxEntriesPerCall)
-            open.erase(slotCall);
+        if (call.entries >= kMaxEntriesPerCall) {
+            if (cluster)
+                open.remove(s.slot);
+            else
+                single = -1;
+        }
     }
     if (!newBuckets.isEmpty())
         listBuckets(newBuckets);
@@ -595,10 +610,9 @@ void StreamWriter::sendCall(std::vector<CallPart> parts)
     RespCommand cmd(m_lastCallBytes + 1024);
     cmd.arg("EVALSHA").arg(appendScript().sha).arg(qint64(3 * parts.size()));
     for (const CallPart &part : parts) {
-        const int slot = m_streams[part.conversationId].slot;
         cmd.arg({StreamKeys::kStreamPrefix, part.conversationId, "}"})
             .arg({StreamKeys::kRunPrefix, part.conversationId, "}"})
-            .arg({StreamKeys::kLeaseBucketPrefix, KeySlot::tagForSlot(slot), "}"});
+            .arg({StreamKeys::kLeaseBucketPrefix, KeySlot::tagForSlot(part.slot), "}"});
     }
     cmd.arg(m_ttlMs).arg(m_router->isCluster() ? QByteArrayView(StreamKeys::kWakePrefix) : QByteArrayView());
     for (const CallPart &part : parts) {
@@ -667,7 +681,7 @@ void StreamWriter::sendCall(std::vector<CallPart> parts)
     // Routed by the first stream's key: every key of the call is in its slot (one server: one
     // node anyway). The router loads the script where a node answers NOSCRIPT.
     const QByteArray routeKey = StreamKeys::stream(parts.front().conversationId);
-    const int node = m_router->nodeOf(routeKey);
+    const int node = m_waitReplicas > 0 ? m_router->nodeOf(routeKey) : -1;
     if (m_waitReplicas <= 0 || m_waitDegraded.contains(node)) {
         m_router->commandFormatted(routeKey, resp, [this, self = QPointer<StreamWriter>(this), sentNs, parts = std::move(parts)](const redisReply *reply, const RedisError &error) mutable {
             if (!self)
@@ -745,6 +759,8 @@ void StreamWriter::sendCall(std::vector<CallPart> parts)
 // fixed node): after a failover it goes to the new primary with them.
 void StreamWriter::sendWaits()
 {
+    if (m_waits.empty())
+        return;
     const QByteArray wanted = QByteArray::number(m_waitReplicas), timeout = QByteArray::number(m_waitTimeoutMs);
     for (auto it = m_waits.begin(); it != m_waits.end(); ++it)
         m_router->command(it->routeKey, {"WAIT", wanted, timeout}, [calls = std::move(it->calls)](const RedisReply &reply, const RedisError &error) {

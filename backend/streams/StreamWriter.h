@@ -152,6 +152,7 @@ private:
         int offset = 0; // first queue entry carried by the call (entries before it are in earlier calls)
         int count = 0; // queue entries carried by the call
         quint64 epoch = 0;
+        int slot = 0; // the conversation's hash slot (its lease bucket's)
     };
     void scheduleFlush();
     void flush();
