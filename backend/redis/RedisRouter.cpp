@@ -52,16 +52,8 @@ bool RedisRouter::isConnected() const
 {
     if (!m_ready)
         return false;
-    // Asked before every flush: by index, without building the list of primaries.
-    bool any = false;
-    for (int node = 0; node < int(m_table.nodes().size()); ++node) {
-        if (m_table.slotsOf(node) == 0)
-            continue;
-        if (!nodeUp(node))
-            return false;
-        any = true;
-    }
-    return any;
+    const QList<int> primaries = m_table.primaries();
+    return !primaries.isEmpty() && std::all_of(primaries.cbegin(), primaries.cend(), [this](int node) { return nodeUp(node); });
 }
 
 bool RedisRouter::isConnected(QByteArrayView key) const

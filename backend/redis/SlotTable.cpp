@@ -2,6 +2,8 @@
 
 #include "redis/RedisReply.h"
 
+#include <algorithm>
+
 SlotTable SlotTable::single(const QString &host, int port)
 {
     SlotTable t;
@@ -54,23 +56,15 @@ int SlotTable::indexOf(const Node &node)
 void SlotTable::setOwner(int slot, int node)
 {
     qint16 &owner = m_owner[size_t(slot & (KeySlot::kSlots - 1))];
-    if (owner >= 0)
-        --m_slotCount[size_t(owner)];
+    if (owner >= 0 && --m_slotCount[size_t(owner)] == 0)
+        m_primaries.removeOne(int(owner));
     owner = qint16(node);
     if (node >= 0) {
         if (m_slotCount.size() <= size_t(node))
             m_slotCount.resize(size_t(node) + 1, 0);
-        ++m_slotCount[size_t(node)];
+        if (m_slotCount[size_t(node)]++ == 0)
+            m_primaries.insert(std::lower_bound(m_primaries.cbegin(), m_primaries.cend(), node), node);
     }
-}
-
-QList<int> SlotTable::primaries() const
-{
-    QList<int> out;
-    for (size_t i = 0; i < m_slotCount.size(); ++i)
-        if (m_slotCount[i] > 0)
-            out.append(int(i));
-    return out;
 }
 
 bool SlotTable::coversAll() const

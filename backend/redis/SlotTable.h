@@ -35,9 +35,10 @@ public:
     // The node's index, added when new.
     int indexOf(const Node &node);
     void setOwner(int slot, int node);
-    // Nodes that serve at least one slot, in index order (from per-node slot counts: asked on
-    // every connectivity check, so it never walks the 16384 slots).
-    QList<int> primaries() const;
+    // Nodes that serve at least one slot, in index order: kept as the per-node slot counts
+    // change (asked on every connectivity check, so it neither walks the 16384 slots nor
+    // builds a list).
+    QList<int> primaries() const { return m_primaries; }
     int slotsOf(int node) const { return node >= 0 && size_t(node) < m_slotCount.size() ? m_slotCount[size_t(node)] : 0; }
     bool coversAll() const;
     // Takes every slot's owner from `fresh` (a newer CLUSTER SLOTS), keeping this table's node
@@ -48,4 +49,5 @@ private:
     QList<Node> m_nodes;
     std::vector<qint16> m_owner;
     std::vector<int> m_slotCount; // by node index: slots it owns
+    QList<int> m_primaries; // the nodes whose count is above 0, ascending
 };
