@@ -40,9 +40,9 @@ void RunRecovery::sweep()
         return;
     m_sweeping = true;
     const QByteArray now = QByteArray::number(QDateTime::currentMSecsSinceEpoch());
-    // The union of the registry's copies on a cluster (StreamKeys::leaseBucketRegistries: one
-    // SMEMBERS per copy, a copy whose primary is away is skipped); one server has only the first.
-    const QList<QByteArray> registries = StreamKeys::leaseBucketRegistries();
+    // The union of the registry's copies (StreamKeys::leaseBucketRegistries: one SMEMBERS per
+    // copy, a copy whose primary is away is skipped).
+    const QList<QByteArray> registries = StreamKeys::leaseBucketRegistries(m_query->isCluster());
     struct Reading
     {
         int left = 0;
@@ -67,11 +67,6 @@ void RunRecovery::sweep()
             buckets.append(StreamKeys::leases());
         sweepBuckets(buckets, now);
     };
-    if (!m_query->isCluster()) {
-        reading->left = 1;
-        m_query->command(registries.first(), {"SMEMBERS", registries.first()}, onReply);
-        return;
-    }
     reading->left = int(registries.size());
     for (const QByteArray &registry : registries)
         m_query->command(registry, {"SMEMBERS", registry}, onReply);

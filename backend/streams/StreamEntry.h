@@ -82,12 +82,15 @@ inline QByteArray leaseBucket(const QByteArray &conversationId) { return leaseBu
 // Every bucket that may hold a lease (a SET of bucket key names, added before a bucket's first
 // ZADD, never removed): what the sweepers scan.
 inline QByteArray leaseBuckets() { return QByteArrayLiteral("agent-streams:lease-buckets"); }
-// The registry is kept three times, in slots a third of the slot space apart (5166, ~10,900,
-// ~16,300: one per primary of an evenly split 3-primary cluster), so that a create does not wait
-// for the failover of the one primary that held it: a bucket is usable once ANY copy lists it,
-// the writer adds it to the others as they come back, and sweepers read the union.
-inline QList<QByteArray> leaseBucketRegistries()
+// A cluster keeps the registry three times, in slots a third of the slot space apart (5166,
+// ~10,900, ~16,300: one per primary of an evenly split 3-primary cluster), so that a create does
+// not wait for the failover of the one primary that held it: a bucket is usable once ANY copy
+// lists it, the writer adds it to the others as they come back, and sweepers read the union.
+// One server holds every copy: it keeps only the first.
+inline QList<QByteArray> leaseBucketRegistries(bool cluster)
 {
+    if (!cluster)
+        return {leaseBuckets()};
     return {leaseBuckets(), wrapped("agent-streams:lease-buckets:{", KeySlot::tagForSlot(10900)),
             wrapped("agent-streams:lease-buckets:{", KeySlot::tagForSlot(16300))};
 }

@@ -522,9 +522,7 @@ void StreamWriter::listBuckets(const QList<int> &slotList)
         RedisError error;
         QList<int> failedCopies;
     };
-    // One server holds every copy: the first one is enough there.
-    const QList<QByteArray> registries = m_router->isCluster() ? StreamKeys::leaseBucketRegistries()
-                                                               : QList<QByteArray>{StreamKeys::leaseBuckets()};
+    const QList<QByteArray> registries = StreamKeys::leaseBucketRegistries(m_router->isCluster());
     auto listing = std::make_shared<Listing>();
     listing->left = int(registries.size());
     QList<QByteArray> members;
@@ -572,10 +570,15 @@ void StreamWriter::settleBuckets(const QList<int> &slotList, const RedisError &e
 
 void StreamWriter::relist()
 {
-    const QList<QByteArray> registries = StreamKeys::leaseBucketRegistries();
+    const QList<QByteArray> registries = StreamKeys::leaseBucketRegistries(m_router->isCluster());
+    bool waiting = false; // a copy whose primary is still away: ask again with the next tick
     for (auto it = m_unlisted.begin(); it != m_unlisted.end(); ++it) {
-        if (it.value().isEmpty() || !m_router->isConnected(registries.at(it.key())))
+        if (it.value().isEmpty())
             continue;
+        if (!m_router->isConnected(registries.at(it.key()))) {
+            waiting = true;
+            continue;
+        }
         QList<QByteArray> args{"SADD", registries.at(it.key())};
         for (int slot : std::as_const(it.value()))
             args.append(StreamKeys::leaseBucketOfSlot(slot));
@@ -588,9 +591,8 @@ void StreamWriter::relist()
                 m_relistTimer.start();
         });
     }
-    for (const QSet<int> &left : std::as_const(m_unlisted))
-        if (!left.isEmpty() && !m_relistTimer.isActive())
-            m_relistTimer.start();
+    if (waiting && !m_relistTimer.isActive())
+        m_relistTimer.start();
 }
 
 bool StreamWriter::slotConnected(int slot)
