@@ -6,6 +6,7 @@
 
 #include <QDateTime>
 #include <QHash>
+#include <QPointer>
 #include <QSet>
 #include <algorithm>
 #include <QLoggingCategory>
@@ -50,7 +51,10 @@ void RunRecovery::sweep()
         QSet<QByteArray> buckets;
     };
     auto reading = std::make_shared<Reading>();
-    auto onReply = [this, now, reading](const RedisReply &reply, const RedisError &error) {
+    // The router may outlive the sweeper (callbacks check that it is still there).
+    auto onReply = [this, self = QPointer<RunRecovery>(this), now, reading](const RedisReply &reply, const RedisError &error) {
+        if (!self)
+            return;
         if (!error.isError()) {
             reading->any = true;
             for (const RedisReply &bucket : reply.elements)
@@ -128,7 +132,9 @@ void RunRecovery::sweepBuckets(const QList<QByteArray> &buckets, const QByteArra
     auto left = std::make_shared<qsizetype>(calls.size());
     for (QList<QByteArray> &args : calls) {
         const int node = args.takeFirst().toInt();
-        m_query->evalOnNode(node, sweepScript(), args, [this, left](const RedisReply &reply, const RedisError &error) {
+        m_query->evalOnNode(node, sweepScript(), args, [this, self = QPointer<RunRecovery>(this), left](const RedisReply &reply, const RedisError &error) {
+            if (!self)
+                return;
             if (--*left == 0)
                 m_sweeping = false;
             if (error.isError()) {
