@@ -12,31 +12,39 @@
 #include <QLoggingCategory>
 #include <QPointer>
 #include <QTimer>
+#include <QVarLengthArray>
 
 #include <hiredis/hiredis.h>
 
 Q_LOGGING_CATEGORY(lcWriter, "agentstreams.streams.writer")
 
 namespace {
-// One call appends to MANY streams (on a cluster: of one slot). Per stream three KEYS: its
-// stream key, its run record, its slot's lease bucket. ARGV[1] ttlMs, ARGV[2] the wake-up
-// channel prefix ('' = publish nothing: one server), then per stream (in KEYS order):
-// conversation id, lease (-1 keep, 0 drop, else expiry ms), refresh the TTL of both keys
-// (1/0), after (an id the stream must already hold, because the call before this one wrote
-// it; '' = no check), nRunFields, runFields..., nEntries, then per entry: id, nFields,
-// fields... Returns one result per stream: {added, skipped}, or an error reply for that stream
-// alone (the other streams of the call are not affected). An XADD whose id is not above the
-// stream's top entry was already written by an earlier attempt of this same batch: counted as
-// skipped, not an error. With a channel prefix, a stream that got entries ends with SPUBLISH
-// of its new last entry id on prefix .. conversation id .. '}' (StreamKeys::wake).
+// One call appends to MANY streams (on a cluster: of one slot). KEYS: per stream two, its
+// stream key and its run record, then the lease buckets the call changes (one per slot among
+// the streams whose lease changes: none for most calls, which only add entries). ARGV[1] ttlMs,
+// ARGV[2] the wake-up channel prefix ('' = publish nothing: one server), ARGV[3] the number of
+// streams, then per stream (in KEYS order): conversation id, lease (-1 keep, 0 drop, else
+// expiry ms) followed, unless -1, by the KEYS index of its slot's lease bucket, refresh the TTL
+// of both keys (1/0), after (an id the stream must already hold, because the call before this
+// one wrote it; '' = no check), nRunFields, runFields..., nEntries, then per entry: id,
+// nFields, fields... Returns one result per stream: {added, skipped}, or an error reply for
+// that stream alone (the other streams of the call are not affected). An XADD whose id is not
+// above the stream's top entry was already written by an earlier attempt of this same batch:
+// counted as skipped, not an error. With a channel prefix, a stream that got entries ends with
+// SPUBLISH of its new last entry id on prefix .. conversation id .. '}' (StreamKeys::wake).
 const QByteArray kAppendScript = QByteArrayLiteral(R"lua(
 local ttl = tonumber(ARGV[1])
 local wake = ARGV[2]
 local results = {}
-local a = 3
-for s = 1, #KEYS / 3 do
-  local skey, rkey, lkey = KEYS[3 * s - 2], KEYS[3 * s - 1], KEYS[3 * s]
-  local conv, lease, refresh, after, nh = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2] == '1', ARGV[a + 3], tonumber(ARGV[a + 4])
+local a = 4
+for s = 1, tonumber(ARGV[3]) do
+  local skey, rkey, lkey = KEYS[2 * s - 1], KEYS[2 * s], nil
+  local conv, lease = ARGV[a], tonumber(ARGV[a + 1])
+  if lease ~= -1 then
+    lkey = KEYS[tonumber(ARGV[a + 2])]
+    a = a + 1
+  end
+  local refresh, after, nh = ARGV[a + 2] == '1', ARGV[a + 3], tonumber(ARGV[a + 4])
   local hstart = a + 5
   local ne = tonumber(ARGV[hstart + 2 * nh])
   local first = hstart + 2 * nh + 1
@@ -609,47 +617,70 @@ void StreamWriter::resendSoon()
 
 void StreamWriter::sendCall(std::vector<CallPart> parts)
 {
-    RespCommand cmd(m_lastCallBytes + 1024);
-    cmd.arg("EVALSHA").arg(appendScript().sha).arg(qint64(3 * parts.size()));
-    for (const CallPart &part : parts) {
-        cmd.arg({StreamKeys::kStreamPrefix, part.conversationId, "}"})
-            .arg({StreamKeys::kRunPrefix, part.conversationId, "}"})
-            .arg({StreamKeys::kLeaseBucketPrefix, KeySlot::tagForSlot(part.slot), "}"});
-    }
-    cmd.arg(m_ttlMs).arg(m_router->isCluster() ? QByteArrayView(StreamKeys::kWakePrefix) : QByteArrayView());
-    for (const CallPart &part : parts) {
-        Stream &s = m_streams[part.conversationId];
-        // Run-record fields and lease of every entry in the batch, later ones winning.
+    // What each stream's batch changes in its run record and lease (later entries winning):
+    // the lease buckets the call touches are KEYS too, so this comes before the command.
+    struct Summary
+    {
         FieldList runFields;
         qint64 lease = -1;
         int entries = 0;
         bool touches = false;
         bool terminal = false;
+        int leaseKey = 0; // KEYS index (1-based) of its lease bucket, when the lease changes
+    };
+    std::vector<Summary> summaries(parts.size());
+    QVarLengthArray<int, 4> leaseSlots; // the call's lease buckets, in KEYS order
+    for (size_t i = 0; i < parts.size(); ++i) {
+        const CallPart &part = parts[i];
+        const Stream &s = m_streams[part.conversationId];
+        Summary &sum = summaries[i];
         const auto begin = s.queue.begin() + part.offset;
-        const auto end = begin + part.count;
-        for (auto p = begin; p != end; ++p) {
+        for (auto p = begin; p != begin + part.count; ++p) {
             if (p->lease >= 0)
-                lease = p->lease;
-            touches |= p->touchOnly;
-            terminal |= p->terminal;
+                sum.lease = p->lease;
+            sum.touches |= p->touchOnly;
+            sum.terminal |= p->terminal;
             if (!p->touchOnly)
-                ++entries;
+                ++sum.entries;
             for (const auto &f : p->runFields) {
-                auto existing = std::find_if(runFields.begin(), runFields.end(), [&](const auto &r) { return r.first == f.first; });
-                if (existing != runFields.end())
+                auto existing = std::find_if(sum.runFields.begin(), sum.runFields.end(), [&](const auto &r) { return r.first == f.first; });
+                if (existing != sum.runFields.end())
                     existing->second = f.second;
                 else
-                    runFields.append(f);
+                    sum.runFields.append(f);
             }
         }
+        if (sum.lease >= 0) {
+            const auto known = std::find(leaseSlots.begin(), leaseSlots.end(), part.slot);
+            sum.leaseKey = int(2 * parts.size()) + 1 + int(known - leaseSlots.begin());
+            if (known == leaseSlots.end())
+                leaseSlots.append(part.slot);
+        }
+    }
+    RespCommand cmd(m_lastCallBytes + 1024);
+    cmd.arg("EVALSHA").arg(appendScript().sha).arg(qint64(2 * parts.size() + size_t(leaseSlots.size())));
+    for (const CallPart &part : parts)
+        cmd.arg({StreamKeys::kStreamPrefix, part.conversationId, "}"}).arg({StreamKeys::kRunPrefix, part.conversationId, "}"});
+    for (int slot : leaseSlots)
+        cmd.arg({StreamKeys::kLeaseBucketPrefix, KeySlot::tagForSlot(slot), "}"});
+    cmd.arg(m_ttlMs).arg(m_router->isCluster() ? QByteArrayView(StreamKeys::kWakePrefix) : QByteArrayView()).arg(qint64(parts.size()));
+    for (size_t i = 0; i < parts.size(); ++i) {
+        const CallPart &part = parts[i];
+        Stream &s = m_streams[part.conversationId];
+        const Summary &sum = summaries[i];
+        const auto begin = s.queue.begin() + part.offset;
+        const auto end = begin + part.count;
         // Both keys' TTL is set again when it has run down by an eighth (not on every chunk:
         // two PEXPIREs per call were a third of Redis's work), and always with a heartbeat, a
         // run-record change or a terminal entry, so that a finished run lives exactly the TTL.
         const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
-        const bool refresh = touches || !runFields.isEmpty() || terminal || nowMs - s.ttlSetMs >= m_ttlMs / 8;
+        const bool refresh = sum.touches || !sum.runFields.isEmpty() || sum.terminal || nowMs - s.ttlSetMs >= m_ttlMs / 8;
         if (refresh)
             s.ttlSetMs = nowMs;
-        cmd.arg(part.conversationId).arg(lease).arg(refresh ? "1" : "0");
+        cmd.arg(part.conversationId).arg(sum.lease);
+        if (sum.lease >= 0)
+            cmd.arg(qint64(sum.leaseKey));
+        cmd.arg(refresh ? "1" : "0");
         // A call sent while the one before it is still out checks that the entries of the
         // earlier call are stored (if that one failed part way, this one must not land).
         const EntryId *after = nullptr;
@@ -662,10 +693,10 @@ void StreamWriter::sendCall(std::vector<CallPart> parts)
             cmd.arg(after->ms, after->seq);
         else
             cmd.arg("");
-        cmd.arg(qint64(runFields.size()));
-        for (const auto &f : runFields)
+        cmd.arg(qint64(sum.runFields.size()));
+        for (const auto &f : sum.runFields)
             cmd.arg(f.first).arg(f.second);
-        cmd.arg(entries);
+        cmd.arg(sum.entries);
         for (auto p = begin; p != end; ++p) {
             if (p->touchOnly)
                 continue;
